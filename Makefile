@@ -1,0 +1,85 @@
+# fmrec: Factorization Machines inside PostgreSQL
+#
+#   make demo    install what is missing, build, start a throwaway cluster,
+#                train on built-in data and show recommendations
+#   make test    the same set-up, then core unit tests, pg_regress and TAP
+#   make bench   benchmark tables (core and SQL)
+#
+# Plain PGXS otherwise: make && make install && make installcheck.
+
+EXTENSION = fmrec
+EXTVERSION = 0.1.0
+
+MODULE_big = fmrec
+CORE_OBJS = src/core/fmrec.pb-c.o src/core/params.o src/core/idmap.o \
+	src/core/ratings.o src/core/dataset.o src/core/model.o src/core/pool.o \
+	src/core/sgd.o src/core/topn.o src/core/metrics.o src/core/codec.o \
+	src/core/synth.o
+LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \
+	src/train.o src/serve.o src/agg.o src/synthetic.o
+OBJS = $(CORE_OBJS) $(LAYER_OBJS)
+
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
+REGRESS = api errors model_bytes aggregate rollback
+REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
+
+# OpenBLAS, single-threaded build: a PostgreSQL backend must not grow
+# BLAS threads that could take its signals; fmrec runs its own workers.
+BLAS_PC = /usr/lib/x86_64-linux-gnu/openblas-serial/pkgconfig
+BLAS_CFLAGS := $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBDIR := $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --variable=libdir openblas 2>/dev/null)
+PROTOBUF_CFLAGS := $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
+PROTOBUF_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+
+WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+PG_CPPFLAGS = -Isrc/core $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS)
+PG_CFLAGS = $(WARN) -pthread
+SHLIB_LINK = $(PROTOBUF_LIBS) -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) \
+	-lopenblas -pthread -lm
+
+EXTRA_CLEAN = src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h test/core/test_core \
+	test/bench/bench_core results regression.diffs regression.out tmp_check
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+endif
+
+# the core is the hot path: full optimization, and sqrtf without errno so
+# it vectorizes (this is not -ffast-math: IEEE semantics are kept)
+$(CORE_OBJS): CFLAGS += -O3 -fno-math-errno
+
+src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h: proto/fmrec.proto
+	protoc-c --proto_path=proto --c_out=src/core $<
+
+$(CORE_OBJS) $(LAYER_OBJS): src/core/fmrec.pb-c.h src/core/fm.h
+
+# ---- core unit tests and benchmarks, no server involved ----
+CORE_CC = $(CC) -std=gnu11 -O3 -fno-math-errno -g $(WARN) -pthread \
+	-Isrc/core $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS)
+CORE_SRCS = $(CORE_OBJS:.o=.c)
+CORE_LIBS = $(PROTOBUF_LIBS) -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas -lm
+
+test/core/test_core: test/core/test_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h
+	$(CORE_CC) -o $@ test/core/test_core.c $(CORE_SRCS) $(CORE_LIBS)
+
+test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h
+	$(CORE_CC) -o $@ test/bench/bench_core.c $(CORE_SRCS) $(CORE_LIBS)
+
+.PHONY: deps unittest demo test bench
+
+deps:
+	@bash test/install-deps.sh
+
+unittest: test/core/test_core
+	test/core/test_core
+
+demo:
+	@bash test/demo.sh
+
+test:
+	@bash test/run-tests.sh
+
+bench:
+	@bash test/bench/run-bench.sh

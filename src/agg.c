@@ -1,0 +1,284 @@
+/*
+ * agg.c
+ *	  fm_train_agg(user, item, rating [, options jsonb]): training as an
+ *	  aggregate, returning the model bytes.
+ *
+ * The transition state collects compact rows; partial states from
+ * parallel workers are serialized, combined by concatenation, and the
+ * final function trains.  Because dataset.c puts rows in canonical order,
+ * the result does not depend on how the rows were split or ordered: for
+ * the same rows and options it is byte for byte the model fm_train
+ * stores.  The options are taken from the first row that has them
+ * (they are meant to be a constant).  Over no rows the aggregate returns
+ * NULL, like sum().
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "fmrec.h"
+
+typedef struct AggState
+{
+	FmRatingsData r;
+	Jsonb	   *options;		/* NULL until a row carries options */
+} AggState;
+
+static void
+FreeState(void *arg)
+{
+	FmRatingsFree(&((AggState *) arg)->r);
+}
+
+static AggState *
+NewState(MemoryContext cxt)
+{
+	AggState   *s = MemoryContextAllocZero(cxt, sizeof(AggState));
+
+	FmRatingsInit(&s->r);
+	FmrecRegisterFree(cxt, FreeState, s);
+	return s;
+}
+
+static MemoryContext
+AggContext(FunctionCallInfo fcinfo)
+{
+	MemoryContext cxt;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		elog(ERROR, "fm_train_agg support function called in non-aggregate context");
+	return cxt;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_agg_trans);
+
+/*
+ * fmrec_agg_trans(state internal, user bigint, item bigint, rating float8
+ *				   [, options jsonb]) RETURNS internal
+ */
+Datum
+fmrec_agg_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = AggContext(fcinfo);
+	AggState   *s = PG_ARGISNULL(0) ? NewState(cxt) : (AggState *) PG_GETARG_POINTER(0);
+
+	for (int a = 1; a <= 3; a++)
+		if (PG_ARGISNULL(a))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null",
+							a == 1 ? "user id" : a == 2 ? "item id" : "rating"),
+					 errdetail("Row %zu of fm_train_agg has a null %s.", s->r.n + 1,
+							   a == 1 ? "user id" : a == 2 ? "item id" : "rating")));
+	if (PG_NARGS() > 4 && s->options == NULL && !PG_ARGISNULL(4))
+	{
+		Jsonb	   *jb = PG_GETARG_JSONB_P(4);
+
+		s->options = MemoryContextAlloc(cxt, VARSIZE(jb));
+		memcpy(s->options, jb, VARSIZE(jb));
+	}
+	FmrecAddRating(&s->r, PG_GETARG_INT64(1), PG_GETARG_INT64(2),
+				   PG_GETARG_FLOAT8(3), 1.0, s->r.n + 1);
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(fmrec_agg_combine);
+
+/*
+ * fmrec_agg_combine(a internal, b internal) RETURNS internal
+ */
+Datum
+fmrec_agg_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = AggContext(fcinfo);
+	AggState   *a = PG_ARGISNULL(0) ? NULL : (AggState *) PG_GETARG_POINTER(0);
+	AggState   *b = PG_ARGISNULL(1) ? NULL : (AggState *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	if (a == NULL)
+		a = NewState(cxt);
+	if (FmRatingsAppend(&a->r, &b->r) != FM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory combining %zu and %zu training rows",
+						a->r.n, b->r.n)));
+	if (a->options == NULL && b->options != NULL)
+	{
+		a->options = MemoryContextAlloc(cxt, VARSIZE(b->options));
+		memcpy(a->options, b->options, VARSIZE(b->options));
+	}
+	PG_RETURN_POINTER(a);
+}
+
+/*
+ * Serialized state: n (uint64), weighted (uint8), options length (uint32),
+ * then n users, n items, n ratings, [n weights], options bytes.
+ */
+#define HEADER (sizeof(uint64) + 1 + sizeof(uint32))
+
+PG_FUNCTION_INFO_V1(fmrec_agg_serialize);
+
+/*
+ * fmrec_agg_serialize(state internal) RETURNS bytea
+ */
+Datum
+fmrec_agg_serialize(PG_FUNCTION_ARGS)
+{
+	AggState   *s = (AggState *) PG_GETARG_POINTER(0);
+	uint64		n = s->r.n;
+	uint8		weighted = s->r.weight != NULL;
+	uint32		olen = s->options ? VARSIZE(s->options) : 0;
+	Size		size = HEADER + n * (2 * sizeof(int64) + sizeof(float)) +
+		(weighted ? n * sizeof(float) : 0) + olen;
+	bytea	   *out;
+	char	   *p;
+
+	if (size > MaxAllocHugeSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("fm_train_agg state of " UINT64_FORMAT " rows is too large to serialize", n)));
+	out = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(out, VARHDRSZ + size);
+	p = VARDATA(out);
+	memcpy(p, &n, sizeof(uint64));
+	p += sizeof(uint64);
+	*p++ = (char) weighted;
+	memcpy(p, &olen, sizeof(uint32));
+	p += sizeof(uint32);
+	memcpy(p, s->r.user, n * sizeof(int64));
+	p += n * sizeof(int64);
+	memcpy(p, s->r.item, n * sizeof(int64));
+	p += n * sizeof(int64);
+	memcpy(p, s->r.rating, n * sizeof(float));
+	p += n * sizeof(float);
+	if (weighted)
+	{
+		memcpy(p, s->r.weight, n * sizeof(float));
+		p += n * sizeof(float);
+	}
+	if (olen)
+		memcpy(p, s->options, olen);
+	PG_RETURN_BYTEA_P(out);
+}
+
+PG_FUNCTION_INFO_V1(fmrec_agg_deserialize);
+
+/*
+ * fmrec_agg_deserialize(bytes bytea, dummy internal) RETURNS internal
+ */
+Datum
+fmrec_agg_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *in = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(in);
+	Size		len = VARSIZE_ANY_EXHDR(in);
+	AggState   *s = NewState(CurrentMemoryContext);
+	uint64		n;
+	uint8		weighted;
+	uint32		olen;
+	FmRatingsData src;
+
+	if (len < HEADER)
+		elog(ERROR, "invalid fm_train_agg state");
+	memcpy(&n, p, sizeof(uint64));
+	weighted = (uint8) p[sizeof(uint64)];
+	memcpy(&olen, p + sizeof(uint64) + 1, sizeof(uint32));
+	p += HEADER;
+	if (n > (len - HEADER) / (2 * sizeof(int64) + sizeof(float)) ||
+		len != HEADER + n * (2 * sizeof(int64) + sizeof(float)) +
+		(weighted ? n * sizeof(float) : 0) + olen)
+		elog(ERROR, "invalid fm_train_agg state");
+
+	/* the rows are appended from aligned copies, not from the buffer */
+	FmRatingsInit(&src);
+	src.n = n;
+	src.user = palloc_extended(Max(n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	src.item = palloc_extended(Max(n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	src.rating = palloc_extended(Max(n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+	memcpy(src.user, p, n * sizeof(int64));
+	p += n * sizeof(int64);
+	memcpy(src.item, p, n * sizeof(int64));
+	p += n * sizeof(int64);
+	memcpy(src.rating, p, n * sizeof(float));
+	p += n * sizeof(float);
+	if (weighted)
+	{
+		src.weight = palloc_extended(Max(n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
+		memcpy(src.weight, p, n * sizeof(float));
+		p += n * sizeof(float);
+	}
+	if (FmRatingsAppend(&s->r, &src) != FM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory reading " UINT64_FORMAT " training rows", n)));
+	if (olen)
+	{
+		s->options = palloc(olen);
+		memcpy(s->options, p, olen);
+	}
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(fmrec_agg_final);
+
+/*
+ * fmrec_agg_final(state internal) RETURNS bytea
+ */
+Datum
+fmrec_agg_final(PG_FUNCTION_ARGS)
+{
+	AggState   *s;
+	FmrecOptionsData opts;
+	FmDatasetData ds;
+	FmModel		m;
+	MemoryContext cxt;
+	MemoryContext old;
+	char		err[FM_ERRLEN];
+	FmStatus	st;
+	double		seconds;
+	uint8_t    *bytes;
+	size_t		len;
+	bytea	   *out;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = (AggState *) PG_GETARG_POINTER(0);
+	FmrecOptionsFromJsonb(s->options, &opts);
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec aggregate training",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	st = FmDatasetBuild(&ds, &s->r, err, sizeof(err));
+	FmrecReport(st, err, "building the dataset");
+	PG_TRY();
+	{
+		m = FmrecTrainDataset(&ds, &opts, &seconds);
+		if (FmModelEncode(m, &bytes, &len) != FM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory encoding the model")));
+	}
+	PG_FINALLY();
+	{
+		FmDatasetFree(&ds);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	out = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (out != NULL)
+	{
+		SET_VARSIZE(out, VARHDRSZ + len);
+		memcpy(VARDATA(out), bytes, len);
+	}
+	free(bytes);
+	MemoryContextDelete(cxt);
+	if (out == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	PG_RETURN_BYTEA_P(out);
+}

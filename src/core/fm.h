@@ -1,0 +1,304 @@
+/*
+ * fm.h
+ *	  The fmrec core: Factorization Machines without PostgreSQL.
+ *
+ * Everything under src/core is plain C99 plus pthreads, protobuf-c and
+ * CBLAS.  It includes no PostgreSQL header, allocates with malloc, never
+ * longjmps and reports failure through return codes and a message buffer,
+ * so it can be unit-tested, fuzzed and benchmarked without a server.  The
+ * PostgreSQL layer (the files in src/) converts Datums, turns FmStatus codes into
+ * ereport() calls and frees core objects from memory-context callbacks.
+ *
+ * The model is Rendle's factorization machine over the one-hot row
+ * (user u, item i):
+ *
+ *		y(u, i) = w0 + w_u + w_i + <v_u, v_i>
+ *
+ * User and item parameters are kept in dense arrays indexed by a "dense
+ * index": the rank of the id among the distinct ids, so memory follows the
+ * number of distinct ids, never the largest id.
+ */
+#ifndef FM_H
+#define FM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FM_MAGIC			0x43524D46u /* "FMRC" */
+#define FM_FORMAT_VERSION	1
+
+#define FM_MAX_FACTORS		1024
+#define FM_MAX_EPOCHS		100000
+#define FM_MAX_BATCH		1000000
+#define FM_MAX_THREADS		64
+#define FM_MAX_IDS			((uint32_t) 0x7FFFFFFF)
+#define FM_ERRLEN			256
+
+typedef enum FmStatus
+{
+	FM_OK = 0,
+	FM_RUNNING,					/* trainer: more work in this epoch */
+	FM_EPOCH_END,				/* trainer: an epoch just finished */
+	FM_DONE,					/* trainer: training is over */
+	FM_ERR_PARAM,				/* a hyperparameter is out of range */
+	FM_ERR_DATA,				/* the input data cannot be trained on */
+	FM_ERR_NOMEM,				/* malloc failed */
+	FM_ERR_LIMIT,				/* a count exceeds what the format holds */
+	FM_ERR_CORRUPT,				/* model bytes fail validation */
+	FM_ERR_DIVERGED,			/* training produced NaN or Inf */
+	FM_ERR_THREAD				/* a worker thread could not start */
+} FmStatus;
+
+typedef enum FmTask
+{
+	FM_TASK_REGRESSION = 0,
+	FM_TASK_BINARY = 1
+} FmTask;
+
+/* Hyperparameters; names follow SageMaker FM where one exists. */
+typedef struct FmParamsData
+{
+	FmTask		task;
+	int			factors;		/* num_factors */
+	int			epochs;
+	int			batch_size;		/* mini_batch_size */
+	double		learning_rate;
+	double		reg_bias;		/* bias_wd */
+	double		reg_linear;		/* linear_wd */
+	double		reg_factors;	/* factors_wd */
+	double		init_stdev;		/* factors_init_sigma */
+	double		threshold;		/* binary: label = rating >= threshold */
+	double		validation;		/* hold-out fraction, 0 = none */
+	int			patience;		/* epochs without improvement before stop */
+	uint64_t	seed;
+	int			threads;
+	bool		store_seen;		/* keep each user's rated items */
+} FmParamsData;
+
+typedef FmParamsData *FmParams;
+
+extern void FmParamsDefault(FmParams p);
+extern FmStatus FmParamsCheck(const FmParamsData *p, char *err, size_t errlen);
+extern const char *FmTaskName(FmTask task);
+extern bool FmTaskFromName(const char *name, FmTask *task);
+
+/* ---------------------------------------------------------------- */
+/* idmap.c: int64 id -> dense index, open addressing */
+
+typedef struct FmIdMapData
+{
+	int64_t    *keys;
+	uint32_t   *vals;			/* UINT32_MAX marks an empty slot */
+	size_t		mask;
+	size_t		count;
+} FmIdMapData;
+
+typedef FmIdMapData *FmIdMap;
+
+extern FmStatus FmIdMapInit(FmIdMap map, size_t expected);
+extern void FmIdMapFree(FmIdMap map);
+/* returns the existing value, or inserts val and returns it */
+extern FmStatus FmIdMapPut(FmIdMap map, int64_t key, uint32_t val,
+						   uint32_t *found);
+/* returns -1 when absent */
+extern int64_t FmIdMapGet(const FmIdMapData *map, int64_t key);
+
+/* ---------------------------------------------------------------- */
+/* ratings.c: raw input rows as the SQL layer reads them */
+
+typedef struct FmRatingsData
+{
+	size_t		n;
+	size_t		cap;
+	int64_t    *user;
+	int64_t    *item;
+	float	   *rating;
+	float	   *weight;			/* NULL until the first weighted row */
+} FmRatingsData;
+
+typedef FmRatingsData *FmRatings;
+
+extern void FmRatingsInit(FmRatings r);
+extern void FmRatingsFree(FmRatings r);
+extern FmStatus FmRatingsAdd(FmRatings r, int64_t user, int64_t item,
+							 float rating, float weight);
+extern FmStatus FmRatingsAppend(FmRatings dst, const FmRatingsData *src);
+
+/* ---------------------------------------------------------------- */
+/* dataset.c: the canonical training set */
+
+typedef struct FmRow
+{
+	uint32_t	u;
+	uint32_t	i;
+	float		y;
+	float		w;
+} FmRow;
+
+/*
+ * Rows are sorted by (user id, item id, rating, weight) and ids are
+ * numbered in ascending order, so the dataset, and with it the trained
+ * model, does not depend on the order the rows arrived in.
+ */
+typedef struct FmDatasetData
+{
+	uint32_t	n_users;
+	uint32_t	n_items;
+	int64_t    *user_ids;		/* ascending */
+	int64_t    *item_ids;		/* ascending */
+	size_t		n_rows;
+	FmRow	   *rows;			/* sorted by (u, i, y, w) */
+	bool		weighted;
+	float		min_rating;
+	float		max_rating;
+} FmDatasetData;
+
+typedef FmDatasetData *FmDataset;
+
+extern FmStatus FmDatasetBuild(FmDataset ds, const FmRatingsData *r,
+							   char *err, size_t errlen);
+extern void FmDatasetFree(FmDataset ds);
+
+/* ---------------------------------------------------------------- */
+/* model.c: a trained model, ready to score */
+
+typedef struct FmTrainInfoData
+{
+	uint64_t	rows;
+	uint64_t	train_rows;
+	uint32_t	epochs_run;
+	uint32_t	best_epoch;
+	double		train_loss;
+	double		valid_rmse;		/* NaN when not measured */
+	double		valid_auc;
+	double		valid_logloss;
+} FmTrainInfoData;
+
+typedef struct FmModelData
+{
+	FmTask		task;
+	int			k;
+	uint32_t	n_users;
+	uint32_t	n_items;
+	int64_t    *user_ids;		/* ascending */
+	int64_t    *item_ids;		/* ascending */
+	FmIdMapData umap;
+	FmIdMapData imap;
+	float		w0;
+	float	   *wu;
+	float	   *wi;
+	float	   *vu;				/* n_users x k, row-major */
+	float	   *vi;				/* n_items x k, row-major */
+	float		min_rating;
+	float		max_rating;
+	float		threshold;
+	uint64_t   *seen_off;		/* n_users + 1 offsets into seen */
+	uint32_t   *seen;			/* item indexes, ascending per user */
+	FmParamsData params;
+	FmTrainInfoData info;
+	size_t		mem_bytes;		/* memory held, for the serving cache */
+} FmModelData;
+
+typedef FmModelData *FmModel;
+
+extern FmModel FmModelAlloc(FmTask task, int k, uint32_t n_users,
+							uint32_t n_items, uint64_t n_seen);
+extern FmStatus FmModelIndex(FmModel m);
+extern void FmModelFree(FmModel m);
+extern int64_t FmModelUserIndex(const FmModelData *m, int64_t user);
+extern int64_t FmModelItemIndex(const FmModelData *m, int64_t item);
+extern double FmModelRaw(const FmModelData *m, int64_t uidx, int64_t iidx);
+extern double FmModelOutput(const FmModelData *m, double raw);
+extern double FmModelPredict(const FmModelData *m, int64_t user, int64_t item);
+
+/* ---------------------------------------------------------------- */
+/* sgd.c: the trainer, stepped by the caller between interrupt checks */
+
+typedef struct FmTrainerData *FmTrainer;
+
+typedef struct FmEpochStats
+{
+	int			epoch;			/* 1-based */
+	double		train_loss;		/* RMSE (regression) or log loss */
+	double		valid_rmse;		/* NaN when not measured */
+	double		valid_auc;
+	double		valid_logloss;
+	bool		improved;
+} FmEpochStats;
+
+extern FmStatus FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
+								FmTrainer *out, char *err, size_t errlen);
+extern FmStatus FmTrainerStep(FmTrainer t, char *err, size_t errlen);
+extern const FmEpochStats *FmTrainerEpoch(FmTrainer t);
+extern FmStatus FmTrainerFinish(FmTrainer t, FmModel *out);
+extern void FmTrainerFree(FmTrainer t);
+extern FmStatus FmTrain(const FmDatasetData *ds, const FmParamsData *p,
+						FmModel *out, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- */
+/* pool.c: worker threads with every signal blocked */
+
+typedef struct FmPoolData *FmPool;
+typedef void (*FmPoolFn) (void *arg, int worker);
+
+extern FmStatus FmPoolCreate(int nthreads, FmPool *out);
+extern void FmPoolRun(FmPool pool, FmPoolFn fn, void *arg);
+extern void FmPoolFree(FmPool pool);
+
+/* ---------------------------------------------------------------- */
+/* topn.c: ranking */
+
+typedef struct FmScored
+{
+	int64_t		item;			/* item id */
+	double		score;			/* as FmModelPredict reports it */
+} FmScored;
+
+typedef struct FmTopnQuery
+{
+	int64_t		user;
+	int			n;
+	bool		exclude_seen;
+	const int64_t *candidates;	/* NULL: every item */
+	size_t		n_candidates;
+} FmTopnQuery;
+
+extern FmStatus FmTopn(const FmModelData *m, const FmTopnQuery *q,
+					   FmScored *out, int *n_out);
+
+/* ---------------------------------------------------------------- */
+/* metrics.c */
+
+extern double FmRmse(const float *pred, const float *y, size_t n);
+extern double FmLogLoss(const float *prob, const float *label, size_t n);
+extern double FmAuc(const float *score, const float *label, size_t n);
+
+/* ---------------------------------------------------------------- */
+/* codec.c: model <-> protobuf bytes */
+
+extern FmStatus FmModelEncode(const FmModelData *m, uint8_t **bytes,
+							  size_t *len);
+extern FmStatus FmModelDecode(const uint8_t *bytes, size_t len,
+							  FmModel *out, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- */
+/* synth.c: planted MovieLens-shaped ratings */
+
+typedef struct FmSynthRow
+{
+	int64_t		user;
+	int64_t		item;
+	double		rating;			/* observed: expected + noise, in [1, 5] */
+	double		expected;		/* the planted truth without noise */
+} FmSynthRow;
+
+typedef struct FmSynthData *FmSynth;
+
+extern FmStatus FmSynthCreate(int users, int items, int64_t ratings,
+							  uint64_t seed, double noise, FmSynth *out,
+							  char *err, size_t errlen);
+extern bool FmSynthNext(FmSynth s, FmSynthRow *row);
+extern void FmSynthFree(FmSynth s);
+
+#endif							/* FM_H */

@@ -1,0 +1,214 @@
+/*
+ * synth.c
+ *	  Planted MovieLens-shaped ratings, for the demo, tests and benchmarks.
+ *
+ * Each user and item gets a bias and a rank-8 latent vector drawn from the
+ * seed; the expected rating of a pair is 3.6 + b_u + b_i + <p_u, q_i>
+ * clipped to [1, 5], and the observed rating adds Gaussian noise of the
+ * given standard deviation (clipped again).  Users and items are drawn
+ * with skewed (Zipf-like) activity and popularity, as in MovieLens, and
+ * popular items lean towards higher ratings.  Every (user, item) pair
+ * appears at most once.  Because the expected rating is returned with each
+ * row, tests know the answer: a model's RMSE can be compared with the
+ * RMSE of the truth itself, the irreducible noise.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fm.h"
+#include "rng.h"
+
+#define RANK 8
+
+typedef struct FmSynthData
+{
+	int			users;
+	int			items;
+	int64_t		target;
+	int64_t		made;
+	double		noise;
+	FmRng		rng;
+	double	   *ucdf;			/* cumulative user activity */
+	double	   *icdf;			/* cumulative item popularity */
+	int		   *uperm;			/* activity rank -> user index */
+	int		   *iperm;
+	float	   *bu;
+	float	   *bi;
+	float	   *p;
+	float	   *q;
+	FmIdMapData pairs;
+} FmSynthData;
+
+static int
+Sample(const double *cdf, int n, double x)
+{
+	int			lo = 0;
+	int			hi = n - 1;
+
+	while (lo < hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (cdf[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+Permute(FmRng *rng, int *perm, int n)
+{
+	for (int j = 0; j < n; j++)
+		perm[j] = j;
+	for (int j = n - 1; j > 0; j--)
+	{
+		int			s = (int) FmRngBelow(rng, (uint64_t) j + 1);
+		int			t = perm[j];
+
+		perm[j] = perm[s];
+		perm[s] = t;
+	}
+}
+
+static void
+Cdf(double *cdf, int n, double offset, double power)
+{
+	double		acc = 0.0;
+
+	for (int j = 0; j < n; j++)
+	{
+		acc += pow(j + offset, -power);
+		cdf[j] = acc;
+	}
+	for (int j = 0; j < n; j++)
+		cdf[j] /= acc;
+}
+
+FmStatus
+FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
+			  double noise, FmSynth *out, char *err, size_t errlen)
+{
+	FmSynth		s;
+	double		scale = 0.5;	/* std of latent entries: <p,q> has std ~0.7 */
+
+	*out = NULL;
+	if (users < 1 || items < 1 || ratings < 0)
+	{
+		snprintf(err, errlen, "users and items must be positive and ratings not negative");
+		return FM_ERR_PARAM;
+	}
+	if ((double) ratings > 0.5 * (double) users * (double) items)
+	{
+		snprintf(err, errlen, "%lld ratings is more than half of the %d x %d matrix",
+				 (long long) ratings, users, items);
+		return FM_ERR_PARAM;
+	}
+	if (!isfinite(noise) || noise < 0.0 || noise > 10.0)
+	{
+		snprintf(err, errlen, "noise must be between 0 and 10");
+		return FM_ERR_PARAM;
+	}
+	s = calloc(1, sizeof(FmSynthData));
+	if (s == NULL)
+		return FM_ERR_NOMEM;
+	s->users = users;
+	s->items = items;
+	s->target = ratings;
+	s->noise = noise;
+	FmRngSeed(&s->rng, seed);
+	s->ucdf = malloc(users * sizeof(double));
+	s->icdf = malloc(items * sizeof(double));
+	s->uperm = malloc(users * sizeof(int));
+	s->iperm = malloc(items * sizeof(int));
+	s->bu = malloc(users * sizeof(float));
+	s->bi = malloc(items * sizeof(float));
+	s->p = malloc((size_t) users * RANK * sizeof(float));
+	s->q = malloc((size_t) items * RANK * sizeof(float));
+	if (!s->ucdf || !s->icdf || !s->uperm || !s->iperm || !s->bu || !s->bi ||
+		!s->p || !s->q || FmIdMapInit(&s->pairs, (size_t) ratings) != FM_OK)
+	{
+		FmSynthFree(s);
+		snprintf(err, errlen, "out of memory for %lld synthetic ratings",
+				 (long long) ratings);
+		return FM_ERR_NOMEM;
+	}
+	Cdf(s->ucdf, users, 20.0, 0.9);
+	Cdf(s->icdf, items, 10.0, 1.0);
+	Permute(&s->rng, s->uperm, users);
+	Permute(&s->rng, s->iperm, items);
+	for (int u = 0; u < users; u++)
+	{
+		s->bu[u] = (float) (0.3 * FmRngNormal(&s->rng));
+		for (int f = 0; f < RANK; f++)
+			s->p[(size_t) u * RANK + f] = (float) (scale * FmRngNormal(&s->rng));
+	}
+	for (int r = 0; r < items; r++)
+	{
+		int			i = s->iperm[r];	/* r is the popularity rank of item i */
+
+		s->bi[i] = (float) (0.3 * FmRngNormal(&s->rng) +
+							0.3 * (0.5 - (double) r / items));
+		for (int f = 0; f < RANK; f++)
+			s->q[(size_t) i * RANK + f] = (float) (scale * FmRngNormal(&s->rng));
+	}
+	*out = s;
+	return FM_OK;
+}
+
+bool
+FmSynthNext(FmSynth s, FmSynthRow *row)
+{
+	int			u;
+	int			i;
+	int			tries = 0;
+	uint32_t	found;
+	double		e;
+
+	if (s->made >= s->target)
+		return false;
+	for (;;)
+	{
+		u = s->uperm[Sample(s->ucdf, s->users, FmRngUniform(&s->rng))];
+		/* a saturated popular head falls back to uniform items */
+		if (tries < 20)
+			i = s->iperm[Sample(s->icdf, s->items, FmRngUniform(&s->rng))];
+		else
+			i = (int) FmRngBelow(&s->rng, (uint64_t) s->items);
+		tries++;
+		if (FmIdMapPut(&s->pairs, (int64_t) u * s->items + i, 1, &found) != FM_OK)
+			return false;
+		if (s->pairs.count > (size_t) s->made)
+			break;				/* a new pair */
+	}
+	e = 3.6 + s->bu[u] + s->bi[i];
+	for (int f = 0; f < RANK; f++)
+		e += (double) s->p[(size_t) u * RANK + f] * s->q[(size_t) i * RANK + f];
+	e = e < 1.0 ? 1.0 : (e > 5.0 ? 5.0 : e);
+	row->user = u + 1;
+	row->item = i + 1;
+	row->expected = e;
+	row->rating = e + s->noise * FmRngNormal(&s->rng);
+	row->rating = row->rating < 1.0 ? 1.0 : (row->rating > 5.0 ? 5.0 : row->rating);
+	s->made++;
+	return true;
+}
+
+void
+FmSynthFree(FmSynth s)
+{
+	if (s == NULL)
+		return;
+	free(s->ucdf);
+	free(s->icdf);
+	free(s->uperm);
+	free(s->iperm);
+	free(s->bu);
+	free(s->bi);
+	free(s->p);
+	free(s->q);
+	FmIdMapFree(&s->pairs);
+	free(s);
+}

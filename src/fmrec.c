@@ -1,0 +1,157 @@
+/*
+ * fmrec.c
+ *	  Module entry point, settings, and the core-to-ereport bridge.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "fmrec.h"
+
+PG_MODULE_MAGIC;
+
+char	   *fmrec_model = NULL;
+int			fmrec_threads = 1;
+int			fmrec_cache_size_kb = 256 * 1024;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("fmrec.model",
+							   "Model used by fm_predict(user, item) and fm_topn(user, n).",
+							   "The name of a row of fm_models.",
+							   &fmrec_model,
+							   NULL,
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("fmrec.threads",
+							"Default number of training threads.",
+							"fm_train's threads argument overrides it; "
+							"it is capped at the number of CPUs.",
+							&fmrec_threads,
+							1, 1, FM_MAX_THREADS,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("fmrec.cache_size",
+							"Memory for decoded models cached by each backend.",
+							"Least recently used models are evicted beyond it; "
+							"a model in use by the current statement is never evicted.",
+							&fmrec_cache_size_kb,
+							256 * 1024, 0, MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("fmrec");
+}
+
+/* Raises the ERROR matching a failed core status. */
+void
+FmrecReport(FmStatus st, const char *err, const char *context)
+{
+	switch (st)
+	{
+		case FM_OK:
+		case FM_RUNNING:
+		case FM_EPOCH_END:
+		case FM_DONE:
+			return;
+		case FM_ERR_PARAM:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s", err)));
+			break;
+		case FM_ERR_DATA:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("%s", err)));
+			break;
+		case FM_ERR_NOMEM:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("%s.", err)));
+			break;
+		case FM_ERR_LIMIT:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("%s", err)));
+			break;
+		case FM_ERR_CORRUPT:
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid fmrec model"),
+					 errdetail("While %s: %s.", context, err)));
+			break;
+		case FM_ERR_DIVERGED:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s", err),
+					 errdetail("The model's parameters became infinite or NaN; no model was stored."),
+					 errhint("Lower learning_rate or raise the regularization.")));
+			break;
+		case FM_ERR_THREAD:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("%s", err),
+					 errhint("Lower threads or fmrec.threads.")));
+			break;
+	}
+	elog(ERROR, "unexpected fmrec status %d", (int) st);
+}
+
+void
+FmrecCheckName(const char *name)
+{
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("model name must not be empty")));
+	if (strlen(name) > FMREC_MAX_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name \"%s\" is too long", name),
+				 errdetail("Model names are limited to %d bytes.", FMREC_MAX_NAME)));
+}
+
+typedef struct FreeCallback
+{
+	MemoryContextCallback cb;
+	void		(*fn) (void *);
+	void	   *arg;
+} FreeCallback;
+
+static void
+RunFree(void *arg)
+{
+	FreeCallback *f = arg;
+
+	if (f->arg)
+		f->fn(f->arg);
+	f->arg = NULL;
+}
+
+/*
+ * Frees a malloc'ed core object when cxt is reset or deleted, so an ERROR
+ * anywhere leaks nothing and stops any worker threads.
+ */
+void
+FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg)
+{
+	FreeCallback *f = MemoryContextAllocZero(cxt, sizeof(FreeCallback));
+
+	f->fn = fn;
+	f->arg = arg;
+	f->cb.func = RunFree;
+	f->cb.arg = f;
+	MemoryContextRegisterResetCallback(cxt, &f->cb);
+}

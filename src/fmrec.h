@@ -1,0 +1,64 @@
+/*
+ * fmrec.h
+ *	  The PostgreSQL layer of fmrec: declarations shared by its files.
+ *
+ * The layer is thin: it reads rows through SPI, converts Datums, keeps
+ * models in the fm_models catalog and a per-backend cache, and turns core
+ * status codes into ereport() calls.  All maths lives in src/core.
+ */
+#ifndef FMREC_H
+#define FMREC_H
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+#include "fm.h"
+
+#define FMREC_MAX_NAME (NAMEDATALEN - 1)
+
+/* settings */
+extern char *fmrec_model;
+extern int	fmrec_threads;
+extern int	fmrec_cache_size_kb;
+
+/* fmrec.c */
+extern void FmrecReport(FmStatus st, const char *err, const char *context);
+extern void FmrecCheckName(const char *name);
+extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);
+
+/* options.c */
+typedef struct FmrecOptionsData
+{
+	FmParamsData params;
+	bool		quiet;
+} FmrecOptionsData;
+
+extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,
+								 FmrecOptionsData *opts);
+extern void FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts);
+extern void FmrecOptionsFinish(FmrecOptionsData *opts);
+extern char *FmrecParamsJson(const FmParamsData *p);
+extern char *FmrecMetricsJson(const FmModelData *m, double seconds);
+
+/* load.c */
+extern void FmrecLoadRatings(const char *source, FmRatings r);
+extern void FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
+						   double weight, uint64 rowno);
+
+/* catalog.c */
+extern int64 FmrecStoreModel(const char *name, const FmModelData *m,
+							 const uint8_t *bytes, size_t len, double seconds);
+extern bool FmrecModelVersion(const char *name, int64 *version);
+extern bytea *FmrecModelBytes(const char *name, int64 version);
+
+/* cache.c */
+extern FmModel FmrecModelByName(FunctionCallInfo fcinfo, const char *name);
+extern FmModel FmrecModelByBytes(FunctionCallInfo fcinfo, Datum bytes);
+extern FmModel FmrecDecode(const void *bytes, size_t len);
+
+/* train.c */
+extern FmModel FmrecTrainDataset(const FmDatasetData *ds,
+								 const FmrecOptionsData *opts,
+								 double *seconds);
+
+#endif							/* FMREC_H */

@@ -1,0 +1,235 @@
+/*
+ * load.c
+ *	  Reads training rows through SPI.
+ *
+ * The source is either a SELECT (anything starting with SELECT, WITH,
+ * VALUES or TABLE) or the name of a table or view.  Its first three columns
+ * are user id, item id and rating; an optional fourth is the row weight.
+ * Ids may be any integer type, ratings and weights any numeric type.  Rows
+ * are fetched through a read-only cursor in batches, so memory holds the
+ * compact training rows, never the whole result set.
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "catalog/namespace.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/varlena.h"
+
+#include "fmrec.h"
+
+#define FETCH_ROWS 10000
+
+static bool
+IsIntegerType(Oid t)
+{
+	return t == INT2OID || t == INT4OID || t == INT8OID;
+}
+
+static bool
+IsNumericType(Oid t)
+{
+	return IsIntegerType(t) || t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID;
+}
+
+static int64
+IdValue(Datum d, Oid t)
+{
+	switch (t)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		default:
+			return DatumGetInt64(d);
+	}
+}
+
+static double
+RealValue(Datum d, Oid t)
+{
+	switch (t)
+	{
+		case INT2OID:
+			return DatumGetInt16(d);
+		case INT4OID:
+			return DatumGetInt32(d);
+		case INT8OID:
+			return (double) DatumGetInt64(d);
+		case FLOAT4OID:
+			return DatumGetFloat4(d);
+		case FLOAT8OID:
+			return DatumGetFloat8(d);
+		default:
+			return DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+	}
+}
+
+/* A query, or a relation name to read with SELECT * ? */
+static bool
+LooksLikeQuery(const char *s)
+{
+	static const char *const starts[] = {"select", "with", "values", "table"};
+
+	while (isspace((unsigned char) *s) || *s == '(')
+		s++;
+	for (int j = 0; j < (int) lengthof(starts); j++)
+	{
+		size_t		n = strlen(starts[j]);
+
+		if (pg_strncasecmp(s, starts[j], n) == 0 &&
+			!isalnum((unsigned char) s[n]) && s[n] != '_')
+			return true;
+	}
+	return false;
+}
+
+static char *
+SourceQuery(const char *source)
+{
+	List	   *names;
+	RangeVar   *rv;
+	Oid			relid;
+
+	if (LooksLikeQuery(source))
+		return pstrdup(source);
+	names = stringToQualifiedNameList(source);
+	rv = makeRangeVarFromNameList(names);
+	relid = RangeVarGetRelid(rv, AccessShareLock, true);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s\" does not exist", source),
+				 errhint("Pass a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
+	return psprintf("SELECT * FROM %s",
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   get_rel_name(relid)));
+}
+
+static void
+CheckColumns(TupleDesc tupdesc)
+{
+	int			natts = tupdesc->natts;
+
+	if (natts < 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("ratings query must return at least three columns"),
+				 errdetail("It returns %d.", natts),
+				 errhint("Return user id, item id and rating, and optionally a row weight.")));
+	if (natts > 4)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ratings query returns %d columns", natts),
+				 errdetail("Context columns after the rating and weight are not supported yet."),
+				 errhint("Return user id, item id, rating and optionally a row weight.")));
+	for (int c = 0; c < natts; c++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, c);
+		bool		ok = c < 2 ? IsIntegerType(att->atttypid) : IsNumericType(att->atttypid);
+
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column %d of the ratings query has type %s", c + 1,
+							format_type_be(att->atttypid)),
+					 errdetail("%s.", c < 2 ?
+							   "User and item ids must be smallint, integer or bigint" :
+							   "Ratings and weights must be of a numeric type")));
+	}
+}
+
+/* Adds one row after checking it; rowno is 1-based, for messages. */
+void
+FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
+			   double weight, uint64 rowno)
+{
+	if (!isfinite(rating) || !isfinite((float) rating))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("rating must be a finite number"),
+				 errdetail("Row " UINT64_FORMAT " (user " INT64_FORMAT ", item " INT64_FORMAT
+						   ") has rating %g.", rowno, user, item, rating)));
+	if (!isfinite(weight) || !isfinite((float) weight) || weight < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("row weight must be a finite number not below zero"),
+				 errdetail("Row " UINT64_FORMAT " has weight %g.", rowno, weight)));
+	if (FmRatingsAdd(r, user, item, (float) rating, (float) weight) != FM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed to store " UINT64_FORMAT " training rows.", rowno)));
+}
+
+void
+FmrecLoadRatings(const char *source, FmRatings r)
+{
+	char	   *query;
+	Portal		portal;
+	uint64		rowno = 0;
+	Oid			types[4] = {InvalidOid};
+	bool		checked = false;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	query = SourceQuery(source);
+	portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
+	for (;;)
+	{
+		SPITupleTable *tt;
+
+		SPI_cursor_fetch(portal, true, FETCH_ROWS);
+		tt = SPI_tuptable;
+		if (!checked)
+		{
+			CheckColumns(tt->tupdesc);
+			for (int c = 0; c < tt->tupdesc->natts; c++)
+				types[c] = TupleDescAttr(tt->tupdesc, c)->atttypid;
+			checked = true;
+		}
+		if (SPI_processed == 0)
+			break;
+		for (uint64 j = 0; j < SPI_processed; j++)
+		{
+			HeapTuple	tup = tt->vals[j];
+			Datum		v[4];
+			bool		null[4];
+
+			rowno++;
+			for (int c = 0; c < tt->tupdesc->natts; c++)
+			{
+				v[c] = SPI_getbinval(tup, tt->tupdesc, c + 1, &null[c]);
+				if (null[c] && c < 3)
+					ereport(ERROR,
+							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+							 errmsg("%s must not be null",
+									c == 0 ? "user id" : c == 1 ? "item id" : "rating"),
+							 errdetail("Row " UINT64_FORMAT " of the ratings query has a null %s.",
+									   rowno, c == 0 ? "user id" : c == 1 ? "item id" : "rating")));
+			}
+			FmrecAddRating(r, IdValue(v[0], types[0]), IdValue(v[1], types[1]),
+						   RealValue(v[2], types[2]),
+						   (types[3] != InvalidOid && !null[3]) ?
+						   RealValue(v[3], types[3]) : 1.0,
+						   rowno);
+		}
+		SPI_freetuptable(tt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	if (rowno == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("ratings query returned no rows"),
+				 errhint("A model needs at least one rating to train on.")));
+}

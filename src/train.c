@@ -1,0 +1,214 @@
+/*
+ * train.c
+ *	  fm_train(): read rows, train, store the model.
+ *
+ * All training memory lives in a private context whose reset callbacks
+ * free the core's malloc'ed objects, so an ERROR or a cancel at any point
+ * (they arrive only between trainer steps, on this thread) stops the
+ * worker threads and frees everything.  The catalog is written last, in
+ * one UPSERT: a failed, cancelled or rolled-back training leaves the
+ * previous model of that name exactly as it was.
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <time.h>
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "fmrec.h"
+
+static double
+Seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void
+FreeRatings(void *arg)
+{
+	FmRatingsFree((FmRatings) arg);
+}
+
+static void
+FreeDataset(void *arg)
+{
+	FmDatasetFree((FmDataset) arg);
+}
+
+static void
+FreeTrainer(void *arg)
+{
+	FmTrainerFree((FmTrainer) arg);
+}
+
+static void
+FreeModel(void *arg)
+{
+	FmModelFree((FmModel) arg);
+}
+
+static void
+Notice(const FmEpochStats *st, const FmParamsData *p, double secs)
+{
+	if (p->task == FM_TASK_REGRESSION)
+	{
+		if (isnan(st->valid_rmse))
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: train rmse %.4f, %.3f s",
+							st->epoch, p->epochs, st->train_loss, secs)));
+		else
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: train rmse %.4f, validation rmse %.4f%s, %.3f s",
+							st->epoch, p->epochs, st->train_loss, st->valid_rmse,
+							st->improved ? " (best)" : "", secs)));
+	}
+	else
+	{
+		if (isnan(st->valid_logloss))
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: train log loss %.4f, %.3f s",
+							st->epoch, p->epochs, st->train_loss, secs)));
+		else
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: train log loss %.4f, validation auc %.4f, log loss %.4f%s, %.3f s",
+							st->epoch, p->epochs, st->train_loss, st->valid_auc,
+							st->valid_logloss, st->improved ? " (best)" : "", secs)));
+	}
+}
+
+/*
+ * Trains on ds.  The trainer and the returned model are freed with the
+ * current memory context.
+ */
+FmModel
+FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
+				  double *seconds)
+{
+	FmTrainer	t;
+	FmModel		m;
+	FmStatus	st;
+	char		err[FM_ERRLEN];
+	double		t0 = Seconds();
+	double		epoch_start = t0;
+
+	st = FmTrainerCreate(ds, &opts->params, &t, err, sizeof(err));
+	FmrecReport(st, err, "creating the trainer");
+	FmrecRegisterFree(CurrentMemoryContext, FreeTrainer, t);
+	for (;;)
+	{
+		/* between steps no worker runs: safe to ERROR out of here */
+		CHECK_FOR_INTERRUPTS();
+		st = FmTrainerStep(t, err, sizeof(err));
+		if (st == FM_RUNNING)
+			continue;
+		if (st == FM_DONE)
+			break;
+		FmrecReport(st, err, "training");
+		if (!opts->quiet)
+			Notice(FmTrainerEpoch(t), &opts->params, Seconds() - epoch_start);
+		epoch_start = Seconds();
+	}
+	st = FmTrainerFinish(t, &m);
+	FmrecReport(st, "out of memory building the model", "finishing");
+	FmrecRegisterFree(CurrentMemoryContext, FreeModel, m);
+	*seconds = Seconds() - t0;
+	return m;
+}
+
+/* Builds the canonical dataset of ratings, freed with the current context. */
+static FmDataset
+BuildDataset(FmRatings ratings)
+{
+	FmDataset	ds = palloc0(sizeof(FmDatasetData));
+	char		err[FM_ERRLEN];
+	FmStatus	st = FmDatasetBuild(ds, ratings, err, sizeof(err));
+
+	FmrecReport(st, err, "building the dataset");
+	FmrecRegisterFree(CurrentMemoryContext, FreeDataset, ds);
+	return ds;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_train);
+
+/*
+ * fm_train(model text, ratings text, task text, factors int, ...) RETURNS record
+ *
+ * Options follow the two fixed arguments in the order of options.c.
+ */
+Datum
+fmrec_train(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *source;
+	FmrecOptionsData opts;
+	MemoryContext cxt;
+	MemoryContext old;
+	FmRatings	ratings;
+	FmDataset	ds;
+	FmModel		m;
+	uint8_t    *bytes;
+	size_t		len;
+	double		t0 = Seconds();
+	double		train_seconds;
+	double		seconds;
+	TupleDesc	tupdesc;
+	Datum		values[12];
+	bool		nulls[12] = {false};
+	HeapTuple	tuple;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "model name" : "ratings source")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	FmrecCheckName(name);
+	FmrecOptionsFromArgs(fcinfo, 2, &opts);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec training",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	ratings = palloc0(sizeof(FmRatingsData));
+	FmrecRegisterFree(cxt, FreeRatings, ratings);
+	FmrecLoadRatings(source, ratings);
+	ds = BuildDataset(ratings);
+	FmRatingsFree(ratings);		/* the dataset has what it needs */
+
+	m = FmrecTrainDataset(ds, &opts, &train_seconds);
+	if (FmModelEncode(m, &bytes, &len) != FM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory encoding the model")));
+	FmrecRegisterFree(cxt, free, bytes);
+	seconds = Seconds() - t0;
+	FmrecStoreModel(name, m, bytes, len, seconds);
+
+	MemoryContextSwitchTo(old);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum((int64) m->info.rows);
+	values[2] = Int64GetDatum((int64) m->n_users);
+	values[3] = Int64GetDatum((int64) m->n_items);
+	values[4] = Int32GetDatum((int32) m->info.epochs_run);
+	values[5] = Int32GetDatum((int32) m->info.best_epoch);
+	values[6] = Float8GetDatum(m->info.train_loss);
+	values[7] = Float8GetDatum(m->info.valid_rmse);
+	values[8] = Float8GetDatum(m->info.valid_auc);
+	values[9] = Float8GetDatum(m->info.valid_logloss);
+	for (int c = 7; c <= 9; c++)
+		nulls[c] = isnan(DatumGetFloat8(values[c]));
+	values[10] = Float8GetDatum(seconds);
+	values[11] = Int64GetDatum((int64) len);
+	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
+	MemoryContextDelete(cxt);
+	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}

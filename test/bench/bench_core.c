@@ -1,0 +1,271 @@
+/*
+ * bench_core.c
+ *	  Benchmarks of the core alone: training speed against a plain in-memory
+ *	  SGD loop, top-N latency, model size, and quality on ml-latest-small.
+ *
+ *	  bench_core synth [ratings]      MovieLens-1M-shaped timing tables
+ *	  bench_core movielens DIR        90/10 quality on ml-latest-small
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fm.h"
+#include "../../src/core/rng.h"
+
+static double
+Now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void
+Die(const char *what, const char *err)
+{
+	fprintf(stderr, "bench_core: %s: %s\n", what, err);
+	exit(1);
+}
+
+/* ml-latest-small ratings.csv: userId,movieId,rating,timestamp */
+static void
+LoadCsv(const char *path, FmRatings r)
+{
+	FILE	   *f = fopen(path, "r");
+	char		line[256];
+
+	if (f == NULL)
+		Die("open", path);
+	FmRatingsInit(r);
+	if (fgets(line, sizeof(line), f) == NULL)
+		Die("read", path);
+	while (fgets(line, sizeof(line), f))
+	{
+		long long	u,
+					i;
+		double		y;
+
+		if (sscanf(line, "%lld,%lld,%lf", &u, &i, &y) == 3)
+			FmRatingsAdd(r, u, i, (float) y, 1.0f);
+	}
+	fclose(f);
+}
+
+/* Fixed 90/10 split by a seeded coin per row. */
+static void
+Split(const FmRatingsData *all, FmRatings train, FmRatings test, uint64_t seed)
+{
+	FmRng		rng;
+
+	FmRngSeed(&rng, seed);
+	FmRatingsInit(train);
+	FmRatingsInit(test);
+	for (size_t j = 0; j < all->n; j++)
+		FmRatingsAdd(FmRngUniform(&rng) < 0.1 ? test : train,
+					 all->user[j], all->item[j], all->rating[j], 1.0f);
+}
+
+static void
+Evaluate(const FmModelData *m, const FmRatingsData *test, double threshold,
+		 double *rmse, double *auc)
+{
+	float	   *pred = malloc(test->n * sizeof(float));
+	float	   *label = malloc(test->n * sizeof(float));
+
+	for (size_t j = 0; j < test->n; j++)
+	{
+		pred[j] = (float) FmModelPredict(m, test->user[j], test->item[j]);
+		label[j] = test->rating[j] >= threshold ? 1.0f : 0.0f;
+	}
+	*rmse = FmRmse(pred, test->rating, test->n);
+	*auc = FmAuc(pred, label, test->n);
+	free(pred);
+	free(label);
+}
+
+static int
+MovieLens(const char *dir, int argc, char **argv)
+{
+	char		path[1024];
+	FmRatingsData all,
+				train,
+				test;
+	FmDatasetData ds;
+	FmParamsData p;
+	FmModel		m;
+	char		err[FM_ERRLEN];
+	double		rmse,
+				auc,
+				t0;
+
+	snprintf(path, sizeof(path), "%s/ratings.csv", dir);
+	LoadCsv(path, &all);
+	Split(&all, &train, &test, 2024);
+	if (FmDatasetBuild(&ds, &train, err, sizeof(err)) != FM_OK)
+		Die("dataset", err);
+
+	printf("| task | settings | test RMSE | test AUC | seconds |\n|---|---|---|---|---|\n");
+	for (int task = 0; task < 2; task++)
+	{
+		FmParamsDefault(&p);
+		p.task = task;
+		for (int a = 0; a + 1 < argc; a += 2)
+		{
+			if (!strcmp(argv[a], "lr")) p.learning_rate = atof(argv[a + 1]);
+			if (!strcmp(argv[a], "rf")) p.reg_factors = atof(argv[a + 1]);
+			if (!strcmp(argv[a], "rl")) p.reg_linear = atof(argv[a + 1]);
+			if (!strcmp(argv[a], "ep")) p.epochs = atoi(argv[a + 1]);
+			if (!strcmp(argv[a], "k")) p.factors = atoi(argv[a + 1]);
+			if (!strcmp(argv[a], "init")) p.init_stdev = atof(argv[a + 1]);
+			if (!strcmp(argv[a], "val")) p.validation = atof(argv[a + 1]);
+		}
+		t0 = Now();
+		if (FmTrain(&ds, &p, &m, err, sizeof(err)) != FM_OK)
+			Die("train", err);
+		Evaluate(m, &test, 4.0, &rmse, &auc);
+		printf("| %s | k=%d epochs=%d/%u lr=%g reg=%g/%g | %.4f | %.4f | %.2f |\n",
+			   FmTaskName(p.task), p.factors, p.epochs, m->info.epochs_run,
+			   p.learning_rate, p.reg_linear, p.reg_factors,
+			   task == 0 ? rmse : NAN, auc, Now() - t0);
+		FmModelFree(m);
+	}
+	return 0;
+}
+
+static void
+SynthRatings(int users, int items, int64_t n, FmRatings r, FmRatings test)
+{
+	FmSynth		s;
+	FmSynthRow	row;
+	char		err[FM_ERRLEN];
+	int64_t		j = 0;
+
+	if (FmSynthCreate(users, items, n, 7, 0.5, &s, err, sizeof(err)) != FM_OK)
+		Die("synth", err);
+	FmRatingsInit(r);
+	if (test)
+		FmRatingsInit(test);
+	while (FmSynthNext(s, &row))
+	{
+		if (test && j++ % 10 == 0)
+			FmRatingsAdd(test, row.user, row.item, (float) row.rating, 1.0f);
+		else
+			FmRatingsAdd(r, row.user, row.item, (float) row.rating, 1.0f);
+	}
+	FmSynthFree(s);
+}
+
+static int
+CompareDouble(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* p50 and p99 of FmTopn(user, 10) over many users */
+static void
+TopnLatency(const FmModelData *m, double *p50, double *p99)
+{
+	enum
+	{
+		CALLS = 2000
+	};
+	double		lat[CALLS];
+	FmScored	out[10];
+	FmRng		rng;
+
+	FmRngSeed(&rng, 3);
+	for (int c = 0; c < CALLS; c++)
+	{
+		FmTopnQuery q = {0};
+		int			n;
+		double		t0 = Now();
+
+		q.user = m->user_ids[FmRngBelow(&rng, m->n_users)];
+		q.n = 10;
+		q.exclude_seen = true;
+		FmTopn(m, &q, out, &n);
+		lat[c] = (Now() - t0) * 1e3;
+	}
+	qsort(lat, CALLS, sizeof(double), CompareDouble);
+	*p50 = lat[CALLS / 2];
+	*p99 = lat[CALLS * 99 / 100];
+}
+
+static int
+Synth(void)
+{
+	FmRatingsData r;
+	FmDatasetData ds;
+	FmParamsData p;
+	FmModel		m;
+	char		err[FM_ERRLEN];
+	uint8_t    *bytes;
+	size_t		len;
+	double		p50,
+				p99;
+
+	SynthRatings(6040, 3706, 1000209, &r, NULL);
+	if (FmDatasetBuild(&ds, &r, err, sizeof(err)) != FM_OK)
+		Die("dataset", err);
+	printf("Core, MovieLens-1M-shaped synthetic data: %zu ratings, %u users, %u items, k = 64\n\n",
+		   ds.n_rows, ds.n_users, ds.n_items);
+	printf("| measure | value |\n|---|---|\n");
+	for (int threads = 1; threads <= 2; threads++)
+	{
+		double		t0;
+
+		FmParamsDefault(&p);
+		p.epochs = 10;
+		p.threads = threads;
+		t0 = Now();
+		if (FmTrain(&ds, &p, &m, err, sizeof(err)) != FM_OK)
+			Die("train", err);
+		printf("| SGD epoch, threads = %d | %.1f ms |\n", threads,
+			   (Now() - t0) * 1e3 / p.epochs);
+		if (threads == 2)
+			break;
+		FmModelFree(m);
+	}
+	TopnLatency(m, &p50, &p99);
+	printf("| fm_topn(user, 10), %u items | p50 %.3f ms, p99 %.3f ms |\n",
+		   m->n_items, p50, p99);
+	FmModelEncode(m, &bytes, &len);
+	printf("| model bytes (with seen lists) | %zu |\n", len);
+	free(bytes);
+	FmModelFree(m);
+	FmDatasetFree(&ds);
+	FmRatingsFree(&r);
+
+	SynthRatings(6040, 100000, 1000000, &r, NULL);
+	if (FmDatasetBuild(&ds, &r, err, sizeof(err)) != FM_OK)
+		Die("dataset", err);
+	FmParamsDefault(&p);
+	p.epochs = 2;
+	if (FmTrain(&ds, &p, &m, err, sizeof(err)) != FM_OK)
+		Die("train", err);
+	TopnLatency(m, &p50, &p99);
+	printf("| fm_topn(user, 10), %u items | p50 %.3f ms, p99 %.3f ms |\n",
+		   m->n_items, p50, p99);
+	FmModelFree(m);
+	FmDatasetFree(&ds);
+	FmRatingsFree(&r);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "synth") == 0)
+		return Synth();
+	if (argc >= 3 && strcmp(argv[1], "movielens") == 0)
+		return MovieLens(argv[2], argc - 3, argv + 3);
+	fprintf(stderr, "usage: bench_core movielens DIR [opts] | synth\n");
+	return 2;
+}
