@@ -259,9 +259,67 @@ Synth(void)
 	return 0;
 }
 
+/* test RMSE on planted data against the noise floor */
+static int
+SynthQuality(int users, int items, int64_t n, int argc, char **argv)
+{
+	FmSynth		s;
+	FmSynthRow	row;
+	FmRatingsData train,
+				test;
+	FmDatasetData ds;
+	FmParamsData p;
+	FmModel		m;
+	char		err[FM_ERRLEN];
+	double		se = 0,
+				noise = 0;
+	size_t		nt = 0;
+	int64_t		j = 0;
+
+	FmSynthCreate(users, items, n, 7, 0.5, &s, err, sizeof(err));
+	FmRatingsInit(&train);
+	FmRatingsInit(&test);
+	while (FmSynthNext(s, &row))
+	{
+		if (j++ % 10 == 0)
+		{
+			FmRatingsAdd(&test, row.user, row.item, (float) row.rating, 1.0f);
+			noise += (row.rating - row.expected) * (row.rating - row.expected);
+		}
+		else
+			FmRatingsAdd(&train, row.user, row.item, (float) row.rating, 1.0f);
+	}
+	FmSynthFree(s);
+	FmDatasetBuild(&ds, &train, err, sizeof(err));
+	FmParamsDefault(&p);
+	for (int a = 0; a + 1 < argc; a += 2)
+	{
+		if (!strcmp(argv[a], "lr")) p.learning_rate = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "rf")) p.reg_factors = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "rl")) p.reg_linear = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "ep")) p.epochs = atoi(argv[a + 1]);
+		if (!strcmp(argv[a], "k")) p.factors = atoi(argv[a + 1]);
+		if (!strcmp(argv[a], "val")) p.validation = atof(argv[a + 1]);
+	}
+	if (FmTrain(&ds, &p, &m, err, sizeof(err)) != FM_OK)
+		Die("train", err);
+	for (size_t t = 0; t < test.n; t++)
+	{
+		double		d = FmModelPredict(m, test.user[t], test.item[t]) - test.rating[t];
+
+		se += d * d;
+		nt++;
+	}
+	printf("synthetic %d x %d, %lld ratings: test RMSE %.4f, noise floor %.4f, epochs %u\n",
+		   users, items, (long long) n, sqrt(se / nt), sqrt(noise / nt), m->info.epochs_run);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 5 && strcmp(argv[1], "synthq") == 0)
+		return SynthQuality(atoi(argv[2]), atoi(argv[3]), atoll(argv[4]), argc - 5, argv + 5);
 	if (argc >= 2 && strcmp(argv[1], "synth") == 0)
 		return Synth();
 	if (argc >= 3 && strcmp(argv[1], "movielens") == 0)

@@ -1,0 +1,614 @@
+/*
+ * test_core.c
+ *	  Unit tests of the fmrec core, run without a server.
+ *
+ * Prints one line per failed check and ends with "N passed, N failed".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm.h"
+#include "../../src/core/rng.h"
+
+static int	passed = 0;
+static int	failed = 0;
+
+#define CHECK(cond, ...) \
+	do { \
+		if (cond) \
+			passed++; \
+		else \
+		{ \
+			failed++; \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			printf(__VA_ARGS__); \
+			printf("\n"); \
+		} \
+	} while (0)
+
+static char err[FM_ERRLEN];
+
+/* a small planted data set, in the order given by shuffle_seed */
+static void
+PlantedRatings(FmRatings r, int users, int items, int64_t n, uint64_t shuffle_seed)
+{
+	FmSynth		s;
+	FmSynthRow	row;
+	FmRng		rng;
+
+	FmRatingsInit(r);
+	if (FmSynthCreate(users, items, n, 11, 0.5, &s, err, sizeof(err)) != FM_OK)
+		abort();
+	while (FmSynthNext(s, &row))
+		FmRatingsAdd(r, row.user, row.item, (float) row.rating, 1.0f);
+	FmSynthFree(s);
+	if (shuffle_seed)
+	{
+		FmRngSeed(&rng, shuffle_seed);
+		for (size_t j = r->n; j > 1; j--)
+		{
+			size_t		k = FmRngBelow(&rng, j);
+			int64_t		u = r->user[j - 1],
+						i = r->item[j - 1];
+			float		y = r->rating[j - 1];
+
+			r->user[j - 1] = r->user[k];
+			r->item[j - 1] = r->item[k];
+			r->rating[j - 1] = r->rating[k];
+			r->user[k] = u;
+			r->item[k] = i;
+			r->rating[k] = y;
+		}
+	}
+}
+
+static FmModel
+TrainOn(const FmRatingsData *r, const FmParamsData *p)
+{
+	FmDatasetData ds;
+	FmModel		m = NULL;
+
+	if (FmDatasetBuild(&ds, r, err, sizeof(err)) != FM_OK)
+		return NULL;
+	if (FmTrain(&ds, p, &m, err, sizeof(err)) != FM_OK)
+		m = NULL;
+	FmDatasetFree(&ds);
+	return m;
+}
+
+static void
+TestIdMap(void)
+{
+	FmIdMapData map;
+	uint32_t	found;
+	bool		ok = true;
+
+	FmIdMapInit(&map, 4);
+	FmIdMapPut(&map, INT64_MIN, 1, &found);
+	FmIdMapPut(&map, INT64_MAX, 2, &found);
+	FmIdMapPut(&map, -1, 3, &found);
+	FmIdMapPut(&map, 0, 4, &found);
+	CHECK(FmIdMapGet(&map, INT64_MIN) == 1, "INT64_MIN");
+	CHECK(FmIdMapGet(&map, INT64_MAX) == 2, "INT64_MAX");
+	CHECK(FmIdMapGet(&map, -1) == 3 && FmIdMapGet(&map, 0) == 4, "-1 and 0");
+	CHECK(FmIdMapGet(&map, 5) == -1, "absent key");
+	FmIdMapPut(&map, -1, 99, &found);
+	CHECK(found == 3, "put of a present key returns the old value");
+	for (int64_t k = 0; k < 100000; k++)
+		FmIdMapPut(&map, k * 1000003, (uint32_t) k + 10, &found);
+	for (int64_t k = 0; k < 100000 && ok; k++)
+		ok = FmIdMapGet(&map, k * 1000003) == k + 10 || k == 0;
+	CHECK(ok, "100000 keys survive growth");
+	FmIdMapFree(&map);
+}
+
+static void
+TestDataset(void)
+{
+	FmRatingsData a,
+				b,
+				huge;
+	FmDatasetData da,
+				db,
+				dh;
+
+	PlantedRatings(&a, 100, 80, 2000, 0);
+	PlantedRatings(&b, 100, 80, 2000, 12345);
+	CHECK(FmDatasetBuild(&da, &a, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(FmDatasetBuild(&db, &b, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(da.n_rows == db.n_rows && da.n_users == db.n_users &&
+		  da.n_items == db.n_items, "same shape");
+	CHECK(memcmp(da.rows, db.rows, da.n_rows * sizeof(FmRow)) == 0,
+		  "rows are canonical whatever the input order");
+	CHECK(memcmp(da.user_ids, db.user_ids, da.n_users * sizeof(int64_t)) == 0,
+		  "user ids canonical");
+	for (uint32_t u = 1; u < da.n_users; u++)
+		if (da.user_ids[u] <= da.user_ids[u - 1])
+		{
+			CHECK(false, "user ids ascend");
+			break;
+		}
+
+	/* memory follows distinct ids, not their size */
+	FmRatingsInit(&huge);
+	FmRatingsAdd(&huge, INT64_MAX, INT64_MIN, 5, 1);
+	FmRatingsAdd(&huge, -7, 9223372036854775000LL, 1, 1);
+	FmRatingsAdd(&huge, INT64_MAX, 9223372036854775000LL, 3, 1);
+	CHECK(FmDatasetBuild(&dh, &huge, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(dh.n_users == 2 && dh.n_items == 2, "two users and two items");
+	CHECK(dh.user_ids[0] == -7 && dh.user_ids[1] == INT64_MAX, "extreme ids kept");
+	CHECK(dh.min_rating == 1 && dh.max_rating == 5, "rating range");
+
+	FmRatingsFree(&a);
+	FmRatingsFree(&b);
+	FmRatingsInit(&a);
+	CHECK(FmDatasetBuild(&da, &a, err, sizeof(err)) == FM_ERR_DATA, "empty input rejected");
+	FmDatasetFree(&db);
+	FmDatasetFree(&dh);
+	FmRatingsFree(&huge);
+}
+
+static void
+TestParams(void)
+{
+	FmParamsData p;
+
+	FmParamsDefault(&p);
+	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_OK, "defaults are valid");
+	p.factors = 0;
+	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_ERR_PARAM, "factors 0");
+	FmParamsDefault(&p);
+	p.learning_rate = NAN;
+	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_ERR_PARAM, "NaN learning rate");
+	FmParamsDefault(&p);
+	p.reg_factors = -1;
+	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_ERR_PARAM, "negative reg");
+	FmParamsDefault(&p);
+	p.validation = 0.9;
+	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_ERR_PARAM, "validation 0.9");
+	FmParamsDefault(&p);
+	p.epochs = 1000000;
+	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_ERR_PARAM, "a million epochs");
+}
+
+static void
+TestMetrics(void)
+{
+	float		s[4] = {0.1f, 0.4f, 0.35f, 0.8f};
+	float		l[4] = {0, 0, 1, 1};
+	float		same[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+	float		y[2] = {1, 2};
+	float		p[2] = {2, 2};
+
+	CHECK(fabs(FmAuc(s, l, 4) - 0.75) < 1e-12, "auc %g", FmAuc(s, l, 4));
+	CHECK(fabs(FmAuc(same, l, 4) - 0.5) < 1e-12, "ties give 0.5");
+	CHECK(isnan(FmAuc(s, same, 4)), "one class gives NaN");
+	CHECK(fabs(FmRmse(p, y, 2) - sqrt(0.5)) < 1e-12, "rmse");
+}
+
+static void
+TestCodec(void)
+{
+	FmRatingsData r;
+	FmParamsData p;
+	FmModel		m,
+				d;
+	uint8_t    *bytes,
+			   *again;
+	size_t		len,
+				len2;
+	int			crashes_avoided = 0;
+	int			accepted = 0;
+	FmRng		rng;
+	bool		same = true;
+
+	PlantedRatings(&r, 50, 40, 600, 0);
+	FmRatingsAdd(&r, -9000000000000000000LL, 1, 4, 1);
+	FmParamsDefault(&p);
+	p.factors = 8;
+	p.epochs = 3;
+	m = TrainOn(&r, &p);
+	CHECK(m != NULL, "%s", err);
+	CHECK(FmModelEncode(m, &bytes, &len) == FM_OK, "encode");
+	CHECK(FmModelDecode(bytes, len, &d, err, sizeof(err)) == FM_OK, "decode: %s", err);
+	CHECK(FmModelEncode(d, &again, &len2) == FM_OK, "re-encode");
+	CHECK(len == len2 && memcmp(bytes, again, len) == 0, "decode then encode is the identity");
+	for (uint32_t u = 0; u < m->n_users && same; u++)
+		for (uint32_t i = 0; i < m->n_items && same; i++)
+			same = FmModelPredict(m, m->user_ids[u], m->item_ids[i]) ==
+				FmModelPredict(d, m->user_ids[u], m->item_ids[i]);
+	CHECK(same, "decoded model predicts the same");
+	CHECK(d->seen_off[d->n_users] == m->seen_off[m->n_users], "seen lists kept");
+	CHECK(FmModelUserIndex(d, -9000000000000000000LL) == 0, "negative id kept");
+	free(again);
+	FmModelFree(d);
+
+	/* every truncation fails cleanly */
+	for (size_t cut = 0; cut < len; cut += (cut < 200 ? 1 : 97))
+	{
+		FmStatus	st = FmModelDecode(bytes, cut, &d, err, sizeof(err));
+
+		if (st == FM_OK)
+			FmModelFree(d);
+		else if (st == FM_ERR_CORRUPT)
+			crashes_avoided++;
+	}
+	CHECK(crashes_avoided > 0, "truncated bytes are rejected");
+
+	/* random damage: decoded or rejected, never a crash; valid ones are finite */
+	FmRngSeed(&rng, 99);
+	for (int t = 0; t < 2000; t++)
+	{
+		uint8_t    *copy = malloc(len);
+		FmStatus	st;
+
+		memcpy(copy, bytes, len);
+		for (int f = 0; f < 1 + t % 4; f++)
+			copy[FmRngBelow(&rng, len)] ^= (uint8_t) (1 + FmRngBelow(&rng, 255));
+		st = FmModelDecode(copy, len, &d, err, sizeof(err));
+		if (st == FM_OK)
+		{
+			accepted++;
+			CHECK(isfinite(FmModelPredict(d, 1, 1)), "damaged but accepted model predicts finite values");
+			FmModelFree(d);
+		}
+		else
+			CHECK(st == FM_ERR_CORRUPT, "damage gives FM_ERR_CORRUPT, got %d", st);
+		free(copy);
+	}
+	printf("# codec fuzz: %d of 2000 damaged copies still decoded to a valid model\n", accepted);
+
+	/* a bad magic number */
+	{
+		uint8_t    *copy = malloc(len);
+
+		memcpy(copy, bytes, len);
+		copy[1] ^= 0xFF;		/* the magic is the first field, fixed32 */
+		CHECK(FmModelDecode(copy, len, &d, err, sizeof(err)) == FM_ERR_CORRUPT &&
+			  strstr(err, "magic") != NULL, "bad magic: %s", err);
+		free(copy);
+	}
+	free(bytes);
+	FmModelFree(m);
+	FmRatingsFree(&r);
+}
+
+static void
+TestDeterminism(void)
+{
+	FmRatingsData a,
+				b;
+	FmParamsData p;
+	FmModel		m1,
+				m2,
+				m3;
+	uint8_t    *b1,
+			   *b2,
+			   *b3;
+	size_t		l1,
+				l2,
+				l3;
+
+	PlantedRatings(&a, 200, 100, 5000, 0);
+	PlantedRatings(&b, 200, 100, 5000, 777);
+	FmParamsDefault(&p);
+	p.epochs = 5;
+	p.factors = 16;
+	p.validation = 0.1;
+	m1 = TrainOn(&a, &p);
+	m2 = TrainOn(&b, &p);
+	p.seed = 43;
+	m3 = TrainOn(&a, &p);
+	FmModelEncode(m1, &b1, &l1);
+	FmModelEncode(m2, &b2, &l2);
+	FmModelEncode(m3, &b3, &l3);
+	CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0,
+		  "same rows in any order + same seed + one thread = same bytes");
+	CHECK(l1 != l3 || memcmp(b1, b3, l1) != 0, "another seed gives another model");
+	free(b1);
+	free(b2);
+	free(b3);
+	FmModelFree(m1);
+	FmModelFree(m2);
+	FmModelFree(m3);
+	FmRatingsFree(&a);
+	FmRatingsFree(&b);
+}
+
+/* RMSE of a model on rows, and of the planted truth itself */
+static void
+PlantedSplit(int users, int items, int64_t n, FmRatings train, FmRatings test,
+			 double *noise)
+{
+	FmSynth		s;
+	FmSynthRow	row;
+	double		se = 0;
+	int64_t		j = 0;
+
+	FmRatingsInit(train);
+	FmRatingsInit(test);
+	FmSynthCreate(users, items, n, 5, 0.5, &s, err, sizeof(err));
+	while (FmSynthNext(s, &row))
+	{
+		if (j++ % 10 == 0)
+		{
+			FmRatingsAdd(test, row.user, row.item, (float) row.rating, 1.0f);
+			se += (row.rating - row.expected) * (row.rating - row.expected);
+		}
+		else
+			FmRatingsAdd(train, row.user, row.item, (float) row.rating, 1.0f);
+	}
+	FmSynthFree(s);
+	*noise = sqrt(se / test->n);
+}
+
+static double
+TestRmse(const FmModelData *m, const FmRatingsData *test)
+{
+	double		se = 0;
+
+	for (size_t j = 0; j < test->n; j++)
+	{
+		double		d = FmModelPredict(m, test->user[j], test->item[j]) - test->rating[j];
+
+		se += d * d;
+	}
+	return sqrt(se / test->n);
+}
+
+static void
+TestQuality(void)
+{
+	FmRatingsData train,
+				test;
+	FmParamsData p;
+	FmModel		m1,
+				m2;
+	double		noise,
+				rmse1,
+				rmse2,
+				mean = 0,
+				se = 0;
+
+	PlantedSplit(1000, 500, 150000, &train, &test, &noise);
+	for (size_t j = 0; j < train.n; j++)
+		mean += train.rating[j];
+	mean /= train.n;
+	for (size_t j = 0; j < test.n; j++)
+		se += (test.rating[j] - mean) * (test.rating[j] - mean);
+	FmParamsDefault(&p);
+	m1 = TrainOn(&train, &p);
+	p.threads = 2;
+	m2 = TrainOn(&train, &p);
+	rmse1 = TestRmse(m1, &test);
+	rmse2 = TestRmse(m2, &test);
+	printf("# planted data: noise floor %.4f, mean-only %.4f, threads=1 %.4f, threads=2 %.4f\n",
+		   noise, sqrt(se / test.n), rmse1, rmse2);
+	CHECK(rmse1 <= 1.10 * noise, "test RMSE %.4f within 10%% of the noise %.4f", rmse1, noise);
+	CHECK(rmse2 <= 1.10 * noise, "2 threads: test RMSE %.4f within 10%% of the noise %.4f", rmse2, noise);
+	FmModelFree(m1);
+	FmModelFree(m2);
+	FmRatingsFree(&train);
+	FmRatingsFree(&test);
+}
+
+static void
+TestTrainerSteps(void)
+{
+	FmRatingsData r;
+	FmDatasetData ds;
+	FmParamsData p;
+	FmTrainer	t;
+	FmModel		m;
+	int			running = 0,
+				epochs = 0;
+	FmStatus	st;
+
+	PlantedRatings(&r, 300, 300, 40000, 0);
+	FmDatasetBuild(&ds, &r, err, sizeof(err));
+	FmParamsDefault(&p);
+	p.epochs = 200;
+	p.batch_size = 100;
+	p.validation = 0.2;
+	p.patience = 3;
+	p.learning_rate = 0.2;
+	p.reg_factors = 0;
+	p.reg_linear = 0;
+	CHECK(FmTrainerCreate(&ds, &p, &t, err, sizeof(err)) == FM_OK, "%s", err);
+	while ((st = FmTrainerStep(t, err, sizeof(err))) == FM_RUNNING ||
+		   st == FM_EPOCH_END)
+	{
+		if (st == FM_RUNNING)
+			running++;
+		else
+			epochs++;
+	}
+	CHECK(st == FM_DONE, "trainer ends with FM_DONE, got %d: %s", st, err);
+	CHECK(running >= epochs, "epochs are cut into several steps (%d steps, %d epochs)",
+		  running, epochs);
+	CHECK(epochs < 200, "early stopping ended an overfitting run after %d epochs", epochs);
+	CHECK(FmTrainerFinish(t, &m) == FM_OK, "finish");
+	CHECK(m->info.best_epoch + (uint32_t) p.patience == m->info.epochs_run,
+		  "the best epoch %u is kept, %d epochs before the end %u",
+		  m->info.best_epoch, p.patience, m->info.epochs_run);
+	CHECK(!isnan(m->info.valid_rmse), "validation RMSE reported");
+	FmModelFree(m);
+	FmTrainerFree(t);
+	FmDatasetFree(&ds);
+	FmRatingsFree(&r);
+}
+
+static int
+CompareScoredDesc(const void *a, const void *b)
+{
+	const FmScored *x = a,
+			   *y = b;
+
+	if (x->score != y->score)
+		return x->score < y->score ? 1 : -1;
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static void
+TestTopn(void)
+{
+	FmRatingsData r;
+	FmParamsData p;
+	FmModel		m;
+	FmScored	out[2000],
+				brute[2000];
+	FmTopnQuery q = {0};
+	int			n,
+				nb = 0;
+	bool		ok = true;
+	int64_t		user;
+	int64_t		cand[5];
+
+	PlantedRatings(&r, 100, 300, 5000, 0);
+	FmParamsDefault(&p);
+	p.factors = 8;
+	p.epochs = 10;
+	p.task = FM_TASK_BINARY;	/* no clipping: scores order like raw */
+	m = TrainOn(&r, &p);
+	user = m->user_ids[3];
+
+	/* brute force: every unseen item, sorted by score then id */
+	for (uint32_t i = 0; i < m->n_items; i++)
+	{
+		bool		seen = false;
+
+		for (uint64_t s = m->seen_off[3]; s < m->seen_off[4]; s++)
+			seen |= m->seen[s] == i;
+		if (seen)
+			continue;
+		brute[nb].item = m->item_ids[i];
+		brute[nb].score = FmModelPredict(m, user, m->item_ids[i]);
+		nb++;
+	}
+	qsort(brute, nb, sizeof(FmScored), CompareScoredDesc);
+	q.user = user;
+	q.n = 10;
+	q.exclude_seen = true;
+	CHECK(FmTopn(m, &q, out, &n) == FM_OK && n == 10, "top 10");
+	for (int j = 0; j < n; j++)
+		ok &= out[j].item == brute[j].item && fabs(out[j].score - brute[j].score) < 1e-5;
+	CHECK(ok, "top 10 matches brute force");
+
+	q.n = 100000;
+	FmTopn(m, &q, out, &n);
+	CHECK(n == nb, "n beyond the unseen items returns all %d of them (got %d)", nb, n);
+	q.exclude_seen = false;
+	FmTopn(m, &q, out, &n);
+	CHECK(n == (int) m->n_items, "exclude_seen = false keeps every item");
+
+	/* candidates: deduplicated, unknown ones scored by the user side */
+	cand[0] = m->item_ids[0];
+	cand[1] = m->item_ids[1];
+	cand[2] = m->item_ids[0];
+	cand[3] = 99999999;
+	cand[4] = m->item_ids[2];
+	q.candidates = cand;
+	q.n_candidates = 5;
+	q.n = 10;
+	q.exclude_seen = false;
+	FmTopn(m, &q, out, &n);
+	CHECK(n == 4, "duplicate candidates collapse (%d)", n);
+	ok = false;
+	for (int j = 0; j < n; j++)
+		ok |= out[j].item == 99999999 &&
+			fabs(out[j].score - FmModelPredict(m, user, 99999999)) < 1e-6;
+	CHECK(ok, "an unknown candidate is scored like fm_predict");
+
+	/* cold start: an unknown user ranks by item bias */
+	q.user = -424242;
+	q.candidates = NULL;
+	q.n = 5;
+	FmTopn(m, &q, out, &n);
+	ok = n == 5;
+	for (int j = 0; j + 1 < n; j++)
+		ok &= out[j].score >= out[j + 1].score;
+	CHECK(ok, "unknown user gets a popularity ranking");
+	CHECK(fabs(FmModelPredict(m, -424242, m->item_ids[0]) -
+			   1.0 / (1.0 + exp(-(m->w0 + m->wi[0])))) < 1e-6,
+		  "unknown user is scored by w0 + w_i");
+	FmModelFree(m);
+	FmRatingsFree(&r);
+
+	/* ties are broken by ascending item id */
+	{
+		FmRatingsData t;
+		FmModel		tm;
+
+		FmRatingsInit(&t);
+		for (int i = 10; i > 0; i--)
+			FmRatingsAdd(&t, 1, i * 7, 3, 1);
+		FmParamsDefault(&p);
+		p.init_stdev = 0;
+		p.epochs = 1;
+		tm = TrainOn(&t, &p);
+		q.user = 2;				/* unknown: score w0 + w_i, all equal */
+		q.n = 3;
+		q.candidates = NULL;
+		FmTopn(tm, &q, out, &n);
+		CHECK(n == 3 && out[0].item == 7 && out[1].item == 14 && out[2].item == 21,
+			  "ties by item id: %lld %lld %lld", (long long) out[0].item,
+			  (long long) out[1].item, (long long) out[2].item);
+		FmModelFree(tm);
+		FmRatingsFree(&t);
+	}
+}
+
+static void
+TestBinary(void)
+{
+	FmRatingsData r;
+	FmParamsData p;
+	FmModel		m;
+	bool		ok = true;
+
+	PlantedRatings(&r, 100, 100, 3000, 0);
+	FmParamsDefault(&p);
+	p.task = FM_TASK_BINARY;
+	p.epochs = 5;
+	m = TrainOn(&r, &p);
+	for (uint32_t i = 0; i < m->n_items; i++)
+	{
+		double		v = FmModelPredict(m, m->user_ids[0], m->item_ids[i]);
+
+		ok &= v > 0 && v < 1;
+	}
+	CHECK(ok, "binary predictions are probabilities");
+	FmModelFree(m);
+
+	FmParamsDefault(&p);
+	m = TrainOn(&r, &p);
+	ok = true;
+	for (uint32_t i = 0; i < m->n_items; i++)
+	{
+		double		v = FmModelPredict(m, m->user_ids[0], m->item_ids[i]);
+
+		ok &= v >= m->min_rating && v <= m->max_rating;
+	}
+	CHECK(ok, "regression predictions are clipped to the rating range");
+	FmModelFree(m);
+	FmRatingsFree(&r);
+}
+
+int
+main(void)
+{
+	TestIdMap();
+	TestDataset();
+	TestParams();
+	TestMetrics();
+	TestCodec();
+	TestDeterminism();
+	TestTrainerSteps();
+	TestTopn();
+	TestBinary();
+	TestQuality();
+	printf("core: %d passed, %d failed\n", passed, failed);
+	return failed > 0;
+}
