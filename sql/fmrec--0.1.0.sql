@@ -17,12 +17,27 @@ CREATE TABLE fm_models (
     n_users     bigint NOT NULL,
     n_items     bigint NOT NULL,
     size_bytes  bigint NOT NULL,
-    version     bigint NOT NULL,
+    version     bigint NOT NULL DEFAULT nextval('fm_models_version_seq'),
     created_at  timestamptz NOT NULL,
     model       bytea NOT NULL
 );
 -- model bytes are float arrays: compression gains little and costs time
 ALTER TABLE fm_models ALTER COLUMN model SET STORAGE EXTERNAL;
+
+-- Every write of a row gets a new version, also a hand-made UPDATE, so
+-- the per-backend caches of decoded models never serve stale bytes.
+CREATE FUNCTION fm_models_new_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.version := nextval('@extschema@.fm_models_version_seq');
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER fm_models_version BEFORE INSERT OR UPDATE ON fm_models
+    FOR EACH ROW EXECUTE FUNCTION fm_models_new_version();
+
+COMMENT ON FUNCTION fm_models_new_version() IS 'gives each written fm_models row a new version';
 
 SELECT pg_catalog.pg_extension_config_dump('fm_models', '');
 SELECT pg_catalog.pg_extension_config_dump('fm_models_version_seq', '');

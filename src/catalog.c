@@ -8,7 +8,8 @@
  * visible at commit and vanishes with a rollback, and the previous model
  * of that name stays intact until then.  Each write takes a new number
  * from fm_models_version_seq; the serving cache keys decoded models by
- * (name, version).  Plans are prepared once per backend.
+ * (name, version); a trigger gives every written row, even one updated by
+ * hand, a new version.  Plans are prepared once per backend.
  */
 #include "postgres.h"
 
@@ -63,14 +64,12 @@ Qualified(const char *rel)
 	return quote_qualified_identifier(schema, rel);
 }
 
-/* fmt has one %s for fm_models and may have a second for the sequence */
 static SPIPlanPtr
 Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
-		char	   *sql = psprintf(fmt, Qualified("fm_models"),
-								   Qualified("fm_models_version_seq"));
+		char	   *sql = psprintf(fmt, Qualified("fm_models"));
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
 		if (p == NULL)
@@ -113,12 +112,12 @@ FmrecStoreModel(const char *name, const FmModelData *m, const uint8_t *bytes,
 				   "INSERT INTO %s AS m (name, task, solver, hyperparams, metrics, "
 				   "n_rows, n_users, n_items, size_bytes, version, created_at, model) "
 				   "VALUES ($1, $2, 'sgd', $3::jsonb, $4::jsonb, $5, $6, $7, $8, "
-				   "nextval('%s'), now(), $9) "
+				   "0, now(), $9) "
 				   "ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, "
 				   "solver = EXCLUDED.solver, hyperparams = EXCLUDED.hyperparams, "
 				   "metrics = EXCLUDED.metrics, n_rows = EXCLUDED.n_rows, "
 				   "n_users = EXCLUDED.n_users, n_items = EXCLUDED.n_items, "
-				   "size_bytes = EXCLUDED.size_bytes, version = EXCLUDED.version, "
+				   "size_bytes = EXCLUDED.size_bytes, "
 				   "created_at = EXCLUDED.created_at, model = EXCLUDED.model "
 				   "RETURNING m.version",
 				   9, types);

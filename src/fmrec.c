@@ -90,7 +90,8 @@ FmrecReport(FmStatus st, const char *err, const char *context)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("invalid fmrec model"),
-					 errdetail("While %s: %s.", context, err)));
+					 errdetail("The model bytes are damaged: %s.", err),
+					 errhint("Retrain the model or restore it from a backup.")));
 			break;
 		case FM_ERR_DIVERGED:
 			ereport(ERROR,

@@ -2,8 +2,8 @@
  * load.c
  *	  Reads training rows through SPI.
  *
- * The source is either a SELECT (anything starting with SELECT, WITH,
- * VALUES or TABLE) or the name of a table or view.  Its first three columns
+ * The source is the name of a table or view (read with SELECT *) or any
+ * read-only query.  Its first three columns
  * are user id, item id and rating; an optional fourth is the row weight.
  * Ids may be any integer type, ratings and weights any numeric type.  Rows
  * are fetched through a read-only cursor in batches, so memory holds the
@@ -19,6 +19,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/plancache.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/varlena.h"
@@ -73,23 +74,50 @@ RealValue(Datum d, Oid t)
 	}
 }
 
-/* A query, or a relation name to read with SELECT * ? */
-static bool
-LooksLikeQuery(const char *s)
+/* Skips one identifier, plain or double-quoted; NULL if there is none. */
+static const char *
+SkipIdentifier(const char *s)
 {
-	static const char *const starts[] = {"select", "with", "values", "table"};
-
-	while (isspace((unsigned char) *s) || *s == '(')
-		s++;
-	for (int j = 0; j < (int) lengthof(starts); j++)
+	if (*s == '"')
 	{
-		size_t		n = strlen(starts[j]);
-
-		if (pg_strncasecmp(s, starts[j], n) == 0 &&
-			!isalnum((unsigned char) s[n]) && s[n] != '_')
-			return true;
+		for (s++; *s; s++)
+			if (*s == '"')
+			{
+				if (s[1] != '"')
+					return s + 1;
+				s++;
+			}
+		return NULL;
 	}
-	return false;
+	if (!(isalpha((unsigned char) *s) || *s == '_' || IS_HIGHBIT_SET(*s)))
+		return NULL;
+	while (isalnum((unsigned char) *s) || *s == '_' || *s == '$' || IS_HIGHBIT_SET(*s))
+		s++;
+	return s;
+}
+
+/*
+ * A relation name ([catalog.][schema.]name, each part plain or quoted) is
+ * read with SELECT *; anything else is taken as a query.
+ */
+static bool
+LooksLikeName(const char *s)
+{
+	int			parts = 0;
+
+	while (isspace((unsigned char) *s))
+		s++;
+	for (;;)
+	{
+		if ((s = SkipIdentifier(s)) == NULL || ++parts > 3)
+			return false;
+		if (*s != '.')
+			break;
+		s++;
+	}
+	while (isspace((unsigned char) *s))
+		s++;
+	return *s == '\0';
 }
 
 static char *
@@ -99,7 +127,7 @@ SourceQuery(const char *source)
 	RangeVar   *rv;
 	Oid			relid;
 
-	if (LooksLikeQuery(source))
+	if (!LooksLikeName(source))
 		return pstrdup(source);
 	names = stringToQualifiedNameList(source);
 	rv = makeRangeVarFromNameList(names);
@@ -108,10 +136,37 @@ SourceQuery(const char *source)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"%s\" does not exist", source),
-				 errhint("Pass a table or view name, or a query starting with SELECT, WITH, VALUES or TABLE.")));
+				 errhint("Pass the name of a table or view, or a query.")));
 	return psprintf("SELECT * FROM %s",
 					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											   get_rel_name(relid)));
+}
+
+/* The ratings query must be one SELECT that writes nothing. */
+static void
+CheckReadOnly(SPIPlanPtr plan)
+{
+	List	   *sources = SPI_plan_get_plan_sources(plan);
+	bool		ok = list_length(sources) == 1;
+
+	if (ok)
+	{
+		CachedPlanSource *ps = linitial(sources);
+		ListCell   *lc;
+
+		ok = ps->commandTag == CMDTAG_SELECT;
+		foreach(lc, ps->query_list)
+		{
+			Query	   *q = lfirst_node(Query, lc);
+
+			ok &= q->commandType == CMD_SELECT && !q->hasModifyingCTE &&
+				q->utilityStmt == NULL && q->rowMarks == NIL;
+		}
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ratings query must be a single SELECT that does not modify data")));
 }
 
 static void
@@ -174,6 +229,7 @@ void
 FmrecLoadRatings(const char *source, FmRatings r)
 {
 	char	   *query;
+	SPIPlanPtr	plan;
 	Portal		portal;
 	uint64		rowno = 0;
 	Oid			types[4] = {InvalidOid};
@@ -182,7 +238,11 @@ FmrecLoadRatings(const char *source, FmRatings r)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	query = SourceQuery(source);
-	portal = SPI_cursor_open_with_args(NULL, query, 0, NULL, NULL, NULL, true, 0);
+	plan = SPI_prepare(query, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	CheckReadOnly(plan);
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	for (;;)
 	{
 		SPITupleTable *tt;

@@ -3,6 +3,7 @@
 #
 #   source test/cluster.sh start NAME PORT   (exports PGHOST, PGPORT, PGUSER)
 #   bash test/cluster.sh stop NAME
+#   source test/cluster.sh env NAME PORT     (exports only, for a running one)
 #
 # The cluster lives in /tmp/fmrec-NAME, listens on a Unix socket there
 # only, trusts local connections and runs as the postgres user when
@@ -37,5 +38,6 @@ fmrec_cluster_start() {
 
 case "${1:-}" in
     start) fmrec_cluster_start "$2" "$3" ;;
+    env) export PGHOST=/tmp/fmrec-$2 PGPORT=$3 PGUSER=postgres PGDATABASE=postgres ;;
     stop) fmrec_cluster_stop "$2" ;;
 esac

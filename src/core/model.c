@@ -121,10 +121,14 @@ FmModelItemIndex(const FmModelData *m, int64_t item)
 	return FmIdMapGet(&m->imap, item);
 }
 
+/*
+ * The raw score, summed in float in the same order as topn.c sums it, so
+ * fm_topn and fm_predict report identical scores.
+ */
 double
 FmModelRaw(const FmModelData *m, int64_t uidx, int64_t iidx)
 {
-	double		raw = m->w0;
+	float		raw = m->w0;
 
 	if (uidx >= 0)
 		raw += m->wu[uidx];

@@ -42,7 +42,7 @@ FmTaskName(FmTask task)
 bool
 FmTaskFromName(const char *name, FmTask *task)
 {
-	if (strcmp(name, "regression") == 0)
+	if (strcmp(name, "regression") == 0 || strcmp(name, "regressor") == 0)
 		*task = FM_TASK_REGRESSION;
 	else if (strcmp(name, "binary") == 0 ||
 			 strcmp(name, "binary_classifier") == 0)

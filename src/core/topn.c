@@ -223,6 +223,13 @@ FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
 		free(scores);
 	}
 
+	/*
+	 * sgemv may sum a dot product in another order than FmModelRaw; the
+	 * kept items are rescored so that the reported scores, and their order,
+	 * are exactly fm_predict's.
+	 */
+	for (int j = 0; j < len; j++)
+		heap[j].raw = (float) FmModelRaw(m, uidx, FmModelItemIndex(m, heap[j].item));
 	qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);
 	for (int j = 0; j < len; j++)
 	{

@@ -1,0 +1,43 @@
+-- Transactions: a retrain is visible after commit only; failures keep the old model.
+CREATE SCHEMA rollback_test;
+SET search_path = rollback_test, public;
+CREATE TABLE r AS SELECT user_id, item_id, rating FROM fm_synthetic_ratings(60, 50, 800, 5, 0.3);
+SELECT 1 FROM fm_train('m', 'r', factors => 8, epochs => 3, quiet => true);
+CREATE TABLE before AS SELECT model, version, fm_predict('m', 1, 2) AS p FROM fm_models WHERE name = 'm';
+
+-- retrain inside a transaction: served at once inside it, gone after rollback
+BEGIN;
+SELECT 1 FROM fm_train('m', 'r', factors => 8, epochs => 3, seed => 99, quiet => true);
+SELECT fm_predict('m', 1, 2) <> b.p AS new_model_inside FROM before b;
+ROLLBACK;
+SELECT m.model = b.model AS bytes_restored, m.version = b.version AS version_restored,
+       fm_predict('m', 1, 2) = b.p AS old_model_served
+FROM fm_models m, before b WHERE m.name = 'm';
+
+-- a savepoint rolled back
+BEGIN;
+SAVEPOINT s;
+SELECT 1 FROM fm_train('m', 'r', factors => 8, epochs => 3, seed => 98, quiet => true);
+ROLLBACK TO SAVEPOINT s;
+SELECT fm_predict('m', 1, 2) = b.p AS old_after_savepoint FROM before b;
+COMMIT;
+
+-- a training that fails half-way (bad row late in the input) leaves the model
+SELECT 1 FROM fm_train('m', 'SELECT * FROM r UNION ALL SELECT 1, 2, ''NaN''::float8', quiet => true);
+SELECT m.model = b.model AS intact_after_error FROM fm_models m, before b WHERE m.name = 'm';
+
+-- a retrain under statement_timeout that expires leaves the model
+SET statement_timeout = '50ms';
+SELECT 1 FROM fm_train('m', 'SELECT * FROM r, generate_series(1, 200)', epochs => 100000, quiet => true);
+RESET statement_timeout;
+SELECT m.model = b.model AS intact_after_timeout FROM fm_models m, before b WHERE m.name = 'm';
+
+-- a committed retrain is served by the next statement
+SELECT 1 FROM fm_train('m', 'r', factors => 8, epochs => 3, seed => 97, quiet => true);
+SELECT fm_predict('m', 1, 2) <> b.p AS new_model_served FROM before b;
+SELECT m.version > b.version AS version_advanced FROM fm_models m, before b WHERE m.name = 'm';
+
+-- a dropped model is no longer served, in the same session
+SELECT fm_drop('m');
+\set VERBOSITY terse
+SELECT fm_predict('m', 1, 2);
