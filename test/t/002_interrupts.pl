@@ -1,0 +1,81 @@
+# Cancel and statement_timeout stop a long training within a second, with
+# one or two threads; the worker threads are gone afterwards, the server
+# never restarts, and the previous model stays exactly as it was.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use FmrecTest;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use POSIX ':sys_wait_h';
+
+new_db('fmrec_interrupts');
+my $started = psql('SELECT pg_postmaster_start_time()');
+
+psql(q{
+CREATE TABLE big AS SELECT user_id, item_id, rating FROM fm_synthetic_ratings(3000, 2000, 300000, 1, 0.5);
+SELECT 1 FROM fm_train('keep', 'SELECT * FROM big LIMIT 1000', factors => 4, epochs => 1, quiet => true);
+});
+my $before = psql(q{SELECT md5(model) || version FROM fm_models WHERE name = 'keep'});
+
+# progress: one NOTICE per epoch unless quiet
+my (undef, undef, $notices) = psql_result(q{SELECT 1 FROM fm_train('progress', 'SELECT * FROM big LIMIT 5000', epochs => 3)});
+like($notices, qr/NOTICE:  epoch 1\/3: train rmse [0-9.]+, [0-9.]+ s/, 'a NOTICE for epoch 1');
+like($notices, qr/NOTICE:  epoch 3\/3: train rmse/, 'a NOTICE for epoch 3');
+my (undef, undef, $quiet) = psql_result(q{SELECT 1 FROM fm_train('progress', 'SELECT * FROM big LIMIT 5000', epochs => 3, quiet => true)});
+unlike($quiet, qr/NOTICE/, 'quiet => true prints nothing');
+
+for my $threads (1, 2)
+{
+	# statement_timeout in the middle of training
+	my $t0 = time;
+	my ($res, $out, $err) = psql_result(qq{
+\\set ON_ERROR_STOP 0
+SET statement_timeout = '2s';
+SELECT 1 FROM fm_train('keep', 'big', epochs => 100000, threads => $threads, quiet => true);
+RESET statement_timeout;
+SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task');
+});
+	my $elapsed = time - $t0;
+	like($err, qr/canceling statement due to statement timeout/, "threads=$threads: statement_timeout fires");
+	cmp_ok($elapsed, '<', 3.0, sprintf("threads=$threads: stopped within a second of the 2 s timeout (%.2f s)", $elapsed));
+	is($out, '1', "threads=$threads: no worker thread is left in the backend");
+
+	# pg_cancel_backend while training runs
+	my $pid = fork();
+	if ($pid == 0)
+	{
+		my $sql = "SET application_name = 'fmrec_cancel_$threads'; "
+		  . "SELECT 1 FROM fm_train('keep', 'big', epochs => 100000, threads => $threads, quiet => true);";
+		exec('psql', '-X', '-q', '-d', 'fmrec_interrupts', '-c', $sql) or exit 99;
+	}
+	my $backend;
+	for (1 .. 100)
+	{
+		$backend = psql(qq{SELECT pid FROM pg_stat_activity
+		                   WHERE application_name = 'fmrec_cancel_$threads' AND state = 'active'});
+		last if $backend;
+		sleep 0.1;
+	}
+	ok($backend, "threads=$threads: training is running");
+	sleep 1.5;    # past loading, into the epochs
+	$t0 = time;
+	psql("SELECT pg_cancel_backend($backend)");
+	my $still = 1;
+	while ($still && time - $t0 < 10)
+	{
+		$still = psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $backend AND state = 'active'");
+		sleep 0.02 if $still;
+	}
+	$elapsed = time - $t0;
+	cmp_ok($elapsed, '<', 1.0, sprintf("threads=$threads: cancel took %.3f s", $elapsed));
+	waitpid($pid, 0);
+	isnt($? >> 8, 0, "threads=$threads: the cancelled statement failed");
+}
+
+is(psql(q{SELECT md5(model) || version FROM fm_models WHERE name = 'keep'}), $before,
+	'the previous model is unchanged');
+is(psql('SELECT pg_postmaster_start_time()'), $started, 'the server never restarted');
+
+done_testing();
