@@ -14,7 +14,7 @@ MODULE_big = fmrec
 CORE_OBJS = src/core/fmrec.pb-c.o src/core/params.o src/core/idmap.o \
 	src/core/ratings.o src/core/dataset.o src/core/model.o src/core/pool.o \
 	src/core/sgd.o src/core/topn.o src/core/metrics.o src/core/codec.o \
-	src/core/synth.o
+	src/core/synth.o src/core/kernels.o
 LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \
 	src/train.o src/serve.o src/agg.o src/synthetic.o
 OBJS = $(CORE_OBJS) $(LAYER_OBJS)
@@ -46,9 +46,11 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 endif
 
-# the core is the hot path: full optimization, and sqrtf without errno so
-# it vectorizes (this is not -ffast-math: IEEE semantics are kept)
-$(CORE_OBJS): CFLAGS += -O3 -fno-math-errno
+# The core is the hot path: full optimization, sqrtf without errno so it
+# vectorizes, and no -fwrapv (PostgreSQL's own code needs it, the core does
+# not, and with it GCC cannot vectorize the strided factor loops: SGD epochs
+# take 40% longer).  None of this is -ffast-math: IEEE semantics are kept.
+$(CORE_OBJS): CFLAGS += -O3 -fno-math-errno -fno-wrapv
 
 src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h: proto/fmrec.proto
 	protoc-c --proto_path=proto --c_out=src/core $<
@@ -56,7 +58,7 @@ src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h: proto/fmrec.proto
 $(CORE_OBJS) $(LAYER_OBJS): src/core/fmrec.pb-c.h src/core/fm.h
 
 # ---- core unit tests and benchmarks, no server involved ----
-CORE_CC = $(CC) -std=gnu11 -O3 -fno-math-errno -g $(WARN) -pthread \
+CORE_CC = $(CC) -std=gnu11 -O3 -fno-math-errno -fno-wrapv -g $(WARN) -pthread \
 	-Isrc/core $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS)
 CORE_SRCS = $(CORE_OBJS:.o=.c)
 CORE_LIBS = $(PROTOBUF_LIBS) -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas -lm
@@ -67,7 +69,7 @@ test/core/test_core: test/core/test_core.c $(CORE_SRCS) src/core/fm.h src/core/f
 test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h
 	$(CORE_CC) -o $@ test/bench/bench_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-.PHONY: deps unittest demo test bench
+.PHONY: deps unittest demo demo-stop test bench
 
 deps:
 	@bash test/install-deps.sh
@@ -77,6 +79,9 @@ unittest: test/core/test_core
 
 demo:
 	@bash test/demo.sh
+
+demo-stop:
+	@bash test/cluster.sh stop demo
 
 test:
 	@bash test/run-tests.sh

@@ -55,6 +55,7 @@ typedef struct CacheEntry
 typedef struct NameSite
 {
 	char		name[NAMEDATALEN];
+	int			len;
 	StmtKey		stmt;
 	FmModel		model;
 } NameSite;
@@ -190,24 +191,37 @@ Lookup(const char *name, const StmtKey *now)
 	return e->model;
 }
 
-/* The model named name, as of the current statement. */
+/*
+ * The model named by name[0..len) (not NUL-terminated), as of the current
+ * statement.  The hit path is a few comparisons: this runs once per row.
+ */
 FmModel
-FmrecModelByName(FunctionCallInfo fcinfo, const char *name)
+FmrecModelByName(FunctionCallInfo fcinfo, const char *name, int len)
 {
 	NameSite   *site = (NameSite *) fcinfo->flinfo->fn_extra;
 	StmtKey		now;
+	char		cname[NAMEDATALEN];
 
-	FmrecCheckName(name);
 	CurrentStmt(&now);
-	if (site != NULL && SameStmt(&site->stmt, &now) &&
-		strcmp(site->name, name) == 0)
+	if (site != NULL && site->len == len && SameStmt(&site->stmt, &now) &&
+		memcmp(site->name, name, len) == 0)
 		return site->model;
+
+	if (len > FMREC_MAX_NAME)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("model name \"%s\" is too long", pnstrdup(name, len)),
+				 errdetail("Model names are limited to %d bytes.", FMREC_MAX_NAME)));
+	memcpy(cname, name, len);
+	cname[len] = '\0';
+	FmrecCheckName(cname);
 	if (site == NULL)
 		site = fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(NameSite));
-	site->name[0] = '\0';		/* invalid until the lookup succeeds */
-	site->model = Lookup(name, &now);
-	strlcpy(site->name, name, NAMEDATALEN);
+	site->len = -1;				/* invalid until the lookup succeeds */
+	site->model = Lookup(cname, &now);
+	memcpy(site->name, cname, len + 1);
+	site->len = len;
 	site->stmt = now;
 	return site->model;
 }

@@ -83,7 +83,7 @@ Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
 /* Stores a model under name, replacing any older one; returns its version. */
 int64
 FmrecStoreModel(const char *name, const FmModelData *m, const uint8_t *bytes,
-				size_t len, double seconds)
+				size_t len, const FmrecTimingData *timing)
 {
 	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
 	INT8OID, INT8OID, INT8OID, BYTEAOID};
@@ -99,7 +99,7 @@ FmrecStoreModel(const char *name, const FmModelData *m, const uint8_t *bytes,
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(FmTaskName(m->task));
 	values[2] = CStringGetTextDatum(FmrecParamsJson(&m->params));
-	values[3] = CStringGetTextDatum(FmrecMetricsJson(m, seconds));
+	values[3] = CStringGetTextDatum(FmrecMetricsJson(m, timing));
 	values[4] = Int64GetDatum((int64) m->info.rows);
 	values[5] = Int64GetDatum((int64) m->n_users);
 	values[6] = Int64GetDatum((int64) m->n_items);

@@ -38,7 +38,15 @@ extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,
 extern void FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts);
 extern void FmrecOptionsFinish(FmrecOptionsData *opts);
 extern char *FmrecParamsJson(const FmParamsData *p);
-extern char *FmrecMetricsJson(const FmModelData *m, double seconds);
+/* wall-clock seconds of a training run's phases; negative when unknown */
+typedef struct FmrecTimingData
+{
+	double		load;
+	double		train;
+	double		total;
+} FmrecTimingData;
+
+extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing);
 
 /* load.c */
 extern void FmrecLoadRatings(const char *source, FmRatings r);
@@ -47,12 +55,14 @@ extern void FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 
 /* catalog.c */
 extern int64 FmrecStoreModel(const char *name, const FmModelData *m,
-							 const uint8_t *bytes, size_t len, double seconds);
+							 const uint8_t *bytes, size_t len,
+							 const FmrecTimingData *timing);
 extern bool FmrecModelVersion(const char *name, int64 *version);
 extern bytea *FmrecModelBytes(const char *name, int64 version);
 
 /* cache.c */
-extern FmModel FmrecModelByName(FunctionCallInfo fcinfo, const char *name);
+extern FmModel FmrecModelByName(FunctionCallInfo fcinfo, const char *name,
+								int len);
 extern FmModel FmrecModelByBytes(FunctionCallInfo fcinfo, Datum bytes);
 extern FmModel FmrecDecode(const void *bytes, size_t len);
 

@@ -279,7 +279,7 @@ FmrecParamsJson(const FmParamsData *p)
 }
 
 char *
-FmrecMetricsJson(const FmModelData *m, double seconds)
+FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing)
 {
 	StringInfoData buf;
 
@@ -297,8 +297,16 @@ FmrecMetricsJson(const FmModelData *m, double seconds)
 	}
 	else
 		AppendReal(&buf, "valid_rmse", m->info.valid_rmse);
-	if (seconds >= 0)
-		AppendReal(&buf, "seconds", seconds);
+	if (timing != NULL)
+	{
+		AppendReal(&buf, "seconds", timing->total);
+		AppendReal(&buf, "seconds_load", timing->load);
+		AppendReal(&buf, "seconds_train", timing->train);
+		if (timing->load > 0)
+			AppendReal(&buf, "rows_per_second_load", m->info.rows / timing->load);
+		if (m->info.epochs_run > 0)
+			AppendReal(&buf, "seconds_per_epoch", timing->train / m->info.epochs_run);
+	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }

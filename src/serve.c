@@ -29,7 +29,7 @@ ModelFromSetting(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("no model selected"),
 				 errhint("SET fmrec.model to a model name, or pass the model as the first argument.")));
-	return FmrecModelByName(fcinfo, fmrec_model);
+	return FmrecModelByName(fcinfo, fmrec_model, (int) strlen(fmrec_model));
 }
 
 PG_FUNCTION_INFO_V1(fmrec_predict_name);
@@ -42,8 +42,9 @@ PG_FUNCTION_INFO_V1(fmrec_predict_default);
 Datum
 fmrec_predict_name(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	FmModel		m = FmrecModelByName(fcinfo, name);
+	text	   *name = PG_GETARG_TEXT_PP(0);
+	FmModel		m = FmrecModelByName(fcinfo, VARDATA_ANY(name),
+									 VARSIZE_ANY_EXHDR(name));
 
 	PG_RETURN_FLOAT8(FmModelPredict(m, PG_GETARG_INT64(1), PG_GETARG_INT64(2)));
 }
@@ -159,7 +160,11 @@ fmrec_topn_name(PG_FUNCTION_ARGS)
 	FmModel		m = NULL;
 
 	if (!PG_ARGISNULL(0))
-		m = FmrecModelByName(fcinfo, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	{
+		text	   *name = PG_GETARG_TEXT_PP(0);
+
+		m = FmrecModelByName(fcinfo, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	}
 	return Topn(fcinfo, m, 1);
 }
 
@@ -205,6 +210,6 @@ fmrec_model_info(PG_FUNCTION_ARGS)
 					FM_FORMAT_VERSION, FmTaskName(m->task), m->k,
 					m->n_users, m->n_items, (uint64) m->seen_off[m->n_users],
 					(uint64) m->mem_bytes,
-					FmrecParamsJson(&m->params), FmrecMetricsJson(m, -1));
+					FmrecParamsJson(&m->params), FmrecMetricsJson(m, NULL));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }

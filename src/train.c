@@ -156,8 +156,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	uint8_t    *bytes;
 	size_t		len;
 	double		t0 = Seconds();
-	double		train_seconds;
-	double		seconds;
+	FmrecTimingData timing;
 	TupleDesc	tupdesc;
 	Datum		values[12];
 	bool		nulls[12] = {false};
@@ -181,17 +180,18 @@ fmrec_train(PG_FUNCTION_ARGS)
 	ratings = palloc0(sizeof(FmRatingsData));
 	FmrecRegisterFree(cxt, FreeRatings, ratings);
 	FmrecLoadRatings(source, ratings);
+	timing.load = Seconds() - t0;
 	ds = BuildDataset(ratings);
 	FmRatingsFree(ratings);		/* the dataset has what it needs */
 
-	m = FmrecTrainDataset(ds, &opts, &train_seconds);
+	m = FmrecTrainDataset(ds, &opts, &timing.train);
 	if (FmModelEncode(m, &bytes, &len) != FM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory encoding the model")));
 	FmrecRegisterFree(cxt, free, bytes);
-	seconds = Seconds() - t0;
-	FmrecStoreModel(name, m, bytes, len, seconds);
+	timing.total = Seconds() - t0;
+	FmrecStoreModel(name, m, bytes, len, &timing);
 
 	MemoryContextSwitchTo(old);
 	values[0] = CStringGetTextDatum(name);
@@ -206,7 +206,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	values[9] = Float8GetDatum(m->info.valid_logloss);
 	for (int c = 7; c <= 9; c++)
 		nulls[c] = isnan(DatumGetFloat8(values[c]));
-	values[10] = Float8GetDatum(seconds);
+	values[10] = Float8GetDatum(timing.total);
 	values[11] = Int64GetDatum((int64) len);
 	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
 	MemoryContextDelete(cxt);

@@ -24,4 +24,6 @@
 #define FM_CLONES
 #endif
 
+extern float FmDot(const float *restrict a, const float *restrict b, int k);
+
 #endif							/* FM_KERNELS_H */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fm.h"
+#include "kernels.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t) 63)
 
@@ -136,13 +137,8 @@ FmModelRaw(const FmModelData *m, int64_t uidx, int64_t iidx)
 		raw += m->wi[iidx];
 	if (uidx >= 0 && iidx >= 0)
 	{
-		const float *a = m->vu + (size_t) uidx * m->k;
-		const float *b = m->vi + (size_t) iidx * m->k;
-		float		dot = 0.0f;
-
-		for (int f = 0; f < m->k; f++)
-			dot += a[f] * b[f];
-		raw += dot;
+		raw += FmDot(m->vu + (size_t) uidx * m->k, m->vi + (size_t) iidx * m->k,
+					 m->k);
 	}
 	return raw;
 }

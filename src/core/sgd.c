@@ -101,21 +101,6 @@ LabelOf(const FmTrainerData *t, float rating)
 	return rating;
 }
 
-FM_CLONES
-static float
-Dot(const float *restrict a, const float *restrict b, int kp)
-{
-	float		acc[FM_KPAD] = {0};
-	float		sum = 0.0f;
-
-	for (int f = 0; f < kp; f += FM_KPAD)
-		for (int l = 0; l < FM_KPAD; l++)
-			acc[l] += a[f + l] * b[f + l];
-	for (int l = 0; l < FM_KPAD; l++)
-		sum += acc[l];
-	return sum;
-}
-
 /*
  * Adagrad step on both factor rows of one pair.  gu/gi are the adagrad
  * sums stored right after each row.
@@ -178,7 +163,7 @@ TrainRange(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws)
 		float	   *vi = t->vi + (size_t) r->i * 2 * kp;
 		float	   *wu = t->wu + (size_t) r->u * 2;
 		float	   *wi = t->wi + (size_t) r->i * 2;
-		float		p = w0 + wu[0] + wi[0] + Dot(vu, vi, kp);
+		float		p = w0 + wu[0] + wi[0] + FmDot(vu, vi, kp);
 		float		g;
 
 		if (binary)
@@ -250,7 +235,7 @@ RawScore(const FmTrainerData *t, float w0, const float *wu, const float *wi,
 		 const FmRow *r)
 {
 	return w0 + wu[r->u * wstride] + wi[r->i * wstride] +
-		Dot(vu + r->u * vstride, vi + r->i * vstride, t->kp);
+		FmDot(vu + r->u * vstride, vi + r->i * vstride, t->kp);
 }
 
 static void

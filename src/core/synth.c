@@ -8,7 +8,8 @@
  * given standard deviation (clipped again).  Users and items are drawn
  * with skewed (Zipf-like) activity and popularity, as in MovieLens, and
  * popular items lean towards higher ratings.  Every (user, item) pair
- * appears at most once.  Because the expected rating is returned with each
+ * appears at most once, and every user and item at least once when there
+ * are at least as many ratings as users and items.  Because the expected rating is returned with each
  * row, tests know the answer: a model's RMSE can be compared with the
  * RMSE of the truth itself, the irreducible noise.
  */
@@ -169,19 +170,32 @@ FmSynthNext(FmSynth s, FmSynthRow *row)
 
 	if (s->made >= s->target)
 		return false;
-	for (;;)
+	if (s->made < s->users || s->made < s->items)
 	{
-		u = s->uperm[Sample(s->ucdf, s->users, FmRngUniform(&s->rng))];
-		/* a saturated popular head falls back to uniform items */
-		if (tries < 20)
-			i = s->iperm[Sample(s->icdf, s->items, FmRngUniform(&s->rng))];
-		else
-			i = (int) FmRngBelow(&s->rng, (uint64_t) s->items);
-		tries++;
+		/*
+		 * The first max(users, items) ratings pair the j-th user with the
+		 * j-th item (modulo each count), so every user and item is rated at
+		 * least once when there are enough ratings.  These pairs are
+		 * distinct by construction and come before any sampled pair.
+		 */
+		u = (int) (s->made % s->users);
+		i = s->iperm[s->made % s->items];
 		if (FmIdMapPut(&s->pairs, (int64_t) u * s->items + i, 1, &found) != FM_OK)
 			return false;
-		if (s->pairs.count > (size_t) s->made)
-			break;				/* a new pair */
+	}
+	else
+	{
+		do
+		{
+			u = s->uperm[Sample(s->ucdf, s->users, FmRngUniform(&s->rng))];
+			/* a saturated popular head falls back to uniform items */
+			if (tries++ < 20)
+				i = s->iperm[Sample(s->icdf, s->items, FmRngUniform(&s->rng))];
+			else
+				i = (int) FmRngBelow(&s->rng, (uint64_t) s->items);
+			if (FmIdMapPut(&s->pairs, (int64_t) u * s->items + i, 1, &found) != FM_OK)
+				return false;
+		} while (s->pairs.count == (size_t) s->made);	/* not a new pair */
 	}
 	e = 3.6 + s->bu[u] + s->bi[i];
 	for (int f = 0; f < RANK; f++)
