@@ -31,8 +31,11 @@ BLAS_LIBDIR := $(shell PKG_CONFIG_PATH=$(BLAS_PC) pkg-config --variable=libdir o
 PROTOBUF_CFLAGS := $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
 PROTOBUF_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
 
-WARN = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
-PG_CPPFLAGS = -Isrc/core $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS)
+WARN = -Wall -Wextra -Werror
+# server headers as system headers: their inline functions are not
+# -Wextra clean (unused parameters), fmrec's own code is
+PG_CPPFLAGS = -Isrc/core $(BLAS_CFLAGS) $(PROTOBUF_CFLAGS) \
+	-isystem $(includedir_server) -isystem $(includedir_internal)
 PG_CFLAGS = $(WARN) -pthread
 SHLIB_LINK = $(PROTOBUF_LIBS) -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) \
 	-lopenblas -pthread -lm

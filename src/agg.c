@@ -253,7 +253,7 @@ fmrec_agg_final(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	st = FmDatasetBuild(&ds, &s->r, err, sizeof(err));
-	FmrecReport(st, err, "building the dataset");
+	FmrecReport(st, err);
 	PG_TRY();
 	{
 		m = FmrecTrainDataset(&ds, &opts, &seconds);

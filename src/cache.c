@@ -98,7 +98,7 @@ FmrecDecode(const void *bytes, size_t len)
 	FmStatus	st = FmModelDecode(bytes, len, &m, err, sizeof(err));
 
 	if (st != FM_OK)
-		FmrecReport(st, err, "decoding the model");
+		FmrecReport(st, err);
 	return m;
 }
 

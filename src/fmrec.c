@@ -56,7 +56,7 @@ _PG_init(void)
 
 /* Raises the ERROR matching a failed core status. */
 void
-FmrecReport(FmStatus st, const char *err, const char *context)
+FmrecReport(FmStatus st, const char *err)
 {
 	switch (st)
 	{

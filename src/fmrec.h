@@ -22,7 +22,7 @@ extern int	fmrec_threads;
 extern int	fmrec_cache_size_kb;
 
 /* fmrec.c */
-extern void FmrecReport(FmStatus st, const char *err, const char *context);
+extern void FmrecReport(FmStatus st, const char *err);
 extern void FmrecCheckName(const char *name);
 extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);
 

@@ -35,7 +35,7 @@ fmrec_synthetic_ratings(PG_FUNCTION_ARGS)
 	st = FmSynthCreate(PG_GETARG_INT32(0), PG_GETARG_INT32(1), PG_GETARG_INT64(2),
 					   (uint64_t) PG_GETARG_INT64(3), PG_GETARG_FLOAT8(4),
 					   &s, err, sizeof(err));
-	FmrecReport(st, err, "generating ratings");
+	FmrecReport(st, err);
 	PG_TRY();
 	{
 		while (FmSynthNext(s, &row))

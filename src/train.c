@@ -99,7 +99,7 @@ FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	double		epoch_start = t0;
 
 	st = FmTrainerCreate(ds, &opts->params, &t, err, sizeof(err));
-	FmrecReport(st, err, "creating the trainer");
+	FmrecReport(st, err);
 	FmrecRegisterFree(CurrentMemoryContext, FreeTrainer, t);
 	for (;;)
 	{
@@ -110,13 +110,13 @@ FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 			continue;
 		if (st == FM_DONE)
 			break;
-		FmrecReport(st, err, "training");
+		FmrecReport(st, err);
 		if (!opts->quiet)
 			Notice(FmTrainerEpoch(t), &opts->params, Seconds() - epoch_start);
 		epoch_start = Seconds();
 	}
 	st = FmTrainerFinish(t, &m);
-	FmrecReport(st, "out of memory building the model", "finishing");
+	FmrecReport(st, "out of memory building the model");
 	FmrecRegisterFree(CurrentMemoryContext, FreeModel, m);
 	*seconds = Seconds() - t0;
 	return m;
@@ -130,7 +130,7 @@ BuildDataset(FmRatings ratings)
 	char		err[FM_ERRLEN];
 	FmStatus	st = FmDatasetBuild(ds, ratings, err, sizeof(err));
 
-	FmrecReport(st, err, "building the dataset");
+	FmrecReport(st, err);
 	FmrecRegisterFree(CurrentMemoryContext, FreeDataset, ds);
 	return ds;
 }
