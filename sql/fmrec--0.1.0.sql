@@ -70,6 +70,8 @@ CREATE FUNCTION fm_train(
     threads integer DEFAULT NULL,
     store_seen boolean DEFAULT NULL,
     quiet boolean DEFAULT NULL,
+    user_features text DEFAULT NULL,
+    item_features text DEFAULT NULL,
     OUT name text,
     OUT rows_used bigint,
     OUT users bigint,
@@ -88,8 +90,8 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION fm_train(text, text, text, integer, integer, integer, float8,
     float8, float8, float8, float8, float8, float8, integer, bigint, integer,
-    boolean, boolean)
-IS 'trains a factorization machine from a table, view or query of (user, item, rating [, weight]) and stores it in fm_models';
+    boolean, boolean, text, text)
+IS 'trains a factorization machine from (user, item, rating [, weight [, context...]]) rows and optional user and item attributes, and stores it in fm_models';
 
 CREATE FUNCTION fm_drop(model text, if_exists boolean DEFAULT false)
 RETURNS boolean
@@ -174,21 +176,55 @@ RETURNS float8
 AS 'MODULE_PATHNAME', 'fmrec_predict_default'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
+CREATE FUNCTION fm_predict(model text, user_id bigint, item_id bigint, context jsonb)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fmrec_predict_context_name'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION fm_predict(model bytea, user_id bigint, item_id bigint, context jsonb)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fmrec_predict_context_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION fm_predict(text, bigint, bigint, jsonb) IS 'predicted rating or probability of a user for an item in a context, by model name';
+COMMENT ON FUNCTION fm_predict(bytea, bigint, bigint, jsonb) IS 'predicted rating or probability of a user for an item in a context, by model bytes';
 COMMENT ON FUNCTION fm_predict(text, bigint, bigint) IS 'predicted rating (regression) or probability (binary) of a user for an item, by model name';
 COMMENT ON FUNCTION fm_predict(bytea, bigint, bigint) IS 'predicted rating or probability of a user for an item, by model bytes';
 COMMENT ON FUNCTION fm_predict(bigint, bigint) IS 'predicted rating or probability of a user for an item, using the model named by fmrec.model';
 
 CREATE FUNCTION fm_topn(model text, user_id bigint, n integer,
-    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true)
+    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
 RETURNS TABLE (item bigint, score float8)
 AS 'MODULE_PATHNAME', 'fmrec_topn_name'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 
 CREATE FUNCTION fm_topn(model bytea, user_id bigint, n integer,
-    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true)
+    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
 RETURNS TABLE (item bigint, score float8)
 AS 'MODULE_PATHNAME', 'fmrec_topn_bytes'
 LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+
+-- anonymous users: attributes, a session's items (fold-in), or nothing
+CREATE FUNCTION fm_topn(model text, n integer,
+    user_features text[] DEFAULT NULL, items bigint[] DEFAULT NULL,
+    ratings float8[] DEFAULT NULL, candidates bigint[] DEFAULT NULL,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_anon_name'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+
+CREATE FUNCTION fm_topn(model bytea, n integer,
+    user_features text[] DEFAULT NULL, items bigint[] DEFAULT NULL,
+    ratings float8[] DEFAULT NULL, candidates bigint[] DEFAULT NULL,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_anon_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+
+COMMENT ON FUNCTION fm_topn(text, integer, text[], bigint[], float8[], bigint[], jsonb, boolean) IS 'the n best items for an anonymous user described by attributes and/or a session of items, by model name';
+COMMENT ON FUNCTION fm_topn(bytea, integer, text[], bigint[], float8[], bigint[], jsonb, boolean) IS 'the n best items for an anonymous user described by attributes and/or a session of items, by model bytes';
 
 CREATE FUNCTION fm_topn(user_id bigint, n integer,
     candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true)
@@ -196,8 +232,8 @@ RETURNS TABLE (item bigint, score float8)
 AS 'MODULE_PATHNAME', 'fmrec_topn_default'
 LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
 
-COMMENT ON FUNCTION fm_topn(text, bigint, integer, bigint[], boolean) IS 'the n best items for a user, best first, by model name';
-COMMENT ON FUNCTION fm_topn(bytea, bigint, integer, bigint[], boolean) IS 'the n best items for a user, best first, by model bytes';
+COMMENT ON FUNCTION fm_topn(text, bigint, integer, bigint[], boolean, jsonb, boolean) IS 'the n best items for a user, best first, by model name';
+COMMENT ON FUNCTION fm_topn(bytea, bigint, integer, bigint[], boolean, jsonb, boolean) IS 'the n best items for a user, best first, by model bytes';
 COMMENT ON FUNCTION fm_topn(bigint, integer, bigint[], boolean) IS 'the n best items for a user, best first, using the model named by fmrec.model';
 
 CREATE FUNCTION fm_model_info(model bytea)
@@ -213,10 +249,21 @@ COMMENT ON FUNCTION fm_model_info(bytea) IS 'what model bytes hold: task, sizes,
 
 CREATE FUNCTION fm_synthetic_ratings(users integer DEFAULT 600,
     items integer DEFAULT 1000, ratings bigint DEFAULT 50000,
-    seed bigint DEFAULT 42, noise float8 DEFAULT 0.5)
+    seed bigint DEFAULT 42, noise float8 DEFAULT 0.5,
+    genres integer DEFAULT 0, groups integer DEFAULT 0)
 RETURNS TABLE (user_id bigint, item_id bigint, rating float8, expected float8)
 AS 'MODULE_PATHNAME', 'fmrec_synthetic_ratings'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 50000;
 
-COMMENT ON FUNCTION fm_synthetic_ratings(integer, integer, bigint, bigint, float8)
-IS 'MovieLens-shaped ratings with planted structure; expected is the noise-free truth';
+COMMENT ON FUNCTION fm_synthetic_ratings(integer, integer, bigint, bigint, float8, integer, integer)
+IS 'MovieLens-shaped ratings with planted structure (optionally driven by item genres and user groups); expected is the noise-free truth';
+
+CREATE FUNCTION fm_synthetic_features(users integer DEFAULT 600,
+    items integer DEFAULT 1000, seed bigint DEFAULT 42,
+    genres integer DEFAULT 18, groups integer DEFAULT 8)
+RETURNS TABLE (side text, id bigint, feature text)
+AS 'MODULE_PATHNAME', 'fmrec_synthetic_features'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2000;
+
+COMMENT ON FUNCTION fm_synthetic_features(integer, integer, bigint, integer, integer)
+IS 'the planted item genres and user groups behind fm_synthetic_ratings with the same arguments';

@@ -252,7 +252,7 @@ fmrec_agg_final(PG_FUNCTION_ARGS)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec aggregate training",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	st = FmDatasetBuild(&ds, &s->r, err, sizeof(err));
+	st = FmDatasetBuild(&ds, &s->r, NULL, NULL, err, sizeof(err));
 	FmrecReport(st, err);
 	PG_TRY();
 	{

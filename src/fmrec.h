@@ -37,6 +37,7 @@ extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,
 								 FmrecOptionsData *opts);
 extern void FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts);
 extern void FmrecOptionsFinish(FmrecOptionsData *opts);
+extern int	FmrecOptionCount(void);
 extern char *FmrecParamsJson(const FmParamsData *p);
 /* wall-clock seconds of a training run's phases; negative when unknown */
 typedef struct FmrecTimingData
@@ -50,6 +51,7 @@ extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timin
 
 /* load.c */
 extern void FmrecLoadRatings(const char *source, FmRatings r);
+extern void FmrecLoadSide(const char *source, FmSide side);
 extern void FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 						   double weight, uint64 rowno);
 

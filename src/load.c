@@ -170,7 +170,7 @@ CheckReadOnly(SPIPlanPtr plan)
 }
 
 static void
-CheckColumns(TupleDesc tupdesc)
+CheckRatingColumns(TupleDesc tupdesc)
 {
 	int			natts = tupdesc->natts;
 
@@ -179,14 +179,8 @@ CheckColumns(TupleDesc tupdesc)
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("ratings query must return at least three columns"),
 				 errdetail("It returns %d.", natts),
-				 errhint("Return user id, item id and rating, and optionally a row weight.")));
-	if (natts > 4)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ratings query returns %d columns", natts),
-				 errdetail("Context columns after the rating and weight are not supported yet."),
-				 errhint("Return user id, item id, rating and optionally a row weight.")));
-	for (int c = 0; c < natts; c++)
+				 errhint("Return user id, item id and rating, optionally a row weight, then context columns.")));
+	for (int c = 0; c < natts && c < 4; c++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, c);
 		bool		ok = c < 2 ? IsIntegerType(att->atttypid) : IsNumericType(att->atttypid);
@@ -198,7 +192,8 @@ CheckColumns(TupleDesc tupdesc)
 							format_type_be(att->atttypid)),
 					 errdetail("%s.", c < 2 ?
 							   "User and item ids must be smallint, integer or bigint" :
-							   "Ratings and weights must be of a numeric type")));
+							   "Ratings and weights must be of a numeric type"),
+					 c == 3 ? errhint("Context columns start at column 5; return 1 as the weight when there is none.") : 0));
 	}
 }
 
@@ -225,14 +220,20 @@ FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 				 errdetail("Failed to store " UINT64_FORMAT " training rows.", rowno)));
 }
 
-void
-FmrecLoadRatings(const char *source, FmRatings r)
+/*
+ * Runs source (a relation name or a query) through a read-only cursor,
+ * calling check once with the result's descriptor and row for every row.
+ * Returns the number of rows.
+ */
+static uint64
+ReadSource(const char *source, void (*check) (TupleDesc),
+		   void (*row) (void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno),
+		   void *arg)
 {
 	char	   *query;
 	SPIPlanPtr	plan;
 	Portal		portal;
 	uint64		rowno = 0;
-	Oid			types[4] = {InvalidOid};
 	bool		checked = false;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -251,45 +252,165 @@ FmrecLoadRatings(const char *source, FmRatings r)
 		tt = SPI_tuptable;
 		if (!checked)
 		{
-			CheckColumns(tt->tupdesc);
-			for (int c = 0; c < tt->tupdesc->natts; c++)
-				types[c] = TupleDescAttr(tt->tupdesc, c)->atttypid;
+			check(tt->tupdesc);
 			checked = true;
 		}
 		if (SPI_processed == 0)
 			break;
 		for (uint64 j = 0; j < SPI_processed; j++)
-		{
-			HeapTuple	tup = tt->vals[j];
-			Datum		v[4];
-			bool		null[4];
-
-			rowno++;
-			for (int c = 0; c < tt->tupdesc->natts; c++)
-			{
-				v[c] = SPI_getbinval(tup, tt->tupdesc, c + 1, &null[c]);
-				if (null[c] && c < 3)
-					ereport(ERROR,
-							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-							 errmsg("%s must not be null",
-									c == 0 ? "user id" : c == 1 ? "item id" : "rating"),
-							 errdetail("Row " UINT64_FORMAT " of the ratings query has a null %s.",
-									   rowno, c == 0 ? "user id" : c == 1 ? "item id" : "rating")));
-			}
-			FmrecAddRating(r, IdValue(v[0], types[0]), IdValue(v[1], types[1]),
-						   RealValue(v[2], types[2]),
-						   (types[3] != InvalidOid && !null[3]) ?
-						   RealValue(v[3], types[3]) : 1.0,
-						   rowno);
-		}
+			row(arg, tt->tupdesc, tt->vals[j], ++rowno);
 		SPI_freetuptable(tt);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
 	SPI_finish();
-	if (rowno == 0)
+	return rowno;
+}
+
+static bool
+IsRealType(Oid t)
+{
+	return t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID;
+}
+
+/*
+ * Adds a context feature for column c of a row: "name=value" for
+ * categorical columns, or the real-valued feature "name" for float and
+ * numeric columns.  NULL means the feature is absent.
+ */
+static void
+AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
+{
+	Form_pg_attribute att = TupleDescAttr(desc, c);
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, c + 1, &isnull);
+	char	   *name;
+	float		x = 1.0f;
+	FmStatus	st;
+
+	if (isnull)
+		return;
+	if (IsRealType(att->atttypid))
+	{
+		double		v = RealValue(d, att->atttypid);
+
+		if (!isfinite(v) || !isfinite((float) v))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("context column \"%s\" must be finite", NameStr(att->attname)),
+					 errdetail("Row " UINT64_FORMAT " has %g.", rowno, v)));
+		name = NameStr(att->attname);
+		x = (float) v;
+	}
+	else
+		name = psprintf("%s=%s", NameStr(att->attname),
+						SPI_getvalue(tup, desc, c + 1));
+	if ((st = FmRatingsAddContext(r, name, strlen(name), x)) != FM_OK)
+		FmrecReport(st, "could not store a context feature");
+}
+
+static void
+RatingRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
+{
+	FmRatings	r = arg;
+	Datum		v[4];
+	bool		null[4] = {false, false, false, true};
+	int			natts = desc->natts;
+
+	for (int c = 0; c < natts && c < 4; c++)
+	{
+		v[c] = SPI_getbinval(tup, desc, c + 1, &null[c]);
+		if (null[c] && c < 3)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be null",
+							c == 0 ? "user id" : c == 1 ? "item id" : "rating"),
+					 errdetail("Row " UINT64_FORMAT " of the ratings query has a null %s.",
+							   rowno, c == 0 ? "user id" : c == 1 ? "item id" : "rating")));
+	}
+	FmrecAddRating(r, IdValue(v[0], TupleDescAttr(desc, 0)->atttypid),
+				   IdValue(v[1], TupleDescAttr(desc, 1)->atttypid),
+				   RealValue(v[2], TupleDescAttr(desc, 2)->atttypid),
+				   null[3] ? 1.0 : RealValue(v[3], TupleDescAttr(desc, 3)->atttypid),
+				   rowno);
+	for (int c = 4; c < natts; c++)
+		AddContext(r, desc, tup, c, rowno);
+}
+
+void
+FmrecLoadRatings(const char *source, FmRatings r)
+{
+	if (ReadSource(source, CheckRatingColumns, RatingRow, r) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("ratings query returned no rows"),
 				 errhint("A model needs at least one rating to train on.")));
+}
+
+static void
+CheckSideColumns(TupleDesc desc)
+{
+	if (desc->natts < 2 || desc->natts > 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("feature query must return two or three columns"),
+				 errdetail("It returns %d.", desc->natts),
+				 errhint("Return id, feature name and optionally a value (1 when absent).")));
+	if (!IsIntegerType(TupleDescAttr(desc, 0)->atttypid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column 1 of the feature query has type %s",
+						format_type_be(TupleDescAttr(desc, 0)->atttypid)),
+				 errdetail("Ids must be smallint, integer or bigint.")));
+	if (desc->natts == 3 && !IsNumericType(TupleDescAttr(desc, 2)->atttypid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column 3 of the feature query has type %s",
+						format_type_be(TupleDescAttr(desc, 2)->atttypid)),
+				 errdetail("Feature values must be of a numeric type.")));
+}
+
+static void
+SideRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
+{
+	FmSide		side = arg;
+	bool		null0,
+				null2 = false;
+	Datum		id = SPI_getbinval(tup, desc, 1, &null0);
+	char	   *name = SPI_getvalue(tup, desc, 2);
+	double		val = 1.0;
+	FmStatus	st;
+
+	if (null0 || name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", null0 ? "feature id" : "feature name"),
+				 errdetail("Row " UINT64_FORMAT " of the feature query has a null %s.",
+						   rowno, null0 ? "id" : "feature name")));
+	if (desc->natts == 3)
+	{
+		Datum		v = SPI_getbinval(tup, desc, 3, &null2);
+
+		if (null2)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("feature value must not be null"),
+					 errdetail("Row " UINT64_FORMAT " of the feature query has a null value.", rowno)));
+		val = RealValue(v, TupleDescAttr(desc, 2)->atttypid);
+	}
+	if (!isfinite(val) || !isfinite((float) val))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("feature value must be a finite number"),
+				 errdetail("Row " UINT64_FORMAT " of the feature query has value %g.", rowno, val)));
+	if ((st = FmSideAdd(side, IdValue(id, TupleDescAttr(desc, 0)->atttypid),
+						name, strlen(name), (float) val)) != FM_OK)
+		FmrecReport(st, "could not store a feature");
+}
+
+/* Reads (id, feature, [value]) rows of user or item attributes. */
+void
+FmrecLoadSide(const char *source, FmSide side)
+{
+	ReadSource(source, CheckSideColumns, SideRow, side);
 }

@@ -227,6 +227,13 @@ FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts)
 	FmrecOptionsFinish(opts);
 }
 
+/* How many option arguments fm_train has (they follow model and ratings). */
+int
+FmrecOptionCount(void)
+{
+	return (int) N_OPTIONS;
+}
+
 /* Resolves the thread count and validates everything before any work. */
 void
 FmrecOptionsFinish(FmrecOptionsData *opts)
@@ -297,6 +304,20 @@ FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing)
 	}
 	else
 		AppendReal(&buf, "valid_rmse", m->info.valid_rmse);
+	if (FmModelHasFeatures(m))
+	{
+		uint32_t	unrated_u = 0,
+					unrated_i = 0;
+
+		for (uint32_t u = 0; u < m->n_users; u++)
+			unrated_u += !m->user_rated[u];
+		for (uint32_t i = 0; i < m->n_items; i++)
+			unrated_i += !m->item_rated[i];
+		appendStringInfo(&buf, ", \"user_features\": %u, \"item_features\": %u, "
+						 "\"context_features\": %u, \"users_without_ratings\": %u, "
+						 "\"items_without_ratings\": %u",
+						 m->ufeat.n, m->ifeat.n, m->cfeat.n, unrated_u, unrated_i);
+	}
 	if (timing != NULL)
 	{
 		AppendReal(&buf, "seconds", timing->total);

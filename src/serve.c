@@ -11,12 +11,15 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/numeric.h"
 #include "utils/tuplestore.h"
 
 #include "fmrec.h"
@@ -81,56 +84,182 @@ InitSrf(FunctionCallInfo fcinfo)
 #endif
 }
 
+/* The elements of a bigint[] argument; NULL elements are an error. */
+static int64 *
+Int64Array(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(arg);
+	Datum	   *elems;
+	bool	   *nulls;
+	int64	   *out;
+
+	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+					  &elems, &nulls, n);
+	out = palloc(Max(*n, 1) * sizeof(int64));
+	for (int j = 0; j < *n; j++)
+	{
+		if (nulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain nulls", what)));
+		out[j] = DatumGetInt64(elems[j]);
+	}
+	return out;
+}
+
+/* The elements of a text[] argument as C strings; no NULLs allowed. */
+static char **
+TextArray(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(arg);
+	Datum	   *elems;
+	bool	   *nulls;
+	char	  **out;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
+	out = palloc(Max(*n, 1) * sizeof(char *));
+	for (int j = 0; j < *n; j++)
+	{
+		if (nulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain nulls", what)));
+		out[j] = TextDatumGetCString(elems[j]);
+	}
+	return out;
+}
+
 /*
- * Shared body of the fm_topn forms: user, n, candidates and exclude_seen
- * are arguments first .. first + 3.
+ * Adds the context features of a jsonb object: a string value v of key k
+ * is the feature "k=v"; a number is the real-valued feature "k" when the
+ * model has one by that name, else "k=<number>"; true/false is
+ * "k=true"/"k=false"; null is no feature.
+ */
+static void
+AddContext(FmModel m, FmRep *rep, Jsonb *jb)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+	int			cap = 8;
+	int			n = 0;
+	const char **names = palloc(cap * sizeof(char *));
+	float	   *vals = palloc(cap * sizeof(float));
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("context must be a jsonb object"),
+				 errhint("Pass context like '{\"daypart\": \"evening\", \"temperature\": 21.5}'.")));
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *name = NULL;
+		float		x = 1.0f;
+
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE || key == NULL)
+			continue;
+		if (v.type == jbvBinary)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("context values must be strings, numbers or booleans")));
+		switch (v.type)
+		{
+			case jbvString:
+				name = psprintf("%s=%.*s", key, v.val.string.len, v.val.string.val);
+				break;
+			case jbvBool:
+				name = psprintf("%s=%s", key, v.val.boolean ? "true" : "false");
+				break;
+			case jbvNumeric:
+				if (FmModelHasFeatures(m) && FmFeatDictGet(&m->cdict, key, strlen(key)) >= 0)
+				{
+					name = key;
+					x = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																   NumericGetDatum(v.val.numeric)));
+				}
+				else
+					name = psprintf("%s=%s", key,
+									DatumGetCString(DirectFunctionCall1(numeric_out,
+																		NumericGetDatum(v.val.numeric))));
+				break;
+			default:
+				break;
+		}
+		if (name == NULL)
+			continue;
+		if (n == cap)
+		{
+			cap *= 2;
+			names = repalloc(names, cap * sizeof(char *));
+			vals = repalloc(vals, cap * sizeof(float));
+		}
+		names[n] = name;
+		vals[n++] = x;
+	}
+	FmRepAddFeatures(m, rep, 'c', names, vals, n);
+}
+
+/* The representation of a known user id, with optional context. */
+static void
+UserRep(FunctionCallInfo fcinfo, FmModel m, FmRep *rep, int64 user, int ctx_arg)
+{
+	FmRepInit(m, rep, palloc(m->k * sizeof(float)));
+	FmRepAddUser(m, rep, user);
+	if (ctx_arg < PG_NARGS() && !PG_ARGISNULL(ctx_arg))
+		AddContext(m, rep, PG_GETARG_JSONB_P(ctx_arg));
+}
+
+static void
+ReportPath(const FmRep *rep)
+{
+	ereport(NOTICE,
+			(errmsg("fm_topn: %s", FmPathName(rep->path)),
+			 (rep->used || rep->unknown) ?
+			 errdetail("%u given features or items used, %u unknown to the model ignored.",
+					   rep->used, rep->unknown) : 0));
+}
+
+/*
+ * Ranks items for rep into the result set: n at most, candidates and
+ * exclusions as given.
  */
 static Datum
-Topn(FunctionCallInfo fcinfo, FmModel m, int first)
+RankInto(FunctionCallInfo fcinfo, FmModel m, const FmRep *rep, int n,
+		 int cand_arg, bool exclude_seen, const int64 *exclude, int n_exclude)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	FmTopnQuery q = {0};
 	FmScored   *out;
 	int			n_out;
-	int64	   *cand = NULL;
 
-	InitSrf(fcinfo);
-	if (m == NULL || PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
-		return (Datum) 0;
-	q.user = PG_GETARG_INT64(first);
-	q.n = PG_GETARG_INT32(first + 1);
-	q.exclude_seen = PG_ARGISNULL(first + 3) ? true : PG_GETARG_BOOL(first + 3);
-	if (q.n < 0)
+	if (n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("n must not be negative")));
-	if (!PG_ARGISNULL(first + 2))
+	q.n = n;
+	q.exclude_seen = exclude_seen;
+	q.exclude = exclude;
+	q.n_exclude = n_exclude;
+	if (cand_arg < PG_NARGS() && !PG_ARGISNULL(cand_arg))
 	{
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(first + 2);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
+		int			nc;
 
-		deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &elems, &nulls, &nelems);
-		cand = palloc(Max(nelems, 1) * sizeof(int64));
-		for (int j = 0; j < nelems; j++)
-		{
-			if (nulls[j])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("candidates must not contain nulls")));
-			cand[j] = DatumGetInt64(elems[j]);
-		}
-		q.candidates = cand;
-		q.n_candidates = nelems;
+		q.candidates = Int64Array(fcinfo, cand_arg, "candidates", &nc);
+		q.n_candidates = nc;
 	}
 	if (q.n > 0 && q.candidates == NULL && (uint32) q.n > m->n_items)
 		q.n = (int) m->n_items;
 	if (q.n > 0 && q.candidates != NULL && (size_t) q.n > q.n_candidates)
 		q.n = (int) q.n_candidates;
 	out = palloc(Max(q.n, 1) * sizeof(FmScored));
-	if (FmTopn(m, &q, out, &n_out) != FM_OK)
+	if (FmTopnRep(m, rep, &q, out, &n_out) != FM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory ranking %u items", m->n_items)));
@@ -146,40 +275,137 @@ Topn(FunctionCallInfo fcinfo, FmModel m, int first)
 	return (Datum) 0;
 }
 
+/*
+ * Shared body of the per-user fm_topn forms: user, n, candidates,
+ * exclude_seen, context and verbose are arguments first .. first + 5
+ * (the last two only in the forms that have them).
+ */
+static Datum
+Topn(FunctionCallInfo fcinfo, FmModel m, int first)
+{
+	FmRep		rep;
+
+	InitSrf(fcinfo);
+	if (m == NULL || PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
+		return (Datum) 0;
+	UserRep(fcinfo, m, &rep, PG_GETARG_INT64(first), first + 4);
+	if (first + 5 < PG_NARGS() && !PG_ARGISNULL(first + 5) && PG_GETARG_BOOL(first + 5))
+		ReportPath(&rep);
+	return RankInto(fcinfo, m, &rep, PG_GETARG_INT32(first + 1), first + 2,
+					PG_ARGISNULL(first + 3) ? true : PG_GETARG_BOOL(first + 3),
+					NULL, 0);
+}
+
+/*
+ * Shared body of the anonymous fm_topn forms: (model, n, user_features,
+ * items, ratings, candidates, context, verbose).
+ */
+static Datum
+TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
+{
+	FmRep		rep;
+	int64	   *items = NULL;
+	int			n_items = 0;
+
+	InitSrf(fcinfo);
+	if (m == NULL || PG_ARGISNULL(1))
+		return (Datum) 0;
+	FmRepInit(m, &rep, palloc(m->k * sizeof(float)));
+	if (!PG_ARGISNULL(2))
+	{
+		int			nf;
+		char	  **names = TextArray(fcinfo, 2, "user_features", &nf);
+
+		FmRepAddFeatures(m, &rep, 'u', (const char *const *) names, NULL, nf);
+	}
+	if (!PG_ARGISNULL(6))
+		AddContext(m, &rep, PG_GETARG_JSONB_P(6));
+	if (!PG_ARGISNULL(3))
+	{
+		float	   *ratings = NULL;
+		FmStatus	st;
+
+		items = Int64Array(fcinfo, 3, "items", &n_items);
+		if (!PG_ARGISNULL(4))
+		{
+			ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(4);
+			Datum	   *elems;
+			bool	   *nulls;
+			int			nr;
+
+			deconstruct_array(arr, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+							  &elems, &nulls, &nr);
+			if (nr != n_items)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("ratings must have one entry per item"),
+						 errdetail("There are %d items and %d ratings.", n_items, nr)));
+			ratings = palloc(Max(nr, 1) * sizeof(float));
+			for (int j = 0; j < nr; j++)
+			{
+				if (nulls[j] || !isfinite(DatumGetFloat8(elems[j])))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("ratings must be finite numbers")));
+				ratings[j] = (float) DatumGetFloat8(elems[j]);
+			}
+		}
+		st = FmRepFoldIn(m, &rep, items, ratings, n_items, 1.0);
+		if (st != FM_OK)
+			FmrecReport(st, "out of memory folding in a session");
+	}
+	else if (!PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ratings need items")));
+	if (!PG_ARGISNULL(7) && PG_GETARG_BOOL(7))
+		ReportPath(&rep);
+	return RankInto(fcinfo, m, &rep, PG_GETARG_INT32(1), 5, false, items, n_items);
+}
+
 PG_FUNCTION_INFO_V1(fmrec_topn_name);
 PG_FUNCTION_INFO_V1(fmrec_topn_bytes);
 PG_FUNCTION_INFO_V1(fmrec_topn_default);
+PG_FUNCTION_INFO_V1(fmrec_topn_anon_name);
+PG_FUNCTION_INFO_V1(fmrec_topn_anon_bytes);
+
+static FmModel
+NamedModel(FunctionCallInfo fcinfo)
+{
+	text	   *name;
+
+	if (PG_ARGISNULL(0))
+		return NULL;
+	name = PG_GETARG_TEXT_PP(0);
+	return FmrecModelByName(fcinfo, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
+static FmModel
+BytesModel(FunctionCallInfo fcinfo)
+{
+	return PG_ARGISNULL(0) ? NULL : FmrecModelByBytes(fcinfo, PG_GETARG_DATUM(0));
+}
 
 /*
  * fm_topn(model text, user_id bigint, n int, candidates bigint[],
- *		   exclude_seen boolean) RETURNS TABLE(item bigint, score float8)
+ *		   exclude_seen boolean, context jsonb, verbose boolean)
+ *		   RETURNS TABLE(item bigint, score float8)
  */
 Datum
 fmrec_topn_name(PG_FUNCTION_ARGS)
 {
-	FmModel		m = NULL;
-
-	if (!PG_ARGISNULL(0))
-	{
-		text	   *name = PG_GETARG_TEXT_PP(0);
-
-		m = FmrecModelByName(fcinfo, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
-	}
-	return Topn(fcinfo, m, 1);
+	return Topn(fcinfo, NamedModel(fcinfo), 1);
 }
 
 /*
  * fm_topn(model bytea, user_id bigint, n int, candidates bigint[],
- *		   exclude_seen boolean) RETURNS TABLE(item bigint, score float8)
+ *		   exclude_seen boolean, context jsonb, verbose boolean)
+ *		   RETURNS TABLE(item bigint, score float8)
  */
 Datum
 fmrec_topn_bytes(PG_FUNCTION_ARGS)
 {
-	FmModel		m = NULL;
-
-	if (!PG_ARGISNULL(0))
-		m = FmrecModelByBytes(fcinfo, PG_GETARG_DATUM(0));
-	return Topn(fcinfo, m, 1);
+	return Topn(fcinfo, BytesModel(fcinfo), 1);
 }
 
 /*
@@ -190,6 +416,59 @@ Datum
 fmrec_topn_default(PG_FUNCTION_ARGS)
 {
 	return Topn(fcinfo, ModelFromSetting(fcinfo), 0);
+}
+
+/*
+ * fm_topn(model text, n int, user_features text[], items bigint[],
+ *		   ratings float8[], candidates bigint[], context jsonb,
+ *		   verbose boolean) RETURNS TABLE(item bigint, score float8)
+ */
+Datum
+fmrec_topn_anon_name(PG_FUNCTION_ARGS)
+{
+	return TopnAnonymous(fcinfo, NamedModel(fcinfo));
+}
+
+/*
+ * fm_topn(model bytea, n int, user_features text[], items bigint[], ...)
+ */
+Datum
+fmrec_topn_anon_bytes(PG_FUNCTION_ARGS)
+{
+	return TopnAnonymous(fcinfo, BytesModel(fcinfo));
+}
+
+PG_FUNCTION_INFO_V1(fmrec_predict_context_name);
+PG_FUNCTION_INFO_V1(fmrec_predict_context_bytes);
+
+static Datum
+PredictContext(FunctionCallInfo fcinfo, FmModel m)
+{
+	FmRep		rep;
+
+	if (m == NULL || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	UserRep(fcinfo, m, &rep, PG_GETARG_INT64(1), 3);
+	PG_RETURN_FLOAT8(FmModelOutput(m, FmRepScore(m, &rep,
+												 FmModelItemIndex(m, PG_GETARG_INT64(2)))));
+}
+
+/*
+ * fm_predict(model text, user_id bigint, item_id bigint, context jsonb)
+ */
+Datum
+fmrec_predict_context_name(PG_FUNCTION_ARGS)
+{
+	return PredictContext(fcinfo, NamedModel(fcinfo));
+}
+
+/*
+ * fm_predict(model bytea, user_id bigint, item_id bigint, context jsonb)
+ */
+Datum
+fmrec_predict_context_bytes(PG_FUNCTION_ARGS)
+{
+	return PredictContext(fcinfo, BytesModel(fcinfo));
 }
 
 PG_FUNCTION_INFO_V1(fmrec_model_info);

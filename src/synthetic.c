@@ -1,21 +1,47 @@
 /*
  * synthetic.c
- *	  fm_synthetic_ratings(): planted MovieLens-shaped ratings as a table.
+ *	  fm_synthetic_ratings() and fm_synthetic_features(): planted
+ *	  MovieLens-shaped data as tables.
  */
 #include "postgres.h"
 
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
 #include "fmrec.h"
+
+static void
+InitSrf(FunctionCallInfo fcinfo)
+{
+#if PG_VERSION_NUM >= 160000
+	InitMaterializedSRF(fcinfo, 0);
+#else
+	SetSingleFuncCall(fcinfo, 0);
+#endif
+}
+
+static FmSynth
+Create(int users, int items, int64 ratings, int64 seed, double noise,
+	   int genres, int groups)
+{
+	FmSynth		s;
+	char		err[FM_ERRLEN];
+	FmStatus	st = FmSynthCreate(users, items, ratings, (uint64_t) seed, noise,
+								   genres, groups, &s, err, sizeof(err));
+
+	FmrecReport(st, err);
+	return s;
+}
 
 PG_FUNCTION_INFO_V1(fmrec_synthetic_ratings);
 
 /*
  * fm_synthetic_ratings(users int, items int, ratings bigint, seed bigint,
- *						noise float8) RETURNS TABLE(user_id bigint,
- *						item_id bigint, rating float8, expected float8)
+ *						noise float8, genres int, groups int)
+ *		RETURNS TABLE(user_id bigint, item_id bigint, rating float8,
+ *					  expected float8)
  */
 Datum
 fmrec_synthetic_ratings(PG_FUNCTION_ARGS)
@@ -23,19 +49,12 @@ fmrec_synthetic_ratings(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	FmSynth		s;
 	FmSynthRow	row;
-	char		err[FM_ERRLEN];
-	FmStatus	st;
 	volatile int64 n = 0;
 
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
-	st = FmSynthCreate(PG_GETARG_INT32(0), PG_GETARG_INT32(1), PG_GETARG_INT64(2),
-					   (uint64_t) PG_GETARG_INT64(3), PG_GETARG_FLOAT8(4),
-					   &s, err, sizeof(err));
-	FmrecReport(st, err);
+	InitSrf(fcinfo);
+	s = Create(PG_GETARG_INT32(0), PG_GETARG_INT32(1), PG_GETARG_INT64(2),
+			   PG_GETARG_INT64(3), PG_GETARG_FLOAT8(4), PG_GETARG_INT32(5),
+			   PG_GETARG_INT32(6));
 	PG_TRY();
 	{
 		while (FmSynthNext(s, &row))
@@ -49,6 +68,66 @@ fmrec_synthetic_ratings(PG_FUNCTION_ARGS)
 			values[1] = Int64GetDatum(row.item);
 			values[2] = Float8GetDatum(row.rating);
 			values[3] = Float8GetDatum(row.expected);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	PG_FINALLY();
+	{
+		FmSynthFree(s);
+	}
+	PG_END_TRY();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_synthetic_features);
+
+/*
+ * fm_synthetic_features(users int, items int, seed bigint, genres int,
+ *						 groups int)
+ *		RETURNS TABLE(side text, id bigint, feature text)
+ *
+ * The planted attributes behind fm_synthetic_ratings with the same users,
+ * items, seed, genres and groups: ('item', item_id, 'genre=G') and
+ * ('user', user_id, 'group=C').
+ */
+Datum
+fmrec_synthetic_features(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			users = PG_GETARG_INT32(0);
+	int			items = PG_GETARG_INT32(1);
+	FmSynth		s;
+
+	InitSrf(fcinfo);
+	s = Create(users, items, 0, PG_GETARG_INT64(2), 0.0, PG_GETARG_INT32(3),
+			   PG_GETARG_INT32(4));
+	PG_TRY();
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		int			genres[3];
+
+		values[0] = CStringGetTextDatum("item");
+		for (int i = 0; i < items; i++)
+		{
+			int			n = FmSynthItemGenres(s, i, genres);
+
+			values[1] = Int64GetDatum(i + 1);
+			for (int g = 0; g < n; g++)
+			{
+				values[2] = CStringGetTextDatum(psprintf("genre=%d", genres[g]));
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+		}
+		values[0] = CStringGetTextDatum("user");
+		for (int u = 0; u < users; u++)
+		{
+			int			c = FmSynthUserGroup(s, u);
+
+			if (c < 0)
+				continue;
+			values[1] = Int64GetDatum(u + 1);
+			values[2] = CStringGetTextDatum(psprintf("group=%d", c));
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 	}

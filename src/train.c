@@ -37,6 +37,12 @@ FreeRatings(void *arg)
 }
 
 static void
+FreeSide(void *arg)
+{
+	FmSideFree((FmSide) arg);
+}
+
+static void
 FreeDataset(void *arg)
 {
 	FmDatasetFree((FmDataset) arg);
@@ -122,13 +128,28 @@ FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	return m;
 }
 
-/* Builds the canonical dataset of ratings, freed with the current context. */
+/* Loads user or item attributes when a source is given, else NULL. */
+static FmSide
+LoadSide(FunctionCallInfo fcinfo, int arg)
+{
+	FmSide		side;
+
+	if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+		return NULL;
+	side = palloc0(sizeof(FmSideData));
+	FmSideInit(side);
+	FmrecRegisterFree(CurrentMemoryContext, FreeSide, side);
+	FmrecLoadSide(text_to_cstring(PG_GETARG_TEXT_PP(arg)), side);
+	return side;
+}
+
+/* Builds the canonical dataset, freed with the current context. */
 static FmDataset
-BuildDataset(FmRatings ratings)
+BuildDataset(FmRatings ratings, FmSide users, FmSide items)
 {
 	FmDataset	ds = palloc0(sizeof(FmDatasetData));
 	char		err[FM_ERRLEN];
-	FmStatus	st = FmDatasetBuild(ds, ratings, err, sizeof(err));
+	FmStatus	st = FmDatasetBuild(ds, ratings, users, items, err, sizeof(err));
 
 	FmrecReport(st, err);
 	FmrecRegisterFree(CurrentMemoryContext, FreeDataset, ds);
@@ -138,9 +159,11 @@ BuildDataset(FmRatings ratings)
 PG_FUNCTION_INFO_V1(fmrec_train);
 
 /*
- * fm_train(model text, ratings text, task text, factors int, ...) RETURNS record
+ * fm_train(model text, ratings text, task text, factors int, ...,
+ *			user_features text, item_features text) RETURNS record
  *
- * Options follow the two fixed arguments in the order of options.c.
+ * Options follow the two fixed arguments in the order of options.c, then
+ * the two attribute sources.
  */
 Datum
 fmrec_train(PG_FUNCTION_ARGS)
@@ -151,6 +174,8 @@ fmrec_train(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	MemoryContext old;
 	FmRatings	ratings;
+	FmSide		users;
+	FmSide		items;
 	FmDataset	ds;
 	FmModel		m;
 	uint8_t    *bytes;
@@ -180,9 +205,16 @@ fmrec_train(PG_FUNCTION_ARGS)
 	ratings = palloc0(sizeof(FmRatingsData));
 	FmrecRegisterFree(cxt, FreeRatings, ratings);
 	FmrecLoadRatings(source, ratings);
+	users = LoadSide(fcinfo, 2 + FmrecOptionCount());
+	items = LoadSide(fcinfo, 3 + FmrecOptionCount());
 	timing.load = Seconds() - t0;
-	ds = BuildDataset(ratings);
-	FmRatingsFree(ratings);		/* the dataset has what it needs */
+	ds = BuildDataset(ratings, users, items);
+	/* the dataset has what it needs */
+	FmRatingsFree(ratings);
+	if (users)
+		FmSideFree(users);
+	if (items)
+		FmSideFree(items);
 
 	m = FmrecTrainDataset(ds, &opts, &timing.train);
 	if (FmModelEncode(m, &bytes, &len) != FM_OK)

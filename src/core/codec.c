@@ -50,6 +50,48 @@ DeltaIds(const int64_t *ids, size_t n)
 	return d;
 }
 
+/* attribute lists as (counts, feature deltas); values are copied as is */
+static bool
+EncodeLists(const FmListsData *l, uint32_t n, uint64_t total,
+			uint32_t **counts, uint32_t **deltas)
+{
+	*counts = malloc(((size_t) n + 1) * sizeof(uint32_t));
+	*deltas = malloc((total ? total : 1) * sizeof(uint32_t));
+	if (*counts == NULL || *deltas == NULL)
+		return false;
+	for (uint32_t e = 0; e < n; e++)
+	{
+		uint32_t	prev = 0;
+
+		(*counts)[e] = (uint32_t) (l->off[e + 1] - l->off[e]);
+		for (uint64_t a = l->off[e]; a < l->off[e + 1]; a++)
+		{
+			(*deltas)[a] = l->feat[a] - prev;
+			prev = l->feat[a];
+		}
+	}
+	return true;
+}
+
+/* indexes e with rated[e] == 0, as differences */
+static uint32_t *
+EncodeUnrated(const uint8_t *rated, uint32_t n, size_t *count)
+{
+	uint32_t   *out = malloc(((size_t) n + 1) * sizeof(uint32_t));
+	uint32_t	prev = 0;
+
+	*count = 0;
+	if (out == NULL)
+		return NULL;
+	for (uint32_t e = 0; e < n; e++)
+		if (!rated[e])
+		{
+			out[(*count)++] = e - prev;
+			prev = e;
+		}
+	return out;
+}
+
 FmStatus
 FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 {
@@ -59,6 +101,12 @@ FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 	uint64_t   *iids;
 	uint32_t   *counts = NULL;
 	uint32_t   *deltas = NULL;
+	uint32_t   *ucounts = NULL,
+			   *udeltas = NULL,
+			   *icounts = NULL,
+			   *ideltas = NULL,
+			   *unrated_u = NULL,
+			   *unrated_i = NULL;
 	uint64_t	n_seen = m->seen_off[m->n_users];
 	FmStatus	st = FM_ERR_NOMEM;
 
@@ -111,6 +159,60 @@ FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 	msg.n_item_factors = (size_t) m->n_items * m->k;
 	msg.item_factors = m->vi;
 
+	if (FmModelHasFeatures(m))
+	{
+		uint64_t	nua = m->uattr.off[m->n_users];
+		uint64_t	nia = m->iattr.off[m->n_items];
+		size_t		k = m->k;
+
+		msg.has_has_features = 1;
+		msg.has_features = 1;
+		msg.n_user_feature_names = m->ufeat.n;
+		msg.user_feature_names = m->ufeat.names;
+		msg.n_user_feature_linear = m->ufeat.n;
+		msg.user_feature_linear = m->wuf;
+		msg.n_user_feature_factors = m->ufeat.n * k;
+		msg.user_feature_factors = m->vuf;
+		msg.n_item_feature_names = m->ifeat.n;
+		msg.item_feature_names = m->ifeat.names;
+		msg.n_item_feature_linear = m->ifeat.n;
+		msg.item_feature_linear = m->wif;
+		msg.n_item_feature_factors = m->ifeat.n * k;
+		msg.item_feature_factors = m->vif;
+		msg.n_context_feature_names = m->cfeat.n;
+		msg.context_feature_names = m->cfeat.names;
+		msg.n_context_feature_linear = m->cfeat.n;
+		msg.context_feature_linear = m->wcf;
+		msg.n_context_feature_factors = m->cfeat.n * k;
+		msg.context_feature_factors = m->vcf;
+		if (!EncodeLists(&m->uattr, m->n_users, nua, &ucounts, &udeltas) ||
+			!EncodeLists(&m->iattr, m->n_items, nia, &icounts, &ideltas))
+			goto done;
+		if (nua > 0)
+		{
+			msg.n_user_attr_counts = m->n_users;
+			msg.user_attr_counts = ucounts;
+			msg.n_user_attr_features = nua;
+			msg.user_attr_features = udeltas;
+			msg.n_user_attr_values = nua;
+			msg.user_attr_values = m->uattr.val;
+		}
+		if (nia > 0)
+		{
+			msg.n_item_attr_counts = m->n_items;
+			msg.item_attr_counts = icounts;
+			msg.n_item_attr_features = nia;
+			msg.item_attr_features = ideltas;
+			msg.n_item_attr_values = nia;
+			msg.item_attr_values = m->iattr.val;
+		}
+		if ((unrated_u = EncodeUnrated(m->user_rated, m->n_users, &msg.n_unrated_users)) == NULL ||
+			(unrated_i = EncodeUnrated(m->item_rated, m->n_items, &msg.n_unrated_items)) == NULL)
+			goto done;
+		msg.unrated_users = unrated_u;
+		msg.unrated_items = unrated_i;
+	}
+
 #define SET(field, value) (info.has_##field = 1, info.field = (value))
 	SET(solver, 0);
 	SET(epochs, (uint32_t) m->params.epochs);
@@ -148,6 +250,12 @@ done:
 	free(iids);
 	free(counts);
 	free(deltas);
+	free(ucounts);
+	free(udeltas);
+	free(icounts);
+	free(ideltas);
+	free(unrated_u);
+	free(unrated_i);
 	return st;
 }
 
@@ -195,6 +303,132 @@ Check(const Fmrec__Model *msg, char *err, size_t errlen)
 		return Corrupt(err, errlen, "seen lists do not match the user count");
 	if (msg->n_seen_counts == 0 && msg->n_seen_items != 0)
 		return Corrupt(err, errlen, "seen items without seen counts");
+	if (!msg->has_features &&
+		(msg->n_user_feature_names || msg->n_item_feature_names ||
+		 msg->n_context_feature_names || msg->n_user_attr_counts ||
+		 msg->n_item_attr_counts || msg->n_unrated_users || msg->n_unrated_items))
+		return Corrupt(err, errlen, "feature fields in a model without features");
+	return FM_OK;
+}
+
+/* Checks and copies one namespace's names and parameters. */
+static FmStatus
+DecodeNames(char **names, size_t n_names, const float *lin, size_t n_lin,
+			const float *fac, size_t n_fac, size_t k, FmNamesData *out,
+			float *w, float *v, const char *what, char *err, size_t errlen)
+{
+	if (n_lin != n_names || n_fac != n_names * k)
+		return Corrupt(err, errlen, "%s feature parameters do not match the names", what);
+	if (!AllFinite(lin, n_lin) || !AllFinite(fac, n_fac))
+		return Corrupt(err, errlen, "non-finite %s feature parameters", what);
+	for (size_t j = 0; j < n_names; j++)
+		if ((out->names[j] = strdup(names[j])) == NULL)
+			return FM_ERR_NOMEM;
+	memcpy(w, lin, n_lin * sizeof(float));
+	memcpy(v, fac, n_fac * sizeof(float));
+	return FM_OK;
+}
+
+/* Checks and decodes attribute lists of n entities over n_feat features. */
+static FmStatus
+DecodeLists(const uint32_t *counts, size_t n_counts, const uint32_t *deltas,
+			size_t n_deltas, const float *vals, size_t n_vals, uint32_t n,
+			uint32_t n_feat, FmListsData *out, const char *what, char *err,
+			size_t errlen)
+{
+	uint64_t	total = 0;
+
+	if (n_counts == 0)
+	{
+		if (n_deltas != 0 || n_vals != 0)
+			return Corrupt(err, errlen, "%s attributes without counts", what);
+		return FM_OK;			/* off[] is all zero already */
+	}
+	if (n_counts != n || n_deltas != n_vals)
+		return Corrupt(err, errlen, "%s attribute lists do not match the counts", what);
+	for (uint32_t e = 0; e < n; e++)
+	{
+		uint64_t	acc = 0;
+
+		out->off[e] = total;
+		for (uint32_t c = 0; c < counts[e]; c++, total++)
+		{
+			if (total >= n_deltas || (c > 0 && deltas[total] == 0) ||
+				acc + deltas[total] >= n_feat || !isfinite(vals[total]))
+				return Corrupt(err, errlen, "%s attributes of entry %u are out of order or range",
+							   what, e);
+			acc += deltas[total];
+			out->feat[total] = (uint32_t) acc;
+			out->val[total] = vals[total];
+		}
+	}
+	if (total != n_deltas)
+		return Corrupt(err, errlen, "%s attribute counts do not add up", what);
+	out->off[n] = total;
+	return FM_OK;
+}
+
+/* Marks unrated entities (0) from ascending index deltas; others are 1. */
+static FmStatus
+DecodeUnrated(const uint32_t *d, size_t nd, uint32_t n, uint8_t *rated,
+			  const char *what, char *err, size_t errlen)
+{
+	uint64_t	acc = 0;
+
+	memset(rated, 1, n);
+	for (size_t j = 0; j < nd; j++)
+	{
+		if ((j > 0 && d[j] == 0) || acc + d[j] >= n)
+			return Corrupt(err, errlen, "unrated %s list is out of order or range", what);
+		acc += d[j];
+		rated[acc] = 0;
+	}
+	return FM_OK;
+}
+
+static FmStatus
+DecodeFeatures(const Fmrec__Model *msg, FmModel m, char *err, size_t errlen)
+{
+	size_t		k = m->k;
+	FmStatus	st;
+
+	if (msg->n_user_feature_names > FM_MAX_IDS || msg->n_item_feature_names > FM_MAX_IDS ||
+		msg->n_context_feature_names > FM_MAX_IDS)
+		return Corrupt(err, errlen, "too many features");
+	if (FmModelAllocFeatures(m, (uint32_t) msg->n_user_feature_names,
+							 (uint32_t) msg->n_item_feature_names,
+							 (uint32_t) msg->n_context_feature_names,
+							 msg->n_user_attr_features,
+							 msg->n_item_attr_features) != FM_OK)
+	{
+		snprintf(err, errlen, "out of memory decoding features");
+		return FM_ERR_NOMEM;
+	}
+	if ((st = DecodeNames(msg->user_feature_names, msg->n_user_feature_names,
+						  msg->user_feature_linear, msg->n_user_feature_linear,
+						  msg->user_feature_factors, msg->n_user_feature_factors,
+						  k, &m->ufeat, m->wuf, m->vuf, "user", err, errlen)) != FM_OK ||
+		(st = DecodeNames(msg->item_feature_names, msg->n_item_feature_names,
+						  msg->item_feature_linear, msg->n_item_feature_linear,
+						  msg->item_feature_factors, msg->n_item_feature_factors,
+						  k, &m->ifeat, m->wif, m->vif, "item", err, errlen)) != FM_OK ||
+		(st = DecodeNames(msg->context_feature_names, msg->n_context_feature_names,
+						  msg->context_feature_linear, msg->n_context_feature_linear,
+						  msg->context_feature_factors, msg->n_context_feature_factors,
+						  k, &m->cfeat, m->wcf, m->vcf, "context", err, errlen)) != FM_OK ||
+		(st = DecodeLists(msg->user_attr_counts, msg->n_user_attr_counts,
+						  msg->user_attr_features, msg->n_user_attr_features,
+						  msg->user_attr_values, msg->n_user_attr_values,
+						  m->n_users, m->ufeat.n, &m->uattr, "user", err, errlen)) != FM_OK ||
+		(st = DecodeLists(msg->item_attr_counts, msg->n_item_attr_counts,
+						  msg->item_attr_features, msg->n_item_attr_features,
+						  msg->item_attr_values, msg->n_item_attr_values,
+						  m->n_items, m->ifeat.n, &m->iattr, "item", err, errlen)) != FM_OK ||
+		(st = DecodeUnrated(msg->unrated_users, msg->n_unrated_users, m->n_users,
+							m->user_rated, "user", err, errlen)) != FM_OK ||
+		(st = DecodeUnrated(msg->unrated_items, msg->n_unrated_items, m->n_items,
+							m->item_rated, "item", err, errlen)) != FM_OK)
+		return st;
 	return FM_OK;
 }
 
@@ -307,10 +541,14 @@ FmModelDecode(const uint8_t *bytes, size_t len, FmModel *out,
 		m->info.valid_auc = t->has_valid_auc ? t->valid_auc : NAN;
 		m->info.valid_logloss = t->has_valid_logloss ? t->valid_logloss : NAN;
 	}
-	if (FmModelIndex(m) != FM_OK)
+	if (msg->has_features && (st = DecodeFeatures(msg, m, err, errlen)) != FM_OK)
+		goto done;
+	if ((st = FmModelIndex(m)) != FM_OK)
 	{
-		snprintf(err, errlen, "out of memory indexing a model");
-		st = FM_ERR_NOMEM;
+		if (st == FM_ERR_CORRUPT)
+			Corrupt(err, errlen, "duplicate feature names");
+		else
+			snprintf(err, errlen, "out of memory indexing a model");
 		goto done;
 	}
 	*out = m;

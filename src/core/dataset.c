@@ -1,21 +1,28 @@
 /*
  * dataset.c
- *	  Turns raw rating rows into the canonical training set.
+ *	  Turns raw rows and attributes into the canonical training set.
  *
- * Ids are numbered by ascending value and rows are sorted by (user, item,
- * rating, weight).  Because of that, the same multiset of rows yields the
- * same dataset whatever order it arrived in (a sequential scan, a parallel
- * aggregate's combined partial states, a different physical table order),
- * which is what makes fm_train and fm_train_agg produce identical model
- * bytes for the same data and seed.  The sort is a counting sort on the
- * user index followed by small per-user sorts, so it costs O(n log d) for
- * users with d ratings.
+ * Ids are numbered by ascending value, feature names by sorted name, and
+ * rows sorted by (user, item, rating, weight, context).  Because of that,
+ * the same multiset of rows yields the same dataset whatever order it
+ * arrived in (a sequential scan, a parallel aggregate's combined partial
+ * states, a different physical table order), which is what makes
+ * fm_train and fm_train_agg produce identical model bytes for the same
+ * data and seed.  The row sort is a counting sort on the user index
+ * followed by small per-user sorts.
+ *
+ * Users and items that appear only in the attribute inputs are part of the
+ * dataset (and so of the model) without rows.  A feature listed twice for
+ * the same entity has its values summed.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fm.h"
+
+/* context lists of the rows being sorted (qsort has no context argument) */
+static const FmListsData *sort_ctx = NULL;
 
 static int
 CompareId(const void *a, const void *b)
@@ -38,6 +45,23 @@ CompareRowInUser(const void *a, const void *b)
 		return x->y < y->y ? -1 : 1;
 	if (x->w != y->w)
 		return x->w < y->w ? -1 : 1;
+	if (sort_ctx && sort_ctx->off)
+	{
+		uint64_t	p = sort_ctx->off[x->c],
+					pe = sort_ctx->off[x->c + 1];
+		uint64_t	q = sort_ctx->off[y->c],
+					qe = sort_ctx->off[y->c + 1];
+
+		for (; p < pe && q < qe; p++, q++)
+		{
+			if (sort_ctx->feat[p] != sort_ctx->feat[q])
+				return sort_ctx->feat[p] < sort_ctx->feat[q] ? -1 : 1;
+			if (sort_ctx->val[p] != sort_ctx->val[q])
+				return sort_ctx->val[p] < sort_ctx->val[q] ? -1 : 1;
+		}
+		if (p < pe || q < qe)
+			return p < pe ? 1 : -1;
+	}
 	return 0;
 }
 
@@ -90,7 +114,7 @@ NumberIds(const int64_t *ids, size_t n, uint32_t *idx, int64_t **sorted,
 	}
 
 	/* provisional index -> rank among the sorted distinct ids */
-	if ((rank = malloc(nkeys * sizeof(uint32_t))) == NULL)
+	if ((rank = malloc((nkeys ? nkeys : 1) * sizeof(uint32_t))) == NULL)
 		goto done;
 	qsort(keys, nkeys, sizeof(int64_t), CompareId);
 	for (size_t r = 0; r < nkeys; r++)
@@ -117,13 +141,194 @@ done:
 	return st;
 }
 
+static const FmFeatDictData *sort_dict = NULL;
+
+static int
+CompareNameIndex(const void *a, const void *b)
+{
+	return strcmp(sort_dict->names[*(const uint32_t *) a],
+				  sort_dict->names[*(const uint32_t *) b]);
+}
+
+/*
+ * Copies a dictionary's names in sorted order into out; renum[old] is the
+ * new index of provisional index old.
+ */
+static FmStatus
+SortNames(const FmFeatDictData *d, FmNamesData *out, uint32_t **renum)
+{
+	uint32_t   *order = malloc((d->n ? d->n : 1) * sizeof(uint32_t));
+
+	*renum = malloc((d->n ? d->n : 1) * sizeof(uint32_t));
+	out->names = calloc(d->n ? d->n : 1, sizeof(char *));
+	out->n = 0;
+	if (order == NULL || *renum == NULL || out->names == NULL)
+	{
+		free(order);
+		return FM_ERR_NOMEM;
+	}
+	for (size_t j = 0; j < d->n; j++)
+		order[j] = (uint32_t) j;
+	sort_dict = d;
+	qsort(order, d->n, sizeof(uint32_t), CompareNameIndex);
+	sort_dict = NULL;
+	for (size_t j = 0; j < d->n; j++)
+	{
+		(*renum)[order[j]] = (uint32_t) j;
+		if ((out->names[j] = strdup(d->names[order[j]])) == NULL)
+		{
+			free(order);
+			return FM_ERR_NOMEM;
+		}
+		out->n = (uint32_t) j + 1;
+	}
+	free(order);
+	return FM_OK;
+}
+
+typedef struct Triple
+{
+	uint32_t	e;				/* entity: user, item or row */
+	uint32_t	f;
+	float		v;
+} Triple;
+
+static int
+CompareTriple(const void *a, const void *b)
+{
+	const Triple *x = a;
+	const Triple *y = b;
+
+	if (x->e != y->e)
+		return x->e < y->e ? -1 : 1;
+	return (x->f > y->f) - (x->f < y->f);
+}
+
+/*
+ * Builds lists over n_ent entities from triples (sorted here), summing
+ * duplicate features; *max_len receives the longest list.
+ */
+static FmStatus
+BuildLists(Triple *t, size_t nt, uint32_t n_ent, FmListsData *out,
+		   uint64_t *total, uint32_t *max_len)
+{
+	size_t		m = 0;
+
+	memset(out, 0, sizeof(*out));
+	*total = 0;
+	*max_len = 0;
+	if (nt == 0)
+		return FM_OK;
+	qsort(t, nt, sizeof(Triple), CompareTriple);
+	out->off = calloc((size_t) n_ent + 1, sizeof(uint64_t));
+	out->feat = malloc(nt * sizeof(uint32_t));
+	out->val = malloc(nt * sizeof(float));
+	if (!out->off || !out->feat || !out->val)
+		return FM_ERR_NOMEM;
+	for (size_t j = 0; j < nt; j++)
+	{
+		if (m > 0 && j > 0 && t[j].e == t[j - 1].e && t[j].f == t[j - 1].f)
+		{
+			out->val[m - 1] += t[j].v;
+			continue;
+		}
+		out->feat[m] = t[j].f;
+		out->val[m] = t[j].v;
+		out->off[t[j].e + 1]++;
+		m++;
+	}
+	for (uint32_t e = 0; e < n_ent; e++)
+	{
+		if (out->off[e + 1] > *max_len)
+			*max_len = (uint32_t) out->off[e + 1];
+		out->off[e + 1] += out->off[e];
+	}
+	*total = m;
+	return FM_OK;
+}
+
+static void
+FreeLists(FmListsData *l)
+{
+	free(l->off);
+	free(l->feat);
+	free(l->val);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+FreeNames(FmNamesData *n)
+{
+	for (uint32_t j = 0; j < n->n; j++)
+		free(n->names[j]);
+	free(n->names);
+	memset(n, 0, sizeof(*n));
+}
+
+/* ids of the ratings followed by those of the attribute triples */
+static int64_t *
+Concat(const int64_t *a, size_t na, const FmSideData *side)
+{
+	size_t		nb = side ? side->n : 0;
+	int64_t    *all = malloc((na + nb) * sizeof(int64_t));
+
+	if (all == NULL)
+		return NULL;
+	memcpy(all, a, na * sizeof(int64_t));
+	if (nb)
+		memcpy(all + na, side->id, nb * sizeof(int64_t));
+	return all;
+}
+
+/* attribute triples of one side, with entity and feature renumbered */
+static FmStatus
+SideLists(const FmSideData *side, const uint32_t *ent_idx, uint32_t n_ent,
+		  FmNamesData *names, FmListsData *lists, uint64_t *total,
+		  uint32_t *max_len)
+{
+	uint32_t   *renum = NULL;
+	Triple	   *t = NULL;
+	FmStatus	st;
+
+	*max_len = 0;
+	*total = 0;
+	if (side == NULL || side->n == 0)
+		return FM_OK;
+	if ((st = SortNames(&side->dict, names, &renum)) != FM_OK)
+		goto done;
+	st = FM_ERR_NOMEM;
+	if ((t = malloc(side->n * sizeof(Triple))) == NULL)
+		goto done;
+	for (size_t j = 0; j < side->n; j++)
+	{
+		t[j].e = ent_idx[j];
+		t[j].f = renum[side->feat[j]];
+		t[j].v = side->val[j];
+	}
+	st = BuildLists(t, side->n, n_ent, lists, total, max_len);
+done:
+	free(renum);
+	free(t);
+	return st;
+}
+
 FmStatus
-FmDatasetBuild(FmDataset ds, const FmRatingsData *r, char *err, size_t errlen)
+FmDatasetBuild(FmDataset ds, const FmRatingsData *r, const FmSideData *users,
+			   const FmSideData *items, char *err, size_t errlen)
 {
 	uint32_t   *uidx = NULL;
 	uint32_t   *iidx = NULL;
+	int64_t    *ids = NULL;
 	size_t	   *start = NULL;
-	FmStatus	st;
+	uint32_t   *renum = NULL;
+	Triple	   *t = NULL;
+	FmListsData raw_ctx = {0};
+	size_t		nu_in = r->n + (users ? users->n : 0);
+	size_t		ni_in = r->n + (items ? items->n : 0);
+	uint32_t	umax = 0,
+				imax = 0,
+				cmax = 0;
+	FmStatus	st = FM_ERR_NOMEM;
 
 	memset(ds, 0, sizeof(*ds));
 	if (r->n == 0)
@@ -131,32 +336,60 @@ FmDatasetBuild(FmDataset ds, const FmRatingsData *r, char *err, size_t errlen)
 		snprintf(err, errlen, "no rows to train on");
 		return FM_ERR_DATA;
 	}
-	uidx = malloc(r->n * sizeof(uint32_t));
-	iidx = malloc(r->n * sizeof(uint32_t));
+	if (r->n > UINT32_MAX)
+	{
+		snprintf(err, errlen, "more than %u rows", (unsigned) UINT32_MAX);
+		return FM_ERR_LIMIT;
+	}
+	uidx = malloc(nu_in * sizeof(uint32_t));
+	iidx = malloc(ni_in * sizeof(uint32_t));
 	ds->rows = malloc(r->n * sizeof(FmRow));
 	if (uidx == NULL || iidx == NULL || ds->rows == NULL)
+		goto nomem;
+
+	if ((ids = Concat(r->user, r->n, users)) == NULL)
+		goto nomem;
+	st = NumberIds(ids, nu_in, uidx, &ds->user_ids, &ds->n_users, "user", err, errlen);
+	free(ids);
+	if (st != FM_OK)
+		goto fail;
+	if ((ids = Concat(r->item, r->n, items)) == NULL)
+		goto nomem;
+	st = NumberIds(ids, ni_in, iidx, &ds->item_ids, &ds->n_items, "item", err, errlen);
+	free(ids);
+	ids = NULL;
+	if (st != FM_OK)
+		goto fail;
+
+	/* attributes */
+	if (SideLists(users, uidx + r->n, ds->n_users, &ds->ufeat, &ds->uattr,
+				  &ds->n_uattr, &umax) != FM_OK ||
+		SideLists(items, iidx + r->n, ds->n_items, &ds->ifeat, &ds->iattr,
+				  &ds->n_iattr, &imax) != FM_OK)
+		goto nomem;
+
+	/* context, per input row, features renumbered and sorted */
+	if (r->ctx_off && r->ctx_n > 0)
 	{
-		snprintf(err, errlen, "out of memory for %zu rows", r->n);
-		st = FM_ERR_NOMEM;
-		goto fail;
+		if (SortNames(&r->ctx_dict, &ds->cfeat, &renum) != FM_OK)
+			goto nomem;
+		if ((t = malloc(r->ctx_n * sizeof(Triple))) == NULL)
+			goto nomem;
+		for (size_t j = 0; j < r->n; j++)
+			for (uint64_t p = r->ctx_off[j]; p < r->ctx_off[j + 1]; p++)
+			{
+				t[p].e = (uint32_t) j;
+				t[p].f = renum[r->ctx_feat[p]];
+				t[p].v = r->ctx_val[p];
+			}
+		if (BuildLists(t, r->ctx_n, (uint32_t) r->n, &raw_ctx, &ds->n_ctx, &cmax) != FM_OK)
+			goto nomem;
 	}
-	st = NumberIds(r->user, r->n, uidx, &ds->user_ids, &ds->n_users,
-				   "user", err, errlen);
-	if (st != FM_OK)
-		goto fail;
-	st = NumberIds(r->item, r->n, iidx, &ds->item_ids, &ds->n_items,
-				   "item", err, errlen);
-	if (st != FM_OK)
-		goto fail;
 
 	/* counting sort by user */
 	start = calloc((size_t) ds->n_users + 1, sizeof(size_t));
 	if (start == NULL)
-	{
-		snprintf(err, errlen, "out of memory sorting rows");
-		st = FM_ERR_NOMEM;
-		goto fail;
-	}
+		goto nomem;
 	for (size_t j = 0; j < r->n; j++)
 		start[uidx[j] + 1]++;
 	for (uint32_t u = 0; u < ds->n_users; u++)
@@ -171,31 +404,73 @@ FmDatasetBuild(FmDataset ds, const FmRatingsData *r, char *err, size_t errlen)
 		row->i = iidx[j];
 		row->y = r->rating[j];
 		row->w = r->weight ? r->weight[j] : 1.0f;
+		row->c = (uint32_t) j;	/* input row, until the sort is done */
 		if (row->y < ds->min_rating)
 			ds->min_rating = row->y;
 		if (row->y > ds->max_rating)
 			ds->max_rating = row->y;
 	}
 	/* start[u] now holds the end of user u's rows */
+	sort_ctx = &raw_ctx;
 	for (uint32_t u = 0; u < ds->n_users; u++)
 	{
 		size_t		lo = u == 0 ? 0 : start[u - 1];
 
 		qsort(ds->rows + lo, start[u] - lo, sizeof(FmRow), CompareRowInUser);
 	}
+	sort_ctx = NULL;
 	ds->n_rows = r->n;
-	ds->weighted = r->weight != NULL;
-	free(uidx);
-	free(iidx);
-	free(start);
-	return FM_OK;
 
+	/* context lists in canonical row order */
+	if (raw_ctx.off)
+	{
+		uint64_t	m = 0;
+
+		ds->ctx.off = malloc((r->n + 1) * sizeof(uint64_t));
+		ds->ctx.feat = malloc((ds->n_ctx ? ds->n_ctx : 1) * sizeof(uint32_t));
+		ds->ctx.val = malloc((ds->n_ctx ? ds->n_ctx : 1) * sizeof(float));
+		if (!ds->ctx.off || !ds->ctx.feat || !ds->ctx.val)
+			goto nomem;
+		for (size_t j = 0; j < r->n; j++)
+		{
+			uint32_t	src = ds->rows[j].c;
+
+			ds->ctx.off[j] = m;
+			for (uint64_t p = raw_ctx.off[src]; p < raw_ctx.off[src + 1]; p++, m++)
+			{
+				ds->ctx.feat[m] = raw_ctx.feat[p];
+				ds->ctx.val[m] = raw_ctx.val[p];
+			}
+		}
+		ds->ctx.off[r->n] = m;
+	}
+	for (size_t j = 0; j < r->n; j++)
+		ds->rows[j].c = (uint32_t) j;
+	ds->weighted = r->weight != NULL;
+	ds->max_nnz = 2 + umax + imax + cmax;
+	st = FM_OK;
+	goto done;
+
+nomem:
+	snprintf(err, errlen, "out of memory for %zu rows", r->n);
+	st = FM_ERR_NOMEM;
 fail:
+	FmDatasetFree(ds);
+done:
 	free(uidx);
 	free(iidx);
+	free(ids);
 	free(start);
-	FmDatasetFree(ds);
+	free(renum);
+	free(t);
+	FreeLists(&raw_ctx);
 	return st;
+}
+
+bool
+FmDatasetHasFeatures(const FmDatasetData *ds)
+{
+	return ds->ufeat.n > 0 || ds->ifeat.n > 0 || ds->cfeat.n > 0;
 }
 
 void
@@ -204,5 +479,11 @@ FmDatasetFree(FmDataset ds)
 	free(ds->user_ids);
 	free(ds->item_ids);
 	free(ds->rows);
+	FreeNames(&ds->ufeat);
+	FreeNames(&ds->ifeat);
+	FreeNames(&ds->cfeat);
+	FreeLists(&ds->uattr);
+	FreeLists(&ds->iattr);
+	FreeLists(&ds->ctx);
 	memset(ds, 0, sizeof(*ds));
 }

@@ -105,6 +105,46 @@ extern FmStatus FmIdMapPut(FmIdMap map, int64_t key, uint32_t val,
 extern int64_t FmIdMapGet(const FmIdMapData *map, int64_t key);
 
 /* ---------------------------------------------------------------- */
+/* featdict.c: feature names -> indexes; side-feature input */
+
+typedef struct FmFeatDictData
+{
+	char	  **names;			/* NUL-terminated copies */
+	size_t	   *lens;
+	size_t		n;
+	size_t		cap;
+	uint32_t   *slots;			/* open addressing, UINT32_MAX = empty */
+	size_t		mask;
+} FmFeatDictData;
+
+typedef FmFeatDictData *FmFeatDict;
+
+extern void FmFeatDictInit(FmFeatDict d);
+extern void FmFeatDictFree(FmFeatDict d);
+extern FmStatus FmFeatDictIntern(FmFeatDict d, const char *name, size_t len,
+								 uint32_t *idx);
+extern int64_t FmFeatDictGet(const FmFeatDictData *d, const char *name,
+							 size_t len);
+
+/* (id, feature, value) triples of user or item attributes, as loaded */
+typedef struct FmSideData
+{
+	FmFeatDictData dict;
+	size_t		n;
+	size_t		cap;
+	int64_t    *id;
+	uint32_t   *feat;			/* index in dict */
+	float	   *val;
+} FmSideData;
+
+typedef FmSideData *FmSide;
+
+extern void FmSideInit(FmSide s);
+extern void FmSideFree(FmSide s);
+extern FmStatus FmSideAdd(FmSide s, int64_t id, const char *name, size_t len,
+						  float val);
+
+/* ---------------------------------------------------------------- */
 /* ratings.c: raw input rows as the SQL layer reads them */
 
 typedef struct FmRatingsData
@@ -115,6 +155,13 @@ typedef struct FmRatingsData
 	int64_t    *item;
 	float	   *rating;
 	float	   *weight;			/* NULL until the first weighted row */
+	/* per-row context features; ctx_off is NULL until the first one */
+	FmFeatDictData ctx_dict;
+	uint64_t   *ctx_off;		/* row j's features: [ctx_off[j], ctx_off[j+1]) */
+	uint32_t   *ctx_feat;
+	float	   *ctx_val;
+	size_t		ctx_n;
+	size_t		ctx_cap;
 } FmRatingsData;
 
 typedef FmRatingsData *FmRatings;
@@ -123,6 +170,8 @@ extern void FmRatingsInit(FmRatings r);
 extern void FmRatingsFree(FmRatings r);
 extern FmStatus FmRatingsAdd(FmRatings r, int64_t user, int64_t item,
 							 float rating, float weight);
+extern FmStatus FmRatingsAddContext(FmRatings r, const char *name, size_t len,
+									float val);
 extern FmStatus FmRatingsAppend(FmRatings dst, const FmRatingsData *src);
 
 /* ---------------------------------------------------------------- */
@@ -134,12 +183,34 @@ typedef struct FmRow
 	uint32_t	i;
 	float		y;
 	float		w;
+	uint32_t	c;				/* canonical row number, for its context */
 } FmRow;
 
 /*
- * Rows are sorted by (user id, item id, rating, weight) and ids are
- * numbered in ascending order, so the dataset, and with it the trained
- * model, does not depend on the order the rows arrived in.
+ * Sparse lists of features per entity (user, item or rating row): entity
+ * e has features feat[off[e] .. off[e + 1]) with values val[...], feature
+ * indexes ascending.  off == NULL means no entity has any.
+ */
+typedef struct FmListsData
+{
+	uint64_t   *off;
+	uint32_t   *feat;
+	float	   *val;
+} FmListsData;
+
+/* names of one feature namespace, sorted; index = position */
+typedef struct FmNamesData
+{
+	uint32_t	n;
+	char	  **names;
+} FmNamesData;
+
+/*
+ * Ids are numbered in ascending order, feature names in sorted order, and
+ * rows sorted by (user, item, rating, weight, context), so the dataset,
+ * and with it the trained model, does not depend on the order the rows
+ * arrived in.  Users and items are those of the ratings plus those that
+ * only have attributes.
  */
 typedef struct FmDatasetData
 {
@@ -148,17 +219,29 @@ typedef struct FmDatasetData
 	int64_t    *user_ids;		/* ascending */
 	int64_t    *item_ids;		/* ascending */
 	size_t		n_rows;
-	FmRow	   *rows;			/* sorted by (u, i, y, w) */
+	FmRow	   *rows;			/* sorted by (u, i, y, w, context) */
 	bool		weighted;
 	float		min_rating;
 	float		max_rating;
+	FmNamesData ufeat;			/* user attribute names */
+	FmNamesData ifeat;			/* item attribute names */
+	FmNamesData cfeat;			/* context feature names */
+	FmListsData uattr;			/* per user */
+	FmListsData iattr;			/* per item */
+	FmListsData ctx;			/* per canonical row */
+	uint64_t	n_uattr;
+	uint64_t	n_iattr;
+	uint64_t	n_ctx;
+	uint32_t	max_nnz;		/* most features in one row, ids included */
 } FmDatasetData;
 
 typedef FmDatasetData *FmDataset;
 
 extern FmStatus FmDatasetBuild(FmDataset ds, const FmRatingsData *r,
+							   const FmSideData *users, const FmSideData *items,
 							   char *err, size_t errlen);
 extern void FmDatasetFree(FmDataset ds);
+extern bool FmDatasetHasFeatures(const FmDatasetData *ds);
 
 /* ---------------------------------------------------------------- */
 /* model.c: a trained model, ready to score */
@@ -197,6 +280,41 @@ typedef struct FmModelData
 	uint32_t   *seen;			/* item indexes, ascending per user */
 	FmParamsData params;
 	FmTrainInfoData info;
+
+	/*
+	 * Side features (model.c, features.c).  All counts are 0 and pointers
+	 * NULL in a model trained without any.  v*f are row-major, k floats
+	 * per feature.
+	 */
+	FmNamesData ufeat;			/* user attributes */
+	FmNamesData ifeat;			/* item attributes */
+	FmNamesData cfeat;			/* context features */
+	float	   *wuf;
+	float	   *vuf;
+	float	   *wif;
+	float	   *vif;
+	float	   *wcf;
+	float	   *vcf;
+	FmListsData uattr;			/* each user's attributes */
+	FmListsData iattr;			/* each item's attributes */
+	uint8_t    *user_rated;		/* 1 when the user had ratings; NULL: all */
+	uint8_t    *item_rated;
+	FmFeatDictData udict;		/* name lookups, built by FmModelIndex */
+	FmFeatDictData idict;
+	FmFeatDictData cdict;
+
+	/*
+	 * Composite representations, built by FmModelIndex: a user's factor
+	 * vector plus its attributes' (pu), and the matching bias with the
+	 * attributes' linear terms and pairwise interactions (bu); the same
+	 * for items.  They alias vu/wu and vi/wi when there are no attributes,
+	 * so scoring is always one dot product per pair.
+	 */
+	float	   *pu;
+	float	   *bu;
+	float	   *qi;
+	float	   *bi;
+
 	size_t		mem_bytes;		/* memory held, for the serving cache */
 } FmModelData;
 
@@ -204,7 +322,11 @@ typedef FmModelData *FmModel;
 
 extern FmModel FmModelAlloc(FmTask task, int k, uint32_t n_users,
 							uint32_t n_items, uint64_t n_seen);
+extern FmStatus FmModelAllocFeatures(FmModel m, uint32_t n_uf, uint32_t n_if,
+									 uint32_t n_cf, uint64_t n_uattr,
+									 uint64_t n_iattr);
 extern FmStatus FmModelIndex(FmModel m);
+extern bool FmModelHasFeatures(const FmModelData *m);
 extern void FmModelFree(FmModel m);
 extern int64_t FmModelUserIndex(const FmModelData *m, int64_t user);
 extern int64_t FmModelItemIndex(const FmModelData *m, int64_t item);
@@ -247,6 +369,54 @@ extern void FmPoolRun(FmPool pool, FmPoolFn fn, void *arg);
 extern void FmPoolFree(FmPool pool);
 
 /* ---------------------------------------------------------------- */
+/* features.c: whom to score: a user's representation for one query */
+
+/*
+ * A factorization machine scores a set of active features; grouped into a
+ * "query side" (user id, user attributes, context) and an item side, the
+ * score of item i is
+ *
+ *		w0 + bias(Z) + b_i + <Z, q_i>
+ *
+ * where Z is the sum of the query side's factor vectors and bias(Z) its
+ * linear terms plus its internal pairwise interactions.  FmRep builds Z
+ * incrementally: lin sums the linear terms, sq the squared norms of the
+ * parts, and bias(Z) = lin + (|Z|^2 - sq) / 2.
+ */
+typedef enum FmPath
+{
+	FM_PATH_POPULARITY = 0,		/* nothing known: item biases alone */
+	FM_PATH_USER,				/* a user with ratings */
+	FM_PATH_USER_FEATURES,		/* a known id without ratings: its attributes */
+	FM_PATH_FEATURES,			/* an anonymous user given as attributes */
+	FM_PATH_FOLD_IN,			/* an anonymous session given as items */
+	FM_PATH_FEATURES_FOLD_IN	/* attributes, refined by a session's items */
+} FmPath;
+
+typedef struct FmRep
+{
+	float	   *v;				/* k floats, owned by the caller */
+	double		lin;
+	double		sq;
+	FmPath		path;
+	int64_t		uidx;			/* a known user, for its seen list, or -1 */
+	uint32_t	unknown;		/* feature names the model does not know */
+	uint32_t	used;			/* feature names and items it does know */
+} FmRep;
+
+extern void FmRepInit(const FmModelData *m, FmRep *r, float *buf);
+extern void FmRepAddUser(const FmModelData *m, FmRep *r, int64_t user);
+extern void FmRepAddFeatures(const FmModelData *m, FmRep *r, char side,
+							 const char *const *names, const float *vals,
+							 size_t n);
+extern FmStatus FmRepFoldIn(const FmModelData *m, FmRep *r,
+							const int64_t *items, const float *ratings,
+							size_t n, double lambda);
+extern double FmRepBias(const FmModelData *m, const FmRep *r);
+extern double FmRepScore(const FmModelData *m, const FmRep *r, int64_t iidx);
+extern const char *FmPathName(FmPath path);
+
+/* ---------------------------------------------------------------- */
 /* topn.c: ranking */
 
 typedef struct FmScored
@@ -262,10 +432,14 @@ typedef struct FmTopnQuery
 	bool		exclude_seen;
 	const int64_t *candidates;	/* NULL: every item */
 	size_t		n_candidates;
+	const int64_t *exclude;		/* more item ids to leave out, or NULL */
+	size_t		n_exclude;
 } FmTopnQuery;
 
 extern FmStatus FmTopn(const FmModelData *m, const FmTopnQuery *q,
 					   FmScored *out, int *n_out);
+extern FmStatus FmTopnRep(const FmModelData *m, const FmRep *rep,
+						  const FmTopnQuery *q, FmScored *out, int *n_out);
 
 /* ---------------------------------------------------------------- */
 /* metrics.c */
@@ -296,9 +470,12 @@ typedef struct FmSynthRow
 typedef struct FmSynthData *FmSynth;
 
 extern FmStatus FmSynthCreate(int users, int items, int64_t ratings,
-							  uint64_t seed, double noise, FmSynth *out,
-							  char *err, size_t errlen);
+							  uint64_t seed, double noise, int genres,
+							  int groups, FmSynth *out, char *err,
+							  size_t errlen);
 extern bool FmSynthNext(FmSynth s, FmSynthRow *row);
+extern int	FmSynthItemGenres(FmSynth s, int item, int *genres);
+extern int	FmSynthUserGroup(FmSynth s, int user);
 extern void FmSynthFree(FmSynth s);
 
 #endif							/* FM_H */

@@ -4,10 +4,12 @@
  *
  * All parameter arrays of a model are carved out of one allocation, so a
  * model is freed with one call and its memory is known exactly (the
- * serving cache bounds itself by mem_bytes).  Unknown ids are not errors:
- * an unknown user or item simply contributes nothing, so a pair with an
- * unknown user is scored by w0 + w_i (item bias: the popularity fallback)
- * and a pair with an unknown item by w0 + w_u.
+ * serving cache bounds itself by mem_bytes).  Scoring goes through the
+ * composite representations (pu, bu, qi, bi) that fold each user's and
+ * item's attributes into one vector and one bias.  Unknown ids are not
+ * errors: an unknown user or item simply contributes nothing, so a pair
+ * with an unknown user is scored by w0 + b_i (item bias: the popularity
+ * fallback) and a pair with an unknown item by w0 + b_u.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -79,11 +81,114 @@ FmModelAlloc(FmTask task, int k, uint32_t n_users, uint32_t n_items,
 	return m;
 }
 
-/* Builds the id -> index maps once ids are in place. */
+/*
+ * Allocates the side-feature parts of a model: parameters of n_uf user
+ * attributes, n_if item attributes and n_cf context features, and room
+ * for n_uattr / n_iattr attribute entries.  Names are set by the caller.
+ */
+FmStatus
+FmModelAllocFeatures(FmModel m, uint32_t n_uf, uint32_t n_if, uint32_t n_cf,
+					 uint64_t n_uattr, uint64_t n_iattr)
+{
+	size_t		k = m->k;
+
+	m->ufeat.names = calloc(n_uf ? n_uf : 1, sizeof(char *));
+	m->ifeat.names = calloc(n_if ? n_if : 1, sizeof(char *));
+	m->cfeat.names = calloc(n_cf ? n_cf : 1, sizeof(char *));
+	m->wuf = calloc((size_t) n_uf * (k + 1) + 1, sizeof(float));
+	m->wif = calloc((size_t) n_if * (k + 1) + 1, sizeof(float));
+	m->wcf = calloc((size_t) n_cf * (k + 1) + 1, sizeof(float));
+	m->uattr.off = calloc((size_t) m->n_users + 1, sizeof(uint64_t));
+	m->uattr.feat = malloc((n_uattr ? n_uattr : 1) * sizeof(uint32_t));
+	m->uattr.val = malloc((n_uattr ? n_uattr : 1) * sizeof(float));
+	m->iattr.off = calloc((size_t) m->n_items + 1, sizeof(uint64_t));
+	m->iattr.feat = malloc((n_iattr ? n_iattr : 1) * sizeof(uint32_t));
+	m->iattr.val = malloc((n_iattr ? n_iattr : 1) * sizeof(float));
+	m->user_rated = calloc((size_t) m->n_users + 1, 1);
+	m->item_rated = calloc((size_t) m->n_items + 1, 1);
+	if (!m->ufeat.names || !m->ifeat.names || !m->cfeat.names || !m->wuf ||
+		!m->wif || !m->wcf || !m->uattr.off || !m->uattr.feat ||
+		!m->uattr.val || !m->iattr.off || !m->iattr.feat || !m->iattr.val ||
+		!m->user_rated || !m->item_rated)
+		return FM_ERR_NOMEM;
+	m->vuf = m->wuf + n_uf;
+	m->vif = m->wif + n_if;
+	m->vcf = m->wcf + n_cf;
+	m->ufeat.n = n_uf;
+	m->ifeat.n = n_if;
+	m->cfeat.n = n_cf;
+	m->mem_bytes += ((size_t) (n_uf + n_if + n_cf) * (k + 1) +
+					 2 * (n_uattr + n_iattr)) * sizeof(float) +
+		((size_t) m->n_users + m->n_items) * (sizeof(uint64_t) + 1);
+	return FM_OK;
+}
+
+bool
+FmModelHasFeatures(const FmModelData *m)
+{
+	return m->wuf != NULL;
+}
+
+/*
+ * Composite vectors of one side: p[e] = v[e] + sum of x * vf[f] over e's
+ * attributes, b[e] = w[e] + sum of x * wf[f] + their pairwise
+ * interactions (computed as in FmRep).
+ */
+static void
+Compose(const float *v, const float *w, const float *vf, const float *wf,
+		const FmListsData *attr, uint32_t n, int k, float *p, float *b)
+{
+	for (uint32_t e = 0; e < n; e++)
+	{
+		float	   *pe = p + (size_t) e * k;
+		const float *ve = v + (size_t) e * k;
+		double		lin = w[e];
+		double		sq = FmDot(ve, ve, k);
+		double		norm;
+
+		memcpy(pe, ve, k * sizeof(float));
+		for (uint64_t a = attr->off[e]; a < attr->off[e + 1]; a++)
+		{
+			const float *vfa = vf + (size_t) attr->feat[a] * k;
+			float		x = attr->val[a];
+
+			for (int f = 0; f < k; f++)
+				pe[f] += x * vfa[f];
+			lin += x * wf[attr->feat[a]];
+			sq += (double) x * x * FmDot(vfa, vfa, k);
+		}
+		norm = FmDot(pe, pe, k);
+		b[e] = (float) (lin + 0.5 * (norm - sq));
+	}
+}
+
+static FmStatus
+BuildDict(FmFeatDict d, const FmNamesData *names)
+{
+	FmFeatDictInit(d);
+	for (uint32_t j = 0; j < names->n; j++)
+	{
+		uint32_t	idx;
+		FmStatus	st = FmFeatDictIntern(d, names->names[j],
+										  strlen(names->names[j]), &idx);
+
+		if (st != FM_OK)
+			return st;
+		if (idx != j)
+			return FM_ERR_CORRUPT;	/* a duplicate name */
+	}
+	return FM_OK;
+}
+
+/*
+ * Builds the id -> index maps, the feature dictionaries and the composite
+ * representations once the parameters are in place.
+ */
 FmStatus
 FmModelIndex(FmModel m)
 {
 	uint32_t	found;
+	FmStatus	st;
 
 	if (FmIdMapInit(&m->umap, m->n_users) != FM_OK ||
 		FmIdMapInit(&m->imap, m->n_items) != FM_OK)
@@ -96,7 +201,47 @@ FmModelIndex(FmModel m)
 			return FM_ERR_NOMEM;
 	m->mem_bytes += (m->umap.mask + 1 + m->imap.mask + 1) *
 		(sizeof(int64_t) + sizeof(uint32_t));
+
+	m->pu = m->vu;
+	m->bu = m->wu;
+	m->qi = m->vi;
+	m->bi = m->wi;
+	if (!FmModelHasFeatures(m))
+		return FM_OK;
+	if ((st = BuildDict(&m->udict, &m->ufeat)) != FM_OK ||
+		(st = BuildDict(&m->idict, &m->ifeat)) != FM_OK ||
+		(st = BuildDict(&m->cdict, &m->cfeat)) != FM_OK)
+		return st;
+	if (m->ufeat.n > 0)
+	{
+		m->pu = malloc(((size_t) m->n_users * m->k + 1) * sizeof(float));
+		m->bu = malloc(((size_t) m->n_users + 1) * sizeof(float));
+		if (m->pu == NULL || m->bu == NULL)
+			return FM_ERR_NOMEM;
+		Compose(m->vu, m->wu, m->vuf, m->wuf, &m->uattr, m->n_users, m->k,
+				m->pu, m->bu);
+		m->mem_bytes += (size_t) m->n_users * (m->k + 1) * sizeof(float);
+	}
+	if (m->ifeat.n > 0)
+	{
+		m->qi = malloc(((size_t) m->n_items * m->k + 1) * sizeof(float));
+		m->bi = malloc(((size_t) m->n_items + 1) * sizeof(float));
+		if (m->qi == NULL || m->bi == NULL)
+			return FM_ERR_NOMEM;
+		Compose(m->vi, m->wi, m->vif, m->wif, &m->iattr, m->n_items, m->k,
+				m->qi, m->bi);
+		m->mem_bytes += (size_t) m->n_items * (m->k + 1) * sizeof(float);
+	}
 	return FM_OK;
+}
+
+static void
+FreeNamesOf(FmNamesData *n)
+{
+	if (n->names)
+		for (uint32_t j = 0; j < n->n; j++)
+			free(n->names[j]);
+	free(n->names);
 }
 
 void
@@ -106,6 +251,31 @@ FmModelFree(FmModel m)
 		return;
 	FmIdMapFree(&m->umap);
 	FmIdMapFree(&m->imap);
+	if (m->pu != m->vu)
+		free(m->pu);
+	if (m->bu != m->wu)
+		free(m->bu);
+	if (m->qi != m->vi)
+		free(m->qi);
+	if (m->bi != m->wi)
+		free(m->bi);
+	FreeNamesOf(&m->ufeat);
+	FreeNamesOf(&m->ifeat);
+	FreeNamesOf(&m->cfeat);
+	FmFeatDictFree(&m->udict);
+	FmFeatDictFree(&m->idict);
+	FmFeatDictFree(&m->cdict);
+	free(m->wuf);
+	free(m->wif);
+	free(m->wcf);
+	free(m->uattr.off);
+	free(m->uattr.feat);
+	free(m->uattr.val);
+	free(m->iattr.off);
+	free(m->iattr.feat);
+	free(m->iattr.val);
+	free(m->user_rated);
+	free(m->item_rated);
 	free(m->user_ids);			/* the base of the one allocation */
 	free(m);
 }
@@ -132,14 +302,12 @@ FmModelRaw(const FmModelData *m, int64_t uidx, int64_t iidx)
 	float		raw = m->w0;
 
 	if (uidx >= 0)
-		raw += m->wu[uidx];
+		raw += m->bu[uidx];
 	if (iidx >= 0)
-		raw += m->wi[iidx];
+		raw += m->bi[iidx];
 	if (uidx >= 0 && iidx >= 0)
-	{
-		raw += FmDot(m->vu + (size_t) uidx * m->k, m->vi + (size_t) iidx * m->k,
+		raw += FmDot(m->pu + (size_t) uidx * m->k, m->qi + (size_t) iidx * m->k,
 					 m->k);
-	}
 	return raw;
 }
 

@@ -15,6 +15,7 @@ void
 FmRatingsInit(FmRatings r)
 {
 	memset(r, 0, sizeof(*r));
+	FmFeatDictInit(&r->ctx_dict);
 }
 
 void
@@ -24,6 +25,10 @@ FmRatingsFree(FmRatings r)
 	free(r->item);
 	free(r->rating);
 	free(r->weight);
+	free(r->ctx_off);
+	free(r->ctx_feat);
+	free(r->ctx_val);
+	FmFeatDictFree(&r->ctx_dict);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -52,6 +57,12 @@ Reserve(FmRatings r, size_t need)
 		if ((p = realloc(r->weight, cap * sizeof(float))) == NULL)
 			return FM_ERR_NOMEM;
 		r->weight = p;
+	}
+	if (r->ctx_off)
+	{
+		if ((p = realloc(r->ctx_off, (cap + 1) * sizeof(uint64_t))) == NULL)
+			return FM_ERR_NOMEM;
+		r->ctx_off = p;
 	}
 	r->cap = cap;
 	return FM_OK;
@@ -82,6 +93,45 @@ FmRatingsAdd(FmRatings r, int64_t user, int64_t item, float rating,
 	if (r->weight)
 		r->weight[r->n] = weight;
 	r->n++;
+	if (r->ctx_off)
+		r->ctx_off[r->n] = r->ctx_n;
+	return FM_OK;
+}
+
+/* Adds a context feature to the row added last. */
+FmStatus
+FmRatingsAddContext(FmRatings r, const char *name, size_t len, float val)
+{
+	uint32_t	f;
+	FmStatus	st;
+
+	if (r->n == 0)
+		return FM_ERR_DATA;
+	if (r->ctx_off == NULL)
+	{
+		r->ctx_off = calloc(r->cap + 1, sizeof(uint64_t));
+		if (r->ctx_off == NULL)
+			return FM_ERR_NOMEM;
+	}
+	if ((st = FmFeatDictIntern(&r->ctx_dict, name, len, &f)) != FM_OK)
+		return st;
+	if (r->ctx_n == r->ctx_cap)
+	{
+		size_t		cap = r->ctx_cap ? 2 * r->ctx_cap : 1024;
+		void	   *p;
+
+		if ((p = realloc(r->ctx_feat, cap * sizeof(uint32_t))) == NULL)
+			return FM_ERR_NOMEM;
+		r->ctx_feat = p;
+		if ((p = realloc(r->ctx_val, cap * sizeof(float))) == NULL)
+			return FM_ERR_NOMEM;
+		r->ctx_val = p;
+		r->ctx_cap = cap;
+	}
+	r->ctx_feat[r->ctx_n] = f;
+	r->ctx_val[r->ctx_n] = val;
+	r->ctx_n++;
+	r->ctx_off[r->n] = r->ctx_n;
 	return FM_OK;
 }
 
@@ -92,6 +142,8 @@ FmRatingsAppend(FmRatings dst, const FmRatingsData *src)
 
 	if (src->n == 0)
 		return FM_OK;
+	if (src->ctx_off || dst->ctx_off)
+		return FM_ERR_DATA;		/* the aggregate carries no context */
 	if (Reserve(dst, dst->n + src->n) != FM_OK)
 		return FM_ERR_NOMEM;
 	if (src->weight && dst->weight == NULL && StartWeights(dst) != FM_OK)

@@ -31,6 +31,17 @@
  * loss (binary) is measured, the best epoch's parameters are kept, and
  * training stops after `patience` epochs without improvement.
  *
+ * Side features.  Parameters of every feature live in one table indexed
+ * [users | items | user attributes | item attributes | context].  A row
+ * with only its user and item (the usual case, and every row when there
+ * are no side features) takes the fast path: one dot product and two
+ * factor-row updates.  Otherwise the row's active features are gathered
+ * (user id, its attributes, item id, its attributes, the row's context)
+ * and the general FM gradient is applied: for feature j with value x,
+ * d y / d v_j = x (S - x v_j) where S is the sum of x v over the row.
+ * Users and items without any rating keep zero factors and weights, so
+ * they are scored through their attributes alone.
+ *
  * Same data, seed and threads = 1 give bit-identical parameters: all
  * randomness comes from the seed and all sums run in a fixed order.
  */
@@ -59,13 +70,26 @@ typedef struct FmTrainerData
 	FmParamsData p;
 	int			kp;				/* k padded to FM_KPAD */
 
-	/* parameters; factor rows are [v (kp) | adagrad sums (kp)] */
+	/*
+	 * Parameters of all features, indexed [users | items | user attrs |
+	 * item attrs | context]: W holds [w, adagrad sum] pairs, V rows of
+	 * [v (kp) | adagrad sums (kp)].  wu/vu and wi/vi point into them.
+	 */
 	float		w0;
 	float		gw0;
-	float	   *wu;				/* [w, g] pairs */
+	size_t		n_feat;
+	size_t		off_uf;
+	size_t		off_if;
+	size_t		off_cf;
+	float	   *W;
+	float	   *V;
+	float	   *wu;
 	float	   *wi;
 	float	   *vu;
 	float	   *vi;
+	bool		general;		/* some row has side features */
+	float	   *scratch;		/* per worker: S (kp) + gathered features */
+	size_t		scratch_stride;
 
 	FmRow	   *train;
 	size_t		n_train;
@@ -74,12 +98,10 @@ typedef struct FmTrainerData
 	float	   *vpred;
 	float	   *vlabel;
 
-	/* best epoch so far, when validating */
+	/* best epoch so far, when validating: w (n_feat) and v (n_feat x kp) */
 	float		best_w0;
-	float	   *best_wu;
-	float	   *best_wi;
-	float	   *best_vu;
-	float	   *best_vi;
+	float	   *best_w;
+	float	   *best_v;
 	double		best_score;
 	int			best_epoch;
 
@@ -140,16 +162,134 @@ Sigmoid(double x)
 	return 1.0 / (1.0 + exp(-x));
 }
 
-/* Trains on rows[lo..hi), accumulating the pre-update loss. */
+/* one active feature of a row: its parameters and value */
+typedef struct Active
+{
+	float	   *w;				/* [w, g] */
+	float	   *v;				/* [v (kp) | g (kp)] */
+	float		x;
+} Active;
+
+/*
+ * Gathers the active features of row r into act; returns how many.  W and
+ * V may be the live parameters (stride 2, 2 kp) or a saved copy (1, kp).
+ */
+static int
+Gather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
+	   size_t ws, size_t vs, Active *act)
+{
+	const FmDatasetData *ds = t->ds;
+	int			n = 0;
+
+	act[n].w = W + (size_t) r->u * ws;
+	act[n].v = V + (size_t) r->u * vs;
+	act[n++].x = 1.0f;
+	if (ds->uattr.off)
+		for (uint64_t a = ds->uattr.off[r->u]; a < ds->uattr.off[r->u + 1]; a++)
+		{
+			size_t		f = t->off_uf + ds->uattr.feat[a];
+
+			act[n].w = W + f * ws;
+			act[n].v = V + f * vs;
+			act[n++].x = ds->uattr.val[a];
+		}
+	act[n].w = W + (ds->n_users + (size_t) r->i) * ws;
+	act[n].v = V + (ds->n_users + (size_t) r->i) * vs;
+	act[n++].x = 1.0f;
+	if (ds->iattr.off)
+		for (uint64_t a = ds->iattr.off[r->i]; a < ds->iattr.off[r->i + 1]; a++)
+		{
+			size_t		f = t->off_if + ds->iattr.feat[a];
+
+			act[n].w = W + f * ws;
+			act[n].v = V + f * vs;
+			act[n++].x = ds->iattr.val[a];
+		}
+	if (ds->ctx.off)
+		for (uint64_t a = ds->ctx.off[r->c]; a < ds->ctx.off[r->c + 1]; a++)
+		{
+			size_t		f = t->off_cf + ds->ctx.feat[a];
+
+			act[n].w = W + f * ws;
+			act[n].v = V + f * vs;
+			act[n++].x = ds->ctx.val[a];
+		}
+	return n;
+}
+
+/* FM score of gathered features; S receives the sum of x v (kp floats). */
+static float
+ScoreActive(const FmTrainerData *t, float w0, const Active *act, int n, float *S)
+{
+	const int	kp = t->kp;
+	double		lin = 0.0;
+	double		sq = 0.0;
+
+	memset(S, 0, kp * sizeof(float));
+	for (int j = 0; j < n; j++)
+	{
+		const float *v = act[j].v;
+		float		x = act[j].x;
+
+		lin += x * act[j].w[0];
+		for (int f = 0; f < kp; f++)
+			S[f] += x * v[f];
+		sq += (double) x * x * FmDot(v, v, kp);
+	}
+	return (float) (w0 + lin + 0.5 * (FmDot(S, S, kp) - sq));
+}
+
+/* Adagrad step on one feature's factors given the row sum S. */
+FM_CLONES
 static void
-TrainRange(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws)
+GeneralFactorStep(float *restrict v, const float *restrict S, int kp, float gx,
+				  float x, float lr, float reg)
+{
+	float	   *restrict g = v + kp;
+
+	for (int f = 0; f < kp; f++)
+	{
+		float		d = gx * (S[f] - x * v[f]) + reg * v[f];
+
+		g[f] += d * d;
+		v[f] -= lr * d / sqrtf(g[f]);
+	}
+}
+
+/* Loss of one prediction, added to *loss; returns d loss / d p. */
+static inline float
+LossGrad(bool binary, float p, const FmRow *r, double *loss)
+{
+	if (binary)
+	{
+		double		s = Sigmoid(p);
+		double		sc = s < 1e-15 ? 1e-15 : (s > 1 - 1e-15 ? 1 - 1e-15 : s);
+
+		*loss -= r->w * (r->y > 0.5f ? log(sc) : log(1.0 - sc));
+		return (float) (s - r->y);
+	}
+	*loss += r->w * (double) (p - r->y) * (p - r->y);
+	return p - r->y;
+}
+
+/*
+ * Trains on rows[lo..hi) of a dataset without side features: every row is
+ * one user and one item.  Parameter pointers are copied to locals so the
+ * loop keeps them in registers.
+ */
+static void
+TrainRangeFast(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws)
 {
 	const int	kp = t->kp;
 	const float lr = (float) t->p.learning_rate;
-	const float rb = (float) t->p.reg_bias;
 	const float rl = (float) t->p.reg_linear;
 	const float rf = (float) t->p.reg_factors;
 	const bool	binary = t->p.task == FM_TASK_BINARY;
+	const FmRow *rows = t->train;
+	float	   *const Wu = t->wu;
+	float	   *const Wi = t->wi;
+	float	   *const Vu = t->vu;
+	float	   *const Vi = t->vi;
 	double		loss = 0.0;
 	double		wsum = 0.0;
 	float		w0 = t->w0;
@@ -158,30 +298,15 @@ TrainRange(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws)
 
 	for (size_t j = lo; j < hi; j++)
 	{
-		const FmRow *r = &t->train[j];
-		float	   *vu = t->vu + (size_t) r->u * 2 * kp;
-		float	   *vi = t->vi + (size_t) r->i * 2 * kp;
-		float	   *wu = t->wu + (size_t) r->u * 2;
-		float	   *wi = t->wi + (size_t) r->i * 2;
-		float		p = w0 + wu[0] + wi[0] + FmDot(vu, vi, kp);
-		float		g;
+		const FmRow *r = &rows[j];
+		float	   *vu = Vu + (size_t) r->u * 2 * kp;
+		float	   *vi = Vi + (size_t) r->i * 2 * kp;
+		float	   *wu = Wu + (size_t) r->u * 2;
+		float	   *wi = Wi + (size_t) r->i * 2;
+		float		g = LossGrad(binary, w0 + wu[0] + wi[0] + FmDot(vu, vi, kp), r, &loss);
 
-		if (binary)
-		{
-			double		s = Sigmoid(p);
-			double		sc = s < 1e-15 ? 1e-15 : (s > 1 - 1e-15 ? 1 - 1e-15 : s);
-
-			loss -= r->w * (r->y > 0.5f ? log(sc) : log(1.0 - sc));
-			g = (float) (s - r->y);
-		}
-		else
-		{
-			g = p - r->y;
-			loss += r->w * (double) g * g;
-		}
 		wsum += r->w;
 		g *= r->w;
-
 		g0 += g;
 		LinearStep(wu, g, lr, rl);
 		LinearStep(wi, g, lr, rl);
@@ -193,7 +318,47 @@ TrainRange(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws)
 	 * on the batch's summed gradient: a per-row update would make all
 	 * workers write the same cache line for every row.
 	 */
-	d = g0 + rb * t->w0;
+	d = g0 + (float) t->p.reg_bias * t->w0;
+	t->gw0 += d * d;
+	t->w0 -= lr * d / sqrtf(t->gw0);
+	ws->loss += loss;
+	ws->weight += wsum;
+}
+
+/* Trains on rows[lo..hi) of a dataset with side features. */
+static void
+TrainRangeGeneral(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws,
+				  int worker)
+{
+	const int	kp = t->kp;
+	const float lr = (float) t->p.learning_rate;
+	const float rl = (float) t->p.reg_linear;
+	const float rf = (float) t->p.reg_factors;
+	const bool	binary = t->p.task == FM_TASK_BINARY;
+	float	   *S = t->scratch + (size_t) worker * t->scratch_stride;
+	Active	   *act = (Active *) (S + kp);
+	double		loss = 0.0;
+	double		wsum = 0.0;
+	float		w0 = t->w0;
+	float		g0 = 0.0f;
+	float		d;
+
+	for (size_t j = lo; j < hi; j++)
+	{
+		const FmRow *r = &t->train[j];
+		int			n = Gather(t, r, t->W, t->V, 2, 2 * (size_t) kp, act);
+		float		g = LossGrad(binary, ScoreActive(t, w0, act, n, S), r, &loss);
+
+		wsum += r->w;
+		g *= r->w;
+		g0 += g;
+		for (int a = 0; a < n; a++)
+		{
+			LinearStep(act[a].w, g * act[a].x, lr, rl);
+			GeneralFactorStep(act[a].v, S, kp, g * act[a].x, act[a].x, lr, rf);
+		}
+	}
+	d = g0 + (float) t->p.reg_bias * t->w0;
 	t->gw0 += d * d;
 	t->w0 -= lr * d / sqrtf(t->gw0);
 	ws->loss += loss;
@@ -212,7 +377,10 @@ TrainChunk(void *arg, int w)
 	{
 		size_t		hi = lo + bs < t->chunk_end ? lo + bs : t->chunk_end;
 
-		TrainRange(t, lo, hi, &t->ws[w]);
+		if (t->general)
+			TrainRangeGeneral(t, lo, hi, &t->ws[w], w);
+		else
+			TrainRangeFast(t, lo, hi, &t->ws[w]);
 	}
 }
 
@@ -229,26 +397,37 @@ Shuffle(FmTrainerData *t)
 	}
 }
 
-static inline float
-RawScore(const FmTrainerData *t, float w0, const float *wu, const float *wi,
-		 const float *vu, const float *vi, size_t wstride, size_t vstride,
-		 const FmRow *r)
+/*
+ * Score of row r with parameters W (stride ws) and V (stride vs): the live
+ * ones during training, the saved best ones at the end.  S is scratch of
+ * kp floats and act of max_nnz entries.
+ */
+static float
+RowScore(const FmTrainerData *t, float w0, float *W, float *V, size_t ws,
+		 size_t vs, const FmRow *r, float *S, Active *act)
 {
-	return w0 + wu[r->u * wstride] + wi[r->i * wstride] +
-		FmDot(vu + r->u * vstride, vi + r->i * vstride, t->kp);
+	int			n;
+
+	if (!t->general)
+		return w0 + W[r->u * ws] + W[(t->ds->n_users + (size_t) r->i) * ws] +
+			FmDot(V + r->u * vs, V + (t->ds->n_users + (size_t) r->i) * vs, t->kp);
+	n = Gather(t, r, W, V, ws, vs, act);
+	return ScoreActive(t, w0, act, n, S);
 }
 
+/* Fills vpred with the predictions of the given parameters on the hold-out. */
 static void
-Validate(FmTrainerData *t, FmEpochStats *st)
+PredictValid(FmTrainerData *t, float w0, float *W, float *V, size_t ws,
+			 size_t vs)
 {
-	bool		binary = t->p.task == FM_TASK_BINARY;
+	float	   *S = t->scratch;
+	Active	   *act = (Active *) (S + t->kp);
 
 	for (size_t j = 0; j < t->n_valid; j++)
 	{
-		float		raw = RawScore(t, t->w0, t->wu, t->wi, t->vu, t->vi,
-								   2, 2 * (size_t) t->kp, &t->valid[j]);
+		float		raw = RowScore(t, w0, W, V, ws, vs, &t->valid[j], S, act);
 
-		if (binary)
+		if (t->p.task == FM_TASK_BINARY)
 			t->vpred[j] = (float) Sigmoid(raw);
 		else
 		{
@@ -258,13 +437,26 @@ Validate(FmTrainerData *t, FmEpochStats *st)
 			t->vpred[j] = raw < lo ? lo : (raw > hi ? hi : raw);
 		}
 	}
-	if (binary)
+}
+
+static void
+Metrics(const FmTrainerData *t, double *rmse, double *auc, double *logloss)
+{
+	*rmse = *auc = *logloss = NAN;
+	if (t->p.task == FM_TASK_BINARY)
 	{
-		st->valid_auc = FmAuc(t->vpred, t->vlabel, t->n_valid);
-		st->valid_logloss = FmLogLoss(t->vpred, t->vlabel, t->n_valid);
+		*auc = FmAuc(t->vpred, t->vlabel, t->n_valid);
+		*logloss = FmLogLoss(t->vpred, t->vlabel, t->n_valid);
 	}
 	else
-		st->valid_rmse = FmRmse(t->vpred, t->vlabel, t->n_valid);
+		*rmse = FmRmse(t->vpred, t->vlabel, t->n_valid);
+}
+
+static void
+Validate(FmTrainerData *t, FmEpochStats *st)
+{
+	PredictValid(t, t->w0, t->W, t->V, 2, 2 * (size_t) t->kp);
+	Metrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
 }
 
 static void
@@ -273,15 +465,10 @@ SaveBest(FmTrainerData *t)
 	size_t		kp = t->kp;
 
 	t->best_w0 = t->w0;
-	for (uint32_t u = 0; u < t->ds->n_users; u++)
+	for (size_t f = 0; f < t->n_feat; f++)
 	{
-		t->best_wu[u] = t->wu[2 * u];
-		memcpy(t->best_vu + u * kp, t->vu + u * 2 * kp, kp * sizeof(float));
-	}
-	for (uint32_t i = 0; i < t->ds->n_items; i++)
-	{
-		t->best_wi[i] = t->wi[2 * i];
-		memcpy(t->best_vi + i * kp, t->vi + i * 2 * kp, kp * sizeof(float));
+		t->best_w[f] = t->W[2 * f];
+		memcpy(t->best_v + f * kp, t->V + f * 2 * kp, kp * sizeof(float));
 	}
 }
 
@@ -312,13 +499,24 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 	t->ds = ds;
 	t->p = *p;
 	t->kp = kp = (size_t) ((p->factors + FM_KPAD - 1) / FM_KPAD * FM_KPAD);
-	t->wu = malloc(nu * 2 * sizeof(float));
-	t->wi = malloc(ni * 2 * sizeof(float));
-	t->vu = aligned_alloc(64, nu * 2 * kp * sizeof(float));
-	t->vi = aligned_alloc(64, ni * 2 * kp * sizeof(float));
+	t->general = FmDatasetHasFeatures(ds);
+	t->off_uf = nu + ni;
+	t->off_if = t->off_uf + ds->ufeat.n;
+	t->off_cf = t->off_if + ds->ifeat.n;
+	t->n_feat = t->off_cf + ds->cfeat.n;
+	t->W = malloc(t->n_feat * 2 * sizeof(float));
+	t->V = aligned_alloc(64, t->n_feat * 2 * kp * sizeof(float));
 	t->train = malloc(ds->n_rows * sizeof(FmRow));
-	if (!t->wu || !t->wi || !t->vu || !t->vi || !t->train)
+	/* per worker: S (kp floats), then max_nnz Active entries */
+	t->scratch_stride = kp + (ds->max_nnz + 1) * (sizeof(Active) / sizeof(float) + 1);
+	t->scratch_stride = (t->scratch_stride + 15) & ~(size_t) 15;
+	t->scratch = aligned_alloc(64, t->scratch_stride * p->threads * sizeof(float));
+	if (!t->W || !t->V || !t->train || !t->scratch)
 		goto nomem;
+	t->wu = t->W;
+	t->wi = t->W + 2 * nu;
+	t->vu = t->V;
+	t->vi = t->V + nu * 2 * kp;
 
 	/* hold-out: a per-row coin seeded from the seed, in canonical order */
 	FmRngSeed(&split, p->seed ^ 0x5EED5EED5EED5EEDull);
@@ -347,12 +545,9 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 	{
 		t->vpred = malloc(t->n_valid * sizeof(float));
 		t->vlabel = malloc(t->n_valid * sizeof(float));
-		t->best_wu = malloc(nu * sizeof(float));
-		t->best_wi = malloc(ni * sizeof(float));
-		t->best_vu = malloc(nu * kp * sizeof(float));
-		t->best_vi = malloc(ni * kp * sizeof(float));
-		if (!t->vpred || !t->vlabel || !t->best_wu || !t->best_wi ||
-			!t->best_vu || !t->best_vi)
+		t->best_w = malloc(t->n_feat * sizeof(float));
+		t->best_v = malloc(t->n_feat * kp * sizeof(float));
+		if (!t->vpred || !t->vlabel || !t->best_w || !t->best_v)
 			goto nomem;
 	}
 	for (size_t j = 0; j < t->n_train; j++)
@@ -377,31 +572,32 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 	else
 		t->w0 = (float) ysum;
 	t->gw0 = ADAGRAD_INIT;
-	for (size_t u = 0; u < nu; u++)
 	{
-		float	   *row = t->vu + u * 2 * kp;
+		/* users and items without ratings keep zero factors */
+		uint8_t    *rated = calloc(nu + ni + 1, 1);
 
-		t->wu[2 * u] = 0.0f;
-		t->wu[2 * u + 1] = ADAGRAD_INIT;
-		for (size_t f = 0; f < kp; f++)
+		if (rated == NULL)
+			goto nomem;
+		for (size_t j = 0; j < ds->n_rows; j++)
 		{
-			row[f] = f < (size_t) p->factors ?
-				(float) (p->init_stdev * FmRngNormal(&t->rng)) : 0.0f;
-			row[kp + f] = ADAGRAD_INIT;
+			rated[ds->rows[j].u] = 1;
+			rated[nu + ds->rows[j].i] = 1;
 		}
-	}
-	for (size_t i = 0; i < ni; i++)
-	{
-		float	   *row = t->vi + i * 2 * kp;
+		for (size_t f = 0; f < t->n_feat; f++)
+		{
+			float	   *row = t->V + f * 2 * kp;
+			bool		zero = f < nu + ni && !rated[f];
 
-		t->wi[2 * i] = 0.0f;
-		t->wi[2 * i + 1] = ADAGRAD_INIT;
-		for (size_t f = 0; f < kp; f++)
-		{
-			row[f] = f < (size_t) p->factors ?
-				(float) (p->init_stdev * FmRngNormal(&t->rng)) : 0.0f;
-			row[kp + f] = ADAGRAD_INIT;
+			t->W[2 * f] = 0.0f;
+			t->W[2 * f + 1] = ADAGRAD_INIT;
+			for (size_t d = 0; d < kp; d++)
+			{
+				row[d] = d < (size_t) p->factors && !zero ?
+					(float) (p->init_stdev * FmRngNormal(&t->rng)) : 0.0f;
+				row[kp + d] = ADAGRAD_INIT;
+			}
 		}
+		free(rated);
 	}
 	t->best_score = -INFINITY;
 
@@ -510,12 +706,48 @@ FmTrainerEpoch(FmTrainer t)
 	return &t->stats;
 }
 
+static FmStatus
+CopyNames(const FmNamesData *from, FmNamesData *to)
+{
+	for (uint32_t j = 0; j < from->n; j++)
+		if ((to->names[j] = strdup(from->names[j])) == NULL)
+			return FM_ERR_NOMEM;
+	return FM_OK;
+}
+
+static void
+CopyLists(const FmListsData *from, FmListsData *to, uint32_t n, uint64_t total)
+{
+	if (from->off == NULL)
+		return;
+	memcpy(to->off, from->off, ((size_t) n + 1) * sizeof(uint64_t));
+	memcpy(to->feat, from->feat, total * sizeof(uint32_t));
+	memcpy(to->val, from->val, total * sizeof(float));
+}
+
+/* Copies parameters of features [first, first + n) into w and v (k per row). */
+static void
+CopyParams(const FmTrainerData *t, bool best, size_t first, size_t n,
+		   float *w, float *v)
+{
+	size_t		kp = t->kp;
+	int			k = t->p.factors;
+
+	for (size_t f = 0; f < n; f++)
+	{
+		size_t		g = first + f;
+
+		w[f] = best ? t->best_w[g] : t->W[2 * g];
+		memcpy(v + f * k, best ? t->best_v + g * kp : t->V + g * 2 * kp,
+			   k * sizeof(float));
+	}
+}
+
 FmStatus
 FmTrainerFinish(FmTrainer t, FmModel *out)
 {
 	const FmDatasetData *ds = t->ds;
 	const bool	best = t->n_valid > 0 && t->best_epoch > 0;
-	size_t		kp = t->kp;
 	int			k = t->p.factors;
 	uint64_t	n_seen = 0;
 	FmModel		m;
@@ -534,17 +766,29 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 	memcpy(m->user_ids, ds->user_ids, ds->n_users * sizeof(int64_t));
 	memcpy(m->item_ids, ds->item_ids, ds->n_items * sizeof(int64_t));
 	m->w0 = best ? t->best_w0 : t->w0;
-	for (size_t u = 0; u < ds->n_users; u++)
+	CopyParams(t, best, 0, ds->n_users, m->wu, m->vu);
+	CopyParams(t, best, ds->n_users, ds->n_items, m->wi, m->vi);
+	if (t->general)
 	{
-		m->wu[u] = best ? t->best_wu[u] : t->wu[2 * u];
-		memcpy(m->vu + u * k, best ? t->best_vu + u * kp : t->vu + u * 2 * kp,
-			   k * sizeof(float));
-	}
-	for (size_t i = 0; i < ds->n_items; i++)
-	{
-		m->wi[i] = best ? t->best_wi[i] : t->wi[2 * i];
-		memcpy(m->vi + i * k, best ? t->best_vi + i * kp : t->vi + i * 2 * kp,
-			   k * sizeof(float));
+		if (FmModelAllocFeatures(m, ds->ufeat.n, ds->ifeat.n, ds->cfeat.n,
+								 ds->n_uattr, ds->n_iattr) != FM_OK ||
+			CopyNames(&ds->ufeat, &m->ufeat) != FM_OK ||
+			CopyNames(&ds->ifeat, &m->ifeat) != FM_OK ||
+			CopyNames(&ds->cfeat, &m->cfeat) != FM_OK)
+		{
+			FmModelFree(m);
+			return FM_ERR_NOMEM;
+		}
+		CopyParams(t, best, t->off_uf, ds->ufeat.n, m->wuf, m->vuf);
+		CopyParams(t, best, t->off_if, ds->ifeat.n, m->wif, m->vif);
+		CopyParams(t, best, t->off_cf, ds->cfeat.n, m->wcf, m->vcf);
+		CopyLists(&ds->uattr, &m->uattr, ds->n_users, ds->n_uattr);
+		CopyLists(&ds->iattr, &m->iattr, ds->n_items, ds->n_iattr);
+		for (size_t j = 0; j < ds->n_rows; j++)
+		{
+			m->user_rated[ds->rows[j].u] = 1;
+			m->item_rated[ds->rows[j].i] = 1;
+		}
 	}
 	m->min_rating = ds->min_rating;
 	m->max_rating = ds->max_rating;
@@ -562,7 +806,7 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 			m->seen[s++] = r->i;
 			m->seen_off[r->u + 1] = s;
 		}
-		/* users are all present, but keep offsets monotone regardless */
+		/* users without ratings have empty lists: keep offsets monotone */
 		for (size_t u = 1; u <= ds->n_users; u++)
 			if (m->seen_off[u] < m->seen_off[u - 1])
 				m->seen_off[u] = m->seen_off[u - 1];
@@ -576,25 +820,9 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 	if (best)
 	{
 		/* report the kept epoch's validation metrics */
-		m->info.valid_rmse = NAN;
-		m->info.valid_auc = NAN;
-		m->info.valid_logloss = NAN;
-		for (size_t j = 0; j < t->n_valid; j++)
-		{
-			float		raw = RawScore(t, t->best_w0, t->best_wu, t->best_wi,
-									   t->best_vu, t->best_vi, 1, kp,
-									   &t->valid[j]);
-
-			t->vpred[j] = t->p.task == FM_TASK_BINARY ? (float) Sigmoid(raw) :
-				(float) FmModelOutput(m, raw);
-		}
-		if (t->p.task == FM_TASK_BINARY)
-		{
-			m->info.valid_auc = FmAuc(t->vpred, t->vlabel, t->n_valid);
-			m->info.valid_logloss = FmLogLoss(t->vpred, t->vlabel, t->n_valid);
-		}
-		else
-			m->info.valid_rmse = FmRmse(t->vpred, t->vlabel, t->n_valid);
+		PredictValid(t, t->best_w0, t->best_w, t->best_v, 1, t->kp);
+		Metrics(t, &m->info.valid_rmse, &m->info.valid_auc,
+				&m->info.valid_logloss);
 	}
 	if (FmModelIndex(m) != FM_OK)
 	{
@@ -611,18 +839,15 @@ FmTrainerFree(FmTrainer t)
 	if (t == NULL)
 		return;
 	FmPoolFree(t->pool);
-	free(t->wu);
-	free(t->wi);
-	free(t->vu);
-	free(t->vi);
+	free(t->W);
+	free(t->V);
+	free(t->scratch);
 	free(t->train);
 	free(t->valid);
 	free(t->vpred);
 	free(t->vlabel);
-	free(t->best_wu);
-	free(t->best_wi);
-	free(t->best_vu);
-	free(t->best_vi);
+	free(t->best_w);
+	free(t->best_v);
 	free(t);
 }
 

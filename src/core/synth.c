@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fm.h"
 #include "rng.h"
@@ -39,6 +40,10 @@ typedef struct FmSynthData
 	float	   *p;
 	float	   *q;
 	FmIdMapData pairs;
+	int			genres;			/* 0: no genre structure */
+	int			groups;			/* 0: no user groups */
+	uint8_t    *item_genres;	/* per item: up to 3 genre numbers, 255 = none */
+	int		   *user_group;
 } FmSynthData;
 
 static int
@@ -88,9 +93,121 @@ Cdf(double *cdf, int n, double offset, double power)
 		cdf[j] /= acc;
 }
 
+/*
+ * Plants genre and group structure: each item gets 1 to 3 of `genres`
+ * genres and each user one of `groups` groups, each genre and group a
+ * latent vector and a bias.  An item's latent vector becomes mostly the
+ * mean of its genres' vectors (and its bias mostly theirs), a user's mostly
+ * its group's, so attributes predict most of a rating.  Drawn from a
+ * stream of its own, so the ratings without genres and groups stay as
+ * they were.
+ */
+static bool
+PlantStructure(FmSynth s, uint64_t seed)
+{
+	FmRng		rng;
+	int			ng = s->genres > 0 ? s->genres : 1;
+	int			nc = s->groups > 0 ? s->groups : 1;
+	float	   *gv = malloc((size_t) ng * RANK * sizeof(float));
+	float	   *gb = malloc(ng * sizeof(float));
+	float	   *cv = malloc((size_t) nc * RANK * sizeof(float));
+	float	   *cb = malloc(nc * sizeof(float));
+
+	s->item_genres = malloc((size_t) s->items * 3);
+	s->user_group = malloc(s->users * sizeof(int));
+	if (!gv || !gb || !cv || !cb || !s->item_genres || !s->user_group)
+	{
+		free(gv);
+		free(gb);
+		free(cv);
+		free(cb);
+		return false;
+	}
+	FmRngSeed(&rng, seed ^ 0x6E6E7265736E6567ull);
+	for (int g = 0; g < ng; g++)
+	{
+		gb[g] = (float) (0.4 * FmRngNormal(&rng));
+		for (int f = 0; f < RANK; f++)
+			gv[g * RANK + f] = (float) (0.6 * FmRngNormal(&rng));
+	}
+	for (int c = 0; c < nc; c++)
+	{
+		cb[c] = (float) (0.3 * FmRngNormal(&rng));
+		for (int f = 0; f < RANK; f++)
+			cv[c * RANK + f] = (float) (0.6 * FmRngNormal(&rng));
+	}
+	for (int i = 0; i < s->items; i++)
+	{
+		uint8_t    *ig = s->item_genres + (size_t) i * 3;
+		int			count = 1 + (int) FmRngBelow(&rng, 3);
+		float		mean[RANK] = {0};
+		float		bias = 0;
+		int			n = 0;
+
+		memset(ig, 255, 3);
+		if (s->genres <= 0)
+			continue;
+		for (int j = 0; j < count && j < s->genres; j++)
+		{
+			int			g = (int) FmRngBelow(&rng, (uint64_t) s->genres);
+			bool		dup = false;
+
+			for (int t = 0; t < n; t++)
+				dup |= ig[t] == g;
+			if (dup)
+				continue;
+			ig[n++] = (uint8_t) g;
+			bias += gb[g];
+			for (int f = 0; f < RANK; f++)
+				mean[f] += gv[g * RANK + f];
+		}
+		s->bi[i] = 0.3f * s->bi[i] + bias / n;
+		for (int f = 0; f < RANK; f++)
+			s->q[(size_t) i * RANK + f] = 0.35f * s->q[(size_t) i * RANK + f] +
+				mean[f] / sqrtf((float) n);
+	}
+	for (int u = 0; u < s->users; u++)
+	{
+		int			c = (int) FmRngBelow(&rng, (uint64_t) nc);
+
+		s->user_group[u] = s->groups > 0 ? c : -1;
+		if (s->groups <= 0)
+			continue;
+		s->bu[u] = 0.3f * s->bu[u] + cb[c];
+		for (int f = 0; f < RANK; f++)
+			s->p[(size_t) u * RANK + f] = 0.35f * s->p[(size_t) u * RANK + f] +
+				cv[c * RANK + f];
+	}
+	free(gv);
+	free(gb);
+	free(cv);
+	free(cb);
+	return true;
+}
+
+/* The genres of item (0-based); returns how many were written to genres. */
+int
+FmSynthItemGenres(FmSynth s, int item, int *genres)
+{
+	int			n = 0;
+
+	for (int j = 0; j < 3; j++)
+		if (s->item_genres[(size_t) item * 3 + j] != 255)
+			genres[n++] = s->item_genres[(size_t) item * 3 + j];
+	return n;
+}
+
+/* The group of user (0-based), or -1 without groups. */
+int
+FmSynthUserGroup(FmSynth s, int user)
+{
+	return s->user_group[user];
+}
+
 FmStatus
 FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
-			  double noise, FmSynth *out, char *err, size_t errlen)
+			  double noise, int genres, int groups, FmSynth *out, char *err,
+			  size_t errlen)
 {
 	FmSynth		s;
 	double		scale = 0.5;	/* std of latent entries: <p,q> has std ~0.7 */
@@ -112,6 +229,11 @@ FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
 		snprintf(err, errlen, "noise must be between 0 and 10");
 		return FM_ERR_PARAM;
 	}
+	if (genres < 0 || genres > 250 || groups < 0 || groups > 1000000)
+	{
+		snprintf(err, errlen, "genres must be between 0 and 250 and groups between 0 and 1000000");
+		return FM_ERR_PARAM;
+	}
 	s = calloc(1, sizeof(FmSynthData));
 	if (s == NULL)
 		return FM_ERR_NOMEM;
@@ -119,6 +241,8 @@ FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
 	s->items = items;
 	s->target = ratings;
 	s->noise = noise;
+	s->genres = genres;
+	s->groups = groups;
 	FmRngSeed(&s->rng, seed);
 	s->ucdf = malloc(users * sizeof(double));
 	s->icdf = malloc(items * sizeof(double));
@@ -154,6 +278,12 @@ FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
 							0.3 * (0.5 - (double) r / items));
 		for (int f = 0; f < RANK; f++)
 			s->q[(size_t) i * RANK + f] = (float) (scale * FmRngNormal(&s->rng));
+	}
+	if (!PlantStructure(s, seed))
+	{
+		FmSynthFree(s);
+		snprintf(err, errlen, "out of memory for synthetic genres");
+		return FM_ERR_NOMEM;
 	}
 	*out = s;
 	return FM_OK;
@@ -223,6 +353,8 @@ FmSynthFree(FmSynth s)
 	free(s->bi);
 	free(s->p);
 	free(s->q);
+	free(s->item_genres);
+	free(s->user_group);
 	FmIdMapFree(&s->pairs);
 	free(s);
 }

@@ -2,9 +2,11 @@
  * topn.c
  *	  Top-N ranking of items for one user.
  *
- * For a known user every item is scored by one BLAS sgemv over the
- * contiguous item factor matrix (n_items x k) plus the item biases; an
- * unknown user is ranked by w0 + w_i alone, the popularity fallback.  The
+ * For a query representation Z (features.c: a known user, attributes,
+ * context, a folded-in session) every item is scored by one BLAS sgemv
+ * over the contiguous matrix of item representations (n_items x k) plus
+ * the item biases; with Z = 0 (nothing known) items are ranked by w0 + b_i
+ * alone, the popularity fallback.  The
  * best n are kept in a bounded min-heap, O(n_items log n), never a full
  * sort.  Items are ordered by the raw model score, ties by ascending item
  * id; the reported score is what FmModelPredict returns for the pair (for
@@ -133,17 +135,38 @@ Seen(const FmModelData *m, int64_t uidx, int64_t iidx)
 	return false;
 }
 
+static int
+CompareUint32(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *) a;
+	uint32_t	y = *(const uint32_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+static bool
+InSorted(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n > 0 && bsearch(&x, v, n, sizeof(uint32_t), CompareUint32) != NULL;
+}
+
 /*
- * Writes at most q->n entries to out (room for q->n is the caller's job),
- * best first, and their count to *n_out.
+ * Top-N for a representation (features.c).  Writes at most q->n entries
+ * to out (room for q->n is the caller's job), best first, and their count
+ * to *n_out.  q->user is ignored; the representation's known user, if
+ * any, supplies the seen list.
  */
 FmStatus
-FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
+FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
+		  FmScored *out, int *n_out)
 {
-	int64_t		uidx = FmModelUserIndex(m, q->user);
+	int64_t		uidx = q->exclude_seen ? rep->uidx : -1;
 	int			cap = q->n;
 	int			len = 0;
 	HeapEntry  *heap;
+	uint32_t   *excl = NULL;
+	size_t		n_excl = 0;
+	FmStatus	st = FM_ERR_NOMEM;
 
 	*n_out = 0;
 	if (cap <= 0)
@@ -157,16 +180,26 @@ FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
 	heap = malloc((size_t) cap * sizeof(HeapEntry));
 	if (heap == NULL)
 		return FM_ERR_NOMEM;
+	if (q->n_exclude > 0)
+	{
+		if ((excl = malloc(q->n_exclude * sizeof(uint32_t))) == NULL)
+			goto done;
+		for (size_t j = 0; j < q->n_exclude; j++)
+		{
+			int64_t		i = FmModelItemIndex(m, q->exclude[j]);
+
+			if (i >= 0)
+				excl[n_excl++] = (uint32_t) i;
+		}
+		qsort(excl, n_excl, sizeof(uint32_t), CompareUint32);
+	}
 
 	if (q->candidates != NULL)
 	{
 		int64_t    *c = malloc(q->n_candidates * sizeof(int64_t));
 
 		if (c == NULL)
-		{
-			free(heap);
-			return FM_ERR_NOMEM;
-		}
+			goto done;
 		memcpy(c, q->candidates, q->n_candidates * sizeof(int64_t));
 		qsort(c, q->n_candidates, sizeof(int64_t), CompareInt64);
 		for (size_t j = 0; j < q->n_candidates; j++)
@@ -176,36 +209,36 @@ FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
 			if (j > 0 && c[j] == c[j - 1])
 				continue;
 			iidx = FmModelItemIndex(m, c[j]);
-			if (q->exclude_seen && uidx >= 0 && iidx >= 0 && Seen(m, uidx, iidx))
+			if (iidx >= 0 && ((uidx >= 0 && Seen(m, uidx, iidx)) ||
+							  InSorted(excl, n_excl, (uint32_t) iidx)))
 				continue;
-			Offer(heap, cap, &len, (float) FmModelRaw(m, uidx, iidx), c[j]);
+			Offer(heap, cap, &len, (float) FmRepScore(m, rep, iidx), c[j]);
 		}
 		free(c);
 	}
 	else
 	{
 		float	   *scores = NULL;
-		float		base = m->w0;
+		float		base = (float) (m->w0 + FmRepBias(m, rep));
 		size_t		s = 0;
 		size_t		s_end = 0;
+		size_t		e = 0;
+		bool		zero = true;
 
-		if (uidx >= 0)
+		for (int f = 0; f < m->k && zero; f++)
+			zero = rep->v[f] == 0.0f;
+		if (!zero)
 		{
 			scores = malloc((size_t) m->n_items * sizeof(float));
 			if (scores == NULL)
-			{
-				free(heap);
-				return FM_ERR_NOMEM;
-			}
+				goto done;
 			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) m->n_items, m->k,
-						1.0f, m->vi, m->k, m->vu + (size_t) uidx * m->k, 1,
-						0.0f, scores, 1);
-			base += m->wu[uidx];
-			if (q->exclude_seen)
-			{
-				s = m->seen_off[uidx];
-				s_end = m->seen_off[uidx + 1];
-			}
+						1.0f, m->qi, m->k, rep->v, 1, 0.0f, scores, 1);
+		}
+		if (uidx >= 0)
+		{
+			s = m->seen_off[uidx];
+			s_end = m->seen_off[uidx + 1];
 		}
 		for (uint32_t i = 0; i < m->n_items; i++)
 		{
@@ -216,7 +249,13 @@ FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
 				s++;
 				continue;
 			}
-			raw = base + m->wi[i] + (scores ? scores[i] : 0.0f);
+			if (e < n_excl && excl[e] == i)
+			{
+				while (e < n_excl && excl[e] == i)
+					e++;
+				continue;
+			}
+			raw = base + m->bi[i] + (scores ? scores[i] : 0.0f);
 			if (len < cap || raw >= heap[0].raw)
 				Offer(heap, cap, &len, raw, m->item_ids[i]);
 		}
@@ -224,12 +263,12 @@ FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
 	}
 
 	/*
-	 * sgemv may sum a dot product in another order than FmModelRaw; the
+	 * sgemv may sum a dot product in another order than FmRepScore; the
 	 * kept items are rescored so that the reported scores, and their order,
 	 * are exactly fm_predict's.
 	 */
 	for (int j = 0; j < len; j++)
-		heap[j].raw = (float) FmModelRaw(m, uidx, FmModelItemIndex(m, heap[j].item));
+		heap[j].raw = (float) FmRepScore(m, rep, FmModelItemIndex(m, heap[j].item));
 	qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);
 	for (int j = 0; j < len; j++)
 	{
@@ -237,6 +276,26 @@ FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
 		out[j].score = FmModelOutput(m, heap[j].raw);
 	}
 	*n_out = len;
+	st = FM_OK;
+done:
 	free(heap);
-	return FM_OK;
+	free(excl);
+	return st;
+}
+
+/* Top-N for a user id: known, known through attributes, or unknown. */
+FmStatus
+FmTopn(const FmModelData *m, const FmTopnQuery *q, FmScored *out, int *n_out)
+{
+	FmRep		rep;
+	float	   *buf = malloc(m->k * sizeof(float));
+	FmStatus	st;
+
+	if (buf == NULL)
+		return FM_ERR_NOMEM;
+	FmRepInit(m, &rep, buf);
+	FmRepAddUser(m, &rep, q->user);
+	st = FmTopnRep(m, &rep, q, out, n_out);
+	free(buf);
+	return st;
 }

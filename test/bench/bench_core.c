@@ -105,7 +105,7 @@ MovieLens(const char *dir, int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/ratings.csv", dir);
 	LoadCsv(path, &all);
 	Split(&all, &train, &test, 2024);
-	if (FmDatasetBuild(&ds, &train, err, sizeof(err)) != FM_OK)
+	if (FmDatasetBuild(&ds, &train, NULL, NULL, err, sizeof(err)) != FM_OK)
 		Die("dataset", err);
 
 	printf("| task | settings | test RMSE | test AUC | seconds |\n|---|---|---|---|---|\n");
@@ -144,7 +144,7 @@ SynthRatings(int users, int items, int64_t n, FmRatings r, FmRatings test)
 	char		err[FM_ERRLEN];
 	int64_t		j = 0;
 
-	if (FmSynthCreate(users, items, n, 7, 0.5, &s, err, sizeof(err)) != FM_OK)
+	if (FmSynthCreate(users, items, n, 7, 0.5, 0, 0, &s, err, sizeof(err)) != FM_OK)
 		Die("synth", err);
 	FmRatingsInit(r);
 	if (test)
@@ -212,7 +212,7 @@ Synth(void)
 				p99;
 
 	SynthRatings(6040, 3706, 1000209, &r, NULL);
-	if (FmDatasetBuild(&ds, &r, err, sizeof(err)) != FM_OK)
+	if (FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err)) != FM_OK)
 		Die("dataset", err);
 	printf("Core, MovieLens-1M-shaped synthetic data: %zu ratings, %u users, %u items, k = 64\n\n",
 		   ds.n_rows, ds.n_users, ds.n_items);
@@ -244,7 +244,7 @@ Synth(void)
 	FmRatingsFree(&r);
 
 	SynthRatings(6040, 100000, 1000000, &r, NULL);
-	if (FmDatasetBuild(&ds, &r, err, sizeof(err)) != FM_OK)
+	if (FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err)) != FM_OK)
 		Die("dataset", err);
 	FmParamsDefault(&p);
 	p.epochs = 2;
@@ -276,7 +276,7 @@ SynthQuality(int users, int items, int64_t n, int argc, char **argv)
 	size_t		nt = 0;
 	int64_t		j = 0;
 
-	FmSynthCreate(users, items, n, 7, 0.5, &s, err, sizeof(err));
+	FmSynthCreate(users, items, n, 7, 0.5, 0, 0, &s, err, sizeof(err));
 	FmRatingsInit(&train);
 	FmRatingsInit(&test);
 	while (FmSynthNext(s, &row))
@@ -290,7 +290,7 @@ SynthQuality(int users, int items, int64_t n, int argc, char **argv)
 			FmRatingsAdd(&train, row.user, row.item, (float) row.rating, 1.0f);
 	}
 	FmSynthFree(s);
-	FmDatasetBuild(&ds, &train, err, sizeof(err));
+	FmDatasetBuild(&ds, &train, NULL, NULL, err, sizeof(err));
 	FmParamsDefault(&p);
 	for (int a = 0; a + 1 < argc; a += 2)
 	{

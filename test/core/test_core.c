@@ -39,7 +39,7 @@ PlantedRatings(FmRatings r, int users, int items, int64_t n, uint64_t shuffle_se
 	FmRng		rng;
 
 	FmRatingsInit(r);
-	if (FmSynthCreate(users, items, n, 11, 0.5, &s, err, sizeof(err)) != FM_OK)
+	if (FmSynthCreate(users, items, n, 11, 0.5, 0, 0, &s, err, sizeof(err)) != FM_OK)
 		abort();
 	while (FmSynthNext(s, &row))
 		FmRatingsAdd(r, row.user, row.item, (float) row.rating, 1.0f);
@@ -70,7 +70,7 @@ TrainOn(const FmRatingsData *r, const FmParamsData *p)
 	FmDatasetData ds;
 	FmModel		m = NULL;
 
-	if (FmDatasetBuild(&ds, r, err, sizeof(err)) != FM_OK)
+	if (FmDatasetBuild(&ds, r, NULL, NULL, err, sizeof(err)) != FM_OK)
 		return NULL;
 	if (FmTrain(&ds, p, &m, err, sizeof(err)) != FM_OK)
 		m = NULL;
@@ -116,8 +116,8 @@ TestDataset(void)
 
 	PlantedRatings(&a, 100, 80, 2000, 0);
 	PlantedRatings(&b, 100, 80, 2000, 12345);
-	CHECK(FmDatasetBuild(&da, &a, err, sizeof(err)) == FM_OK, "%s", err);
-	CHECK(FmDatasetBuild(&db, &b, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(FmDatasetBuild(&da, &a, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(FmDatasetBuild(&db, &b, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
 	CHECK(da.n_rows == db.n_rows && da.n_users == db.n_users &&
 		  da.n_items == db.n_items, "same shape");
 	CHECK(memcmp(da.rows, db.rows, da.n_rows * sizeof(FmRow)) == 0,
@@ -136,7 +136,7 @@ TestDataset(void)
 	FmRatingsAdd(&huge, INT64_MAX, INT64_MIN, 5, 1);
 	FmRatingsAdd(&huge, -7, 9223372036854775000LL, 1, 1);
 	FmRatingsAdd(&huge, INT64_MAX, 9223372036854775000LL, 3, 1);
-	CHECK(FmDatasetBuild(&dh, &huge, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(FmDatasetBuild(&dh, &huge, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
 	CHECK(dh.n_users == 2 && dh.n_items == 2, "two users and two items");
 	CHECK(dh.user_ids[0] == -7 && dh.user_ids[1] == INT64_MAX, "extreme ids kept");
 	CHECK(dh.min_rating == 1 && dh.max_rating == 5, "rating range");
@@ -144,7 +144,7 @@ TestDataset(void)
 	FmRatingsFree(&a);
 	FmRatingsFree(&b);
 	FmRatingsInit(&a);
-	CHECK(FmDatasetBuild(&da, &a, err, sizeof(err)) == FM_ERR_DATA, "empty input rejected");
+	CHECK(FmDatasetBuild(&da, &a, NULL, NULL, err, sizeof(err)) == FM_ERR_DATA, "empty input rejected");
 	FmDatasetFree(&db);
 	FmDatasetFree(&dh);
 	FmRatingsFree(&huge);
@@ -329,7 +329,7 @@ PlantedSplit(int users, int items, int64_t n, FmRatings train, FmRatings test,
 
 	FmRatingsInit(train);
 	FmRatingsInit(test);
-	FmSynthCreate(users, items, n, 5, 0.5, &s, err, sizeof(err));
+	FmSynthCreate(users, items, n, 5, 0.5, 0, 0, &s, err, sizeof(err));
 	while (FmSynthNext(s, &row))
 	{
 		if (j++ % 10 == 0)
@@ -407,7 +407,7 @@ TestTrainerSteps(void)
 	FmStatus	st;
 
 	PlantedRatings(&r, 300, 300, 40000, 0);
-	FmDatasetBuild(&ds, &r, err, sizeof(err));
+	FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err));
 	FmParamsDefault(&p);
 	p.epochs = 200;
 	p.batch_size = 100;
