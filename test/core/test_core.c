@@ -596,6 +596,330 @@ TestBinary(void)
 	FmRatingsFree(&r);
 }
 
+/* planted ratings with genres and groups, plus their attributes */
+static void
+PlantedWithFeatures(FmRatings r, FmSide users, FmSide items, uint64_t order_seed)
+{
+	FmSynth		s;
+	FmSynthRow	row;
+	int			genres[3];
+	char		name[32];
+	FmRng		rng;
+
+	FmRatingsInit(r);
+	FmSideInit(users);
+	FmSideInit(items);
+	FmSynthCreate(300, 200, 12000, 21, 0.3, 8, 4, &s, err, sizeof(err));
+	while (FmSynthNext(s, &row))
+		FmRatingsAdd(r, row.user, row.item, (float) row.rating, 1.0f);
+	FmRngSeed(&rng, order_seed);
+	/* attributes in an order that depends on order_seed */
+	for (int k = 0; k < 200; k++)
+	{
+		int			i = order_seed ? (int) ((k * 7 + order_seed) % 200) : k;
+		int			n = FmSynthItemGenres(s, i, genres);
+
+		for (int g = n - 1; g >= 0; g--)
+		{
+			snprintf(name, sizeof(name), "genre=%d", genres[order_seed ? g : n - 1 - g]);
+			FmSideAdd(items, i + 1, name, strlen(name), 1.0f);
+		}
+	}
+	for (int k = 0; k < 300; k++)
+	{
+		int			u = order_seed ? 299 - k : k;
+
+		snprintf(name, sizeof(name), "group=%d", FmSynthUserGroup(s, u));
+		FmSideAdd(users, u + 1, name, strlen(name), 1.0f);
+	}
+	/* one user and one item known only from attributes */
+	FmSideAdd(users, 5000, "group=1", 7, 1.0f);
+	FmSideAdd(items, 6000, "genre=2", 7, 1.0f);
+	FmSynthFree(s);
+	if (order_seed)
+	{
+		for (size_t j = r->n; j > 1; j--)
+		{
+			size_t		k = FmRngBelow(&rng, j);
+			int64_t		u = r->user[j - 1],
+						i = r->item[j - 1];
+			float		y = r->rating[j - 1];
+
+			r->user[j - 1] = r->user[k];
+			r->item[j - 1] = r->item[k];
+			r->rating[j - 1] = r->rating[k];
+			r->user[k] = u;
+			r->item[k] = i;
+			r->rating[k] = y;
+		}
+	}
+}
+
+/* the FM formula computed directly from a model's parameters */
+static double
+DirectFm(const FmModelData *m, int64_t u, int64_t i)
+{
+	const float *v[64];
+	double		x[64];
+	double		w[64];
+	int			n = 0;
+	double		y = m->w0;
+
+	v[n] = m->vu + u * m->k;
+	w[n] = m->wu[u];
+	x[n++] = 1;
+	for (uint64_t a = m->uattr.off[u]; a < m->uattr.off[u + 1]; a++)
+	{
+		v[n] = m->vuf + (size_t) m->uattr.feat[a] * m->k;
+		w[n] = m->wuf[m->uattr.feat[a]];
+		x[n++] = m->uattr.val[a];
+	}
+	v[n] = m->vi + i * m->k;
+	w[n] = m->wi[i];
+	x[n++] = 1;
+	for (uint64_t a = m->iattr.off[i]; a < m->iattr.off[i + 1]; a++)
+	{
+		v[n] = m->vif + (size_t) m->iattr.feat[a] * m->k;
+		w[n] = m->wif[m->iattr.feat[a]];
+		x[n++] = m->iattr.val[a];
+	}
+	for (int a = 0; a < n; a++)
+	{
+		y += w[a] * x[a];
+		for (int b = a + 1; b < n; b++)
+		{
+			double		dot = 0;
+
+			for (int f = 0; f < m->k; f++)
+				dot += (double) v[a][f] * v[b][f];
+			y += dot * x[a] * x[b];
+		}
+	}
+	return y;
+}
+
+static void
+TestFeatures(void)
+{
+	FmRatingsData r1,
+				r2;
+	FmSideData u1,
+				u2,
+				i1,
+				i2;
+	FmDatasetData d1,
+				d2;
+	FmParamsData p;
+	FmModel		m,
+				d;
+	uint8_t    *bytes,
+			   *again;
+	size_t		len,
+				len2;
+	bool		ok = true;
+	double		maxdiff = 0;
+	FmRng		rng;
+	int			accepted = 0;
+
+	PlantedWithFeatures(&r1, &u1, &i1, 0);
+	PlantedWithFeatures(&r2, &u2, &i2, 99);
+	CHECK(FmDatasetBuild(&d1, &r1, &u1, &i1, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(FmDatasetBuild(&d2, &r2, &u2, &i2, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(d1.n_users == 301 && d1.n_items == 201, "attribute-only ids join (%u, %u)",
+		  d1.n_users, d1.n_items);
+	CHECK(d1.ufeat.n == 4 && d1.ifeat.n == 8, "feature dictionaries (%u, %u)",
+		  d1.ufeat.n, d1.ifeat.n);
+	CHECK(strcmp(d1.ifeat.names[0], "genre=0") == 0, "names sorted");
+	CHECK(memcmp(d1.rows, d2.rows, d1.n_rows * sizeof(FmRow)) == 0 &&
+		  d1.n_iattr == d2.n_iattr &&
+		  memcmp(d1.iattr.feat, d2.iattr.feat, d1.n_iattr * sizeof(uint32_t)) == 0 &&
+		  memcmp(d1.uattr.off, d2.uattr.off, (d1.n_users + 1) * sizeof(uint64_t)) == 0,
+		  "attributes are canonical whatever the input order");
+
+	FmParamsDefault(&p);
+	p.factors = 8;
+	p.epochs = 5;
+	CHECK(FmTrain(&d1, &p, &m, err, sizeof(err)) == FM_OK, "%s", err);
+	{
+		FmModel		m2;
+		uint8_t    *b2;
+		size_t		l2;
+
+		FmTrain(&d2, &p, &m2, err, sizeof(err));
+		FmModelEncode(m, &bytes, &len);
+		FmModelEncode(m2, &b2, &l2);
+		CHECK(len == l2 && memcmp(bytes, b2, len) == 0,
+			  "same rows and attributes in any order = same bytes");
+		free(b2);
+		free(bytes);
+		FmModelFree(m2);
+	}
+
+	/* composites give the FM formula exactly (up to float rounding) */
+	for (uint32_t u = 0; u < m->n_users; u += 7)
+		for (uint32_t i = 0; i < m->n_items; i += 5)
+		{
+			double		diff = fabs(FmModelRaw(m, u, i) - DirectFm(m, u, i));
+
+			if (diff > maxdiff)
+				maxdiff = diff;
+		}
+	CHECK(maxdiff < 1e-4, "composite scoring equals the FM formula (max diff %g)", maxdiff);
+	CHECK(m->user_rated[FmModelUserIndex(m, 5000)] == 0 &&
+		  m->item_rated[FmModelItemIndex(m, 6000)] == 0, "attribute-only ids are marked");
+	CHECK(fabs(FmModelPredict(m, 5000, 1) - FmModelPredict(m, -1, 1)) > 1e-6,
+		  "an attribute-only user is scored through its attributes");
+
+	/* round trip with features */
+	CHECK(FmModelEncode(m, &bytes, &len) == FM_OK, "encode");
+	CHECK(FmModelDecode(bytes, len, &d, err, sizeof(err)) == FM_OK, "decode: %s", err);
+	CHECK(FmModelEncode(d, &again, &len2) == FM_OK && len == len2 &&
+		  memcmp(bytes, again, len) == 0, "decode then encode is the identity with features");
+	for (uint32_t u = 0; u < m->n_users && ok; u += 3)
+		ok = FmModelRaw(m, u, u % m->n_items) == FmModelRaw(d, u, u % m->n_items);
+	CHECK(ok, "decoded composites are identical");
+	free(again);
+	FmModelFree(d);
+
+	/* damage anywhere: decoded or rejected, never a crash */
+	FmRngSeed(&rng, 5);
+	for (int t = 0; t < 1000; t++)
+	{
+		uint8_t    *copy = malloc(len);
+		FmStatus	st;
+
+		memcpy(copy, bytes, len);
+		copy[FmRngBelow(&rng, len)] ^= (uint8_t) (1 + FmRngBelow(&rng, 255));
+		st = FmModelDecode(copy, len, &d, err, sizeof(err));
+		if (st == FM_OK)
+		{
+			accepted++;
+			CHECK(isfinite(FmModelPredict(d, 1, 1)), "finite");
+			FmModelFree(d);
+		}
+		else
+			CHECK(st == FM_ERR_CORRUPT, "corrupt, got %d", st);
+		free(copy);
+	}
+	free(bytes);
+
+	/* representations: anonymous attributes equal the attribute-only user */
+	{
+		float		buf[8],
+					buf2[8];
+		FmRep		a,
+					b;
+		const char *names[] = {"group=1", "nope"};
+
+		FmRepInit(m, &a, buf);
+		FmRepAddFeatures(m, &a, 'u', names, NULL, 2);
+		FmRepInit(m, &b, buf2);
+		FmRepAddUser(m, &b, 5000);
+		CHECK(a.path == FM_PATH_FEATURES && b.path == FM_PATH_USER_FEATURES &&
+			  a.unknown == 1 && a.used == 1, "paths and counts");
+		CHECK(fabs(FmRepScore(m, &a, 3) - FmRepScore(m, &b, 3)) < 1e-5,
+			  "attributes given anonymously score like the attribute-only user");
+	}
+
+	/* fold-in explains a session better than popularity */
+	{
+		float		buf[8];
+		FmRep		rep;
+		int64_t		items[40];
+		float		ratings[40];
+		double		se_pop = 0,
+					se_fold = 0;
+		int			n = 0;
+
+		for (size_t j = 0; j < r1.n && n < 40; j++)
+			if (r1.user[j] == 17)
+			{
+				items[n] = r1.item[j];
+				ratings[n++] = r1.rating[j];
+			}
+		FmRepInit(m, &rep, buf);
+		for (int j = 0; j < n; j++)
+		{
+			double		e = FmRepScore(m, &rep, FmModelItemIndex(m, items[j])) - ratings[j];
+
+			se_pop += e * e;
+		}
+		CHECK(FmRepFoldIn(m, &rep, items, ratings, n, 1.0) == FM_OK && rep.path == FM_PATH_FOLD_IN,
+			  "fold-in");
+		for (int j = 0; j < n; j++)
+		{
+			double		e = FmRepScore(m, &rep, FmModelItemIndex(m, items[j])) - ratings[j];
+
+			se_fold += e * e;
+		}
+		CHECK(se_fold < 0.8 * se_pop, "fold-in fits the session (%g vs %g, %d items)",
+			  se_fold, se_pop, n);
+	}
+
+	FmModelFree(m);
+	FmDatasetFree(&d1);
+	FmDatasetFree(&d2);
+	FmRatingsFree(&r1);
+	FmRatingsFree(&r2);
+	FmSideFree(&u1);
+	FmSideFree(&u2);
+	FmSideFree(&i1);
+	FmSideFree(&i2);
+}
+
+static void
+TestContext(void)
+{
+	FmRatingsData r;
+	FmDatasetData ds;
+	FmParamsData p;
+	FmModel		m;
+	FmRng		rng;
+	float		b1[8],
+				b2[8];
+	FmRep		even,
+				odd;
+	const char *evening[] = {"daypart=evening"};
+	const char *morning[] = {"daypart=morning"};
+	double		gain = 0;
+
+	/* evening favours even items, morning odd ones */
+	FmRatingsInit(&r);
+	FmRngSeed(&rng, 8);
+	for (int u = 1; u <= 100; u++)
+		for (int i = 1; i <= 40; i++)
+		{
+			bool		eve = FmRngUniform(&rng) < 0.5;
+			float		y = 3.0f + (((i % 2 == 0) == eve) ? 1.0f : -1.0f);
+
+			FmRatingsAdd(&r, u, i, y, 1.0f);
+			FmRatingsAddContext(&r, eve ? evening[0] : morning[0], 15, 1.0f);
+		}
+	CHECK(FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
+	CHECK(ds.cfeat.n == 2 && ds.n_ctx == 4000, "context lists");
+	FmParamsDefault(&p);
+	p.factors = 4;
+	p.epochs = 30;
+	CHECK(FmTrain(&ds, &p, &m, err, sizeof(err)) == FM_OK, "%s", err);
+	FmRepInit(m, &even, b1);
+	FmRepAddUser(m, &even, 1);
+	FmRepAddFeatures(m, &even, 'c', evening, NULL, 1);
+	FmRepInit(m, &odd, b2);
+	FmRepAddUser(m, &odd, 1);
+	FmRepAddFeatures(m, &odd, 'c', morning, NULL, 1);
+	for (int i = 1; i <= 40; i++)
+	{
+		int64_t		ii = FmModelItemIndex(m, i);
+		double		diff = FmRepScore(m, &even, ii) - FmRepScore(m, &odd, ii);
+
+		gain += (i % 2 == 0) ? diff : -diff;
+	}
+	CHECK(gain / 40 > 1.0, "context interacts with items (mean gain %g, planted 2)", gain / 40);
+	FmModelFree(m);
+	FmDatasetFree(&ds);
+	FmRatingsFree(&r);
+}
+
 int
 main(void)
 {
@@ -608,6 +932,8 @@ main(void)
 	TestTrainerSteps();
 	TestTopn();
 	TestBinary();
+	TestFeatures();
+	TestContext();
 	TestQuality();
 	printf("core: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
