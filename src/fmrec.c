@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fmgr.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -122,6 +123,17 @@ FmrecCheckName(const char *name)
 				(errcode(ERRCODE_NAME_TOO_LONG),
 				 errmsg("model name \"%s\" is too long", name),
 				 errdetail("Model names are limited to %d bytes.", FMREC_MAX_NAME)));
+}
+
+/* Sets up a materialized set-returning call. */
+void
+FmrecInitSrf(FunctionCallInfo fcinfo)
+{
+#if PG_VERSION_NUM >= 160000
+	InitMaterializedSRF(fcinfo, 0);
+#else
+	SetSingleFuncCall(fcinfo, 0);
+#endif
 }
 
 typedef struct FreeCallback

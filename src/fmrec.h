@@ -25,6 +25,7 @@ extern int	fmrec_cache_size_kb;
 extern void FmrecReport(FmStatus st, const char *err);
 extern void FmrecCheckName(const char *name);
 extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);
+extern void FmrecInitSrf(FunctionCallInfo fcinfo);
 
 /* options.c */
 typedef struct FmrecOptionsData

@@ -74,16 +74,6 @@ fmrec_predict_default(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(FmModelPredict(m, PG_GETARG_INT64(0), PG_GETARG_INT64(1)));
 }
 
-static void
-InitSrf(FunctionCallInfo fcinfo)
-{
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
-}
-
 /* The elements of a bigint[] argument; NULL elements are an error. */
 static int64 *
 Int64Array(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
@@ -285,7 +275,7 @@ Topn(FunctionCallInfo fcinfo, FmModel m, int first)
 {
 	FmRep		rep;
 
-	InitSrf(fcinfo);
+	FmrecInitSrf(fcinfo);
 	if (m == NULL || PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
 		return (Datum) 0;
 	UserRep(fcinfo, m, &rep, PG_GETARG_INT64(first), first + 4);
@@ -307,7 +297,7 @@ TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
 	int64	   *items = NULL;
 	int			n_items = 0;
 
-	InitSrf(fcinfo);
+	FmrecInitSrf(fcinfo);
 	if (m == NULL || PG_ARGISNULL(1))
 		return (Datum) 0;
 	FmRepInit(m, &rep, palloc(m->k * sizeof(float)));

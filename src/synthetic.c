@@ -12,16 +12,6 @@
 
 #include "fmrec.h"
 
-static void
-InitSrf(FunctionCallInfo fcinfo)
-{
-#if PG_VERSION_NUM >= 160000
-	InitMaterializedSRF(fcinfo, 0);
-#else
-	SetSingleFuncCall(fcinfo, 0);
-#endif
-}
-
 static FmSynth
 Create(int users, int items, int64 ratings, int64 seed, double noise,
 	   int genres, int groups)
@@ -51,7 +41,7 @@ fmrec_synthetic_ratings(PG_FUNCTION_ARGS)
 	FmSynthRow	row;
 	volatile int64 n = 0;
 
-	InitSrf(fcinfo);
+	FmrecInitSrf(fcinfo);
 	s = Create(PG_GETARG_INT32(0), PG_GETARG_INT32(1), PG_GETARG_INT64(2),
 			   PG_GETARG_INT64(3), PG_GETARG_FLOAT8(4), PG_GETARG_INT32(5),
 			   PG_GETARG_INT32(6));
@@ -98,7 +88,7 @@ fmrec_synthetic_features(PG_FUNCTION_ARGS)
 	int			items = PG_GETARG_INT32(1);
 	FmSynth		s;
 
-	InitSrf(fcinfo);
+	FmrecInitSrf(fcinfo);
 	s = Create(users, items, 0, PG_GETARG_INT64(2), 0.0, PG_GETARG_INT32(3),
 			   PG_GETARG_INT32(4));
 	PG_TRY();

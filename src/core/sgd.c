@@ -273,6 +273,23 @@ LossGrad(bool binary, float p, const FmRow *r, double *loss)
 }
 
 /*
+ * Ends a batch: the global bias, which every row touches, takes one step
+ * on the batch's summed gradient (a per-row update would make all workers
+ * write the same cache line for every row), and the batch's loss is added
+ * to the worker's.
+ */
+static void
+EndBatch(FmTrainerData *t, float g0, double loss, double wsum, WorkerStats *ws)
+{
+	float		d = g0 + (float) t->p.reg_bias * t->w0;
+
+	t->gw0 += d * d;
+	t->w0 -= (float) t->p.learning_rate * d / sqrtf(t->gw0);
+	ws->loss += loss;
+	ws->weight += wsum;
+}
+
+/*
  * Trains on rows[lo..hi) of a dataset without side features: every row is
  * one user and one item.  Parameter pointers are copied to locals so the
  * loop keeps them in registers.
@@ -294,7 +311,6 @@ TrainRangeFast(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws)
 	double		wsum = 0.0;
 	float		w0 = t->w0;
 	float		g0 = 0.0f;
-	float		d;
 
 	for (size_t j = lo; j < hi; j++)
 	{
@@ -313,16 +329,7 @@ TrainRangeFast(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws)
 		FactorStep(vu, vi, kp, g, lr, rf);
 	}
 
-	/*
-	 * The global bias, which every row touches, takes one step per batch
-	 * on the batch's summed gradient: a per-row update would make all
-	 * workers write the same cache line for every row.
-	 */
-	d = g0 + (float) t->p.reg_bias * t->w0;
-	t->gw0 += d * d;
-	t->w0 -= lr * d / sqrtf(t->gw0);
-	ws->loss += loss;
-	ws->weight += wsum;
+	EndBatch(t, g0, loss, wsum, ws);
 }
 
 /* Trains on rows[lo..hi) of a dataset with side features. */
@@ -341,7 +348,6 @@ TrainRangeGeneral(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws,
 	double		wsum = 0.0;
 	float		w0 = t->w0;
 	float		g0 = 0.0f;
-	float		d;
 
 	for (size_t j = lo; j < hi; j++)
 	{
@@ -358,11 +364,7 @@ TrainRangeGeneral(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws,
 			GeneralFactorStep(act[a].v, S, kp, g * act[a].x, act[a].x, lr, rf);
 		}
 	}
-	d = g0 + (float) t->p.reg_bias * t->w0;
-	t->gw0 += d * d;
-	t->w0 -= lr * d / sqrtf(t->gw0);
-	ws->loss += loss;
-	ws->weight += wsum;
+	EndBatch(t, g0, loss, wsum, ws);
 }
 
 /* Pool entry: worker w takes batches w, w + T, w + 2T, ... of the chunk. */

@@ -31,6 +31,31 @@ Die(const char *what, const char *err)
 	exit(1);
 }
 
+/* "name value" pairs from the command line override hyperparameters */
+static void
+ParseParams(FmParams p, int argc, char **argv)
+{
+	for (int a = 0; a + 1 < argc; a += 2)
+	{
+		if (!strcmp(argv[a], "lr"))
+			p->learning_rate = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "rf"))
+			p->reg_factors = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "rl"))
+			p->reg_linear = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "ep"))
+			p->epochs = atoi(argv[a + 1]);
+		if (!strcmp(argv[a], "k"))
+			p->factors = atoi(argv[a + 1]);
+		if (!strcmp(argv[a], "init"))
+			p->init_stdev = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "val"))
+			p->validation = atof(argv[a + 1]);
+		if (!strcmp(argv[a], "threads"))
+			p->threads = atoi(argv[a + 1]);
+	}
+}
+
 /* ml-latest-small ratings.csv: userId,movieId,rating,timestamp */
 static void
 LoadCsv(const char *path, FmRatings r)
@@ -113,16 +138,7 @@ MovieLens(const char *dir, int argc, char **argv)
 	{
 		FmParamsDefault(&p);
 		p.task = task;
-		for (int a = 0; a + 1 < argc; a += 2)
-		{
-			if (!strcmp(argv[a], "lr")) p.learning_rate = atof(argv[a + 1]);
-			if (!strcmp(argv[a], "rf")) p.reg_factors = atof(argv[a + 1]);
-			if (!strcmp(argv[a], "rl")) p.reg_linear = atof(argv[a + 1]);
-			if (!strcmp(argv[a], "ep")) p.epochs = atoi(argv[a + 1]);
-			if (!strcmp(argv[a], "k")) p.factors = atoi(argv[a + 1]);
-			if (!strcmp(argv[a], "init")) p.init_stdev = atof(argv[a + 1]);
-			if (!strcmp(argv[a], "val")) p.validation = atof(argv[a + 1]);
-		}
+		ParseParams(&p, argc, argv);
 		t0 = Now();
 		if (FmTrain(&ds, &p, &m, err, sizeof(err)) != FM_OK)
 			Die("train", err);
@@ -383,15 +399,7 @@ SynthQuality(int users, int items, int64_t n, int argc, char **argv)
 	FmSynthFree(s);
 	FmDatasetBuild(&ds, &train, NULL, NULL, err, sizeof(err));
 	FmParamsDefault(&p);
-	for (int a = 0; a + 1 < argc; a += 2)
-	{
-		if (!strcmp(argv[a], "lr")) p.learning_rate = atof(argv[a + 1]);
-		if (!strcmp(argv[a], "rf")) p.reg_factors = atof(argv[a + 1]);
-		if (!strcmp(argv[a], "rl")) p.reg_linear = atof(argv[a + 1]);
-		if (!strcmp(argv[a], "ep")) p.epochs = atoi(argv[a + 1]);
-		if (!strcmp(argv[a], "k")) p.factors = atoi(argv[a + 1]);
-		if (!strcmp(argv[a], "val")) p.validation = atof(argv[a + 1]);
-	}
+	ParseParams(&p, argc, argv);
 	if (FmTrain(&ds, &p, &m, err, sizeof(err)) != FM_OK)
 		Die("train", err);
 	for (size_t t = 0; t < test.n; t++)

@@ -30,13 +30,35 @@ static int	failed = 0;
 
 static char err[FM_ERRLEN];
 
+/* Shuffles rating rows in place (Fisher-Yates, seeded). */
+static void
+ShuffleRatings(FmRatings r, uint64_t seed)
+{
+	FmRng		rng;
+
+	FmRngSeed(&rng, seed);
+	for (size_t j = r->n; j > 1; j--)
+	{
+		size_t		k = FmRngBelow(&rng, j);
+		int64_t		u = r->user[j - 1],
+					i = r->item[j - 1];
+		float		y = r->rating[j - 1];
+
+		r->user[j - 1] = r->user[k];
+		r->item[j - 1] = r->item[k];
+		r->rating[j - 1] = r->rating[k];
+		r->user[k] = u;
+		r->item[k] = i;
+		r->rating[k] = y;
+	}
+}
+
 /* a small planted data set, in the order given by shuffle_seed */
 static void
 PlantedRatings(FmRatings r, int users, int items, int64_t n, uint64_t shuffle_seed)
 {
 	FmSynth		s;
 	FmSynthRow	row;
-	FmRng		rng;
 
 	FmRatingsInit(r);
 	if (FmSynthCreate(users, items, n, 11, 0.5, 0, 0, &s, err, sizeof(err)) != FM_OK)
@@ -45,23 +67,7 @@ PlantedRatings(FmRatings r, int users, int items, int64_t n, uint64_t shuffle_se
 		FmRatingsAdd(r, row.user, row.item, (float) row.rating, 1.0f);
 	FmSynthFree(s);
 	if (shuffle_seed)
-	{
-		FmRngSeed(&rng, shuffle_seed);
-		for (size_t j = r->n; j > 1; j--)
-		{
-			size_t		k = FmRngBelow(&rng, j);
-			int64_t		u = r->user[j - 1],
-						i = r->item[j - 1];
-			float		y = r->rating[j - 1];
-
-			r->user[j - 1] = r->user[k];
-			r->item[j - 1] = r->item[k];
-			r->rating[j - 1] = r->rating[k];
-			r->user[k] = u;
-			r->item[k] = i;
-			r->rating[k] = y;
-		}
-	}
+		ShuffleRatings(r, shuffle_seed);
 }
 
 static FmModel
@@ -604,7 +610,6 @@ PlantedWithFeatures(FmRatings r, FmSide users, FmSide items, uint64_t order_seed
 	FmSynthRow	row;
 	int			genres[3];
 	char		name[32];
-	FmRng		rng;
 
 	FmRatingsInit(r);
 	FmSideInit(users);
@@ -612,7 +617,6 @@ PlantedWithFeatures(FmRatings r, FmSide users, FmSide items, uint64_t order_seed
 	FmSynthCreate(300, 200, 12000, 21, 0.3, 8, 4, &s, err, sizeof(err));
 	while (FmSynthNext(s, &row))
 		FmRatingsAdd(r, row.user, row.item, (float) row.rating, 1.0f);
-	FmRngSeed(&rng, order_seed);
 	/* attributes in an order that depends on order_seed */
 	for (int k = 0; k < 200; k++)
 	{
@@ -637,22 +641,7 @@ PlantedWithFeatures(FmRatings r, FmSide users, FmSide items, uint64_t order_seed
 	FmSideAdd(items, 6000, "genre=2", 7, 1.0f);
 	FmSynthFree(s);
 	if (order_seed)
-	{
-		for (size_t j = r->n; j > 1; j--)
-		{
-			size_t		k = FmRngBelow(&rng, j);
-			int64_t		u = r->user[j - 1],
-						i = r->item[j - 1];
-			float		y = r->rating[j - 1];
-
-			r->user[j - 1] = r->user[k];
-			r->item[j - 1] = r->item[k];
-			r->rating[j - 1] = r->rating[k];
-			r->user[k] = u;
-			r->item[k] = i;
-			r->rating[k] = y;
-		}
-	}
+		ShuffleRatings(r, order_seed);
 }
 
 /* the FM formula computed directly from a model's parameters */
