@@ -14,13 +14,14 @@ MODULE_big = fmrec
 CORE_OBJS = src/core/fmrec.pb-c.o src/core/params.o src/core/idmap.o \
 	src/core/ratings.o src/core/dataset.o src/core/model.o src/core/pool.o \
 	src/core/sgd.o src/core/topn.o src/core/metrics.o src/core/codec.o \
-	src/core/synth.o src/core/kernels.o src/core/featdict.o src/core/features.o
+	src/core/synth.o src/core/kernels.o src/core/featdict.o src/core/features.o \
+	src/core/mcmc.o
 LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \
 	src/train.o src/serve.o src/agg.o src/synthetic.o
 OBJS = $(CORE_OBJS) $(LAYER_OBJS)
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
-REGRESS = api errors model_bytes aggregate rollback features
+REGRESS = api errors model_bytes aggregate rollback features solvers
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # OpenBLAS, single-threaded build: a PostgreSQL backend must not grow

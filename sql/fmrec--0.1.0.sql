@@ -70,6 +70,8 @@ CREATE FUNCTION fm_train(
     threads integer DEFAULT NULL,
     store_seen boolean DEFAULT NULL,
     quiet boolean DEFAULT NULL,
+    solver text DEFAULT NULL,
+    burn_in integer DEFAULT NULL,
     user_features text DEFAULT NULL,
     item_features text DEFAULT NULL,
     OUT name text,
@@ -90,7 +92,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION fm_train(text, text, text, integer, integer, integer, float8,
     float8, float8, float8, float8, float8, float8, integer, bigint, integer,
-    boolean, boolean, text, text)
+    boolean, boolean, text, integer, text, text)
 IS 'trains a factorization machine from (user, item, rating [, weight [, context...]]) rows and optional user and item attributes, and stores it in fm_models';
 
 CREATE FUNCTION fm_drop(model text, if_exists boolean DEFAULT false)

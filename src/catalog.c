@@ -111,7 +111,7 @@ FmrecStoreModel(const char *name, const FmModelData *m, const uint8_t *bytes,
 	plan = Prepare(&store_plan,
 				   "INSERT INTO %s AS m (name, task, solver, hyperparams, metrics, "
 				   "n_rows, n_users, n_items, size_bytes, version, created_at, model) "
-				   "VALUES ($1, $2, 'sgd', $3::jsonb, $4::jsonb, $5, $6, $7, $8, "
+				   "VALUES ($1, $2, $3::jsonb->>'solver', $3::jsonb, $4::jsonb, $5, $6, $7, $8, "
 				   "0, now(), $9) "
 				   "ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, "
 				   "solver = EXCLUDED.solver, hyperparams = EXCLUDED.hyperparams, "

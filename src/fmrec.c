@@ -98,7 +98,7 @@ FmrecReport(FmStatus st, const char *err)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("%s", err),
-					 errdetail("The model's parameters became infinite or NaN; no model was stored."),
+					 errdetail("The training loss exploded or the parameters became infinite or NaN; no model was stored."),
 					 errhint("Lower learning_rate or raise the regularization.")));
 			break;
 		case FM_ERR_THREAD:

@@ -32,6 +32,7 @@ typedef struct FmrecOptionsData
 {
 	FmParamsData params;
 	bool		quiet;
+	unsigned	set;			/* FM_SET_* bits of options given explicitly */
 } FmrecOptionsData;
 
 extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,

@@ -27,6 +27,7 @@
 typedef enum OptionKind
 {
 	OPT_TASK,
+	OPT_SOLVER,
 	OPT_INT,
 	OPT_INT64,
 	OPT_REAL,
@@ -39,28 +40,31 @@ typedef struct OptionDef
 	const char *alias;			/* SageMaker's name, or NULL */
 	OptionKind	kind;
 	size_t		offset;			/* in FmrecOptionsData */
+	unsigned	setbit;			/* FM_SET_* when solver defaults depend on it */
 } OptionDef;
 
 #define P(field) offsetof(FmrecOptionsData, params.field)
 
 /* fm_train's option arguments, in SQL declaration order */
 static const OptionDef option_defs[] = {
-	{"task", "predictor_type", OPT_TASK, P(task)},
-	{"factors", "num_factors", OPT_INT, P(factors)},
-	{"epochs", NULL, OPT_INT, P(epochs)},
-	{"batch_size", "mini_batch_size", OPT_INT, P(batch_size)},
-	{"learning_rate", NULL, OPT_REAL, P(learning_rate)},
-	{"reg_bias", "bias_wd", OPT_REAL, P(reg_bias)},
-	{"reg_linear", "linear_wd", OPT_REAL, P(reg_linear)},
-	{"reg_factors", "factors_wd", OPT_REAL, P(reg_factors)},
-	{"init_stdev", "factors_init_sigma", OPT_REAL, P(init_stdev)},
-	{"threshold", NULL, OPT_REAL, P(threshold)},
-	{"validation", NULL, OPT_REAL, P(validation)},
-	{"patience", NULL, OPT_INT, P(patience)},
-	{"seed", NULL, OPT_INT64, P(seed)},
-	{"threads", NULL, OPT_INT, P(threads)},
-	{"store_seen", NULL, OPT_BOOL, P(store_seen)},
-	{"quiet", NULL, OPT_BOOL, offsetof(FmrecOptionsData, quiet)},
+	{"task", "predictor_type", OPT_TASK, P(task), 0},
+	{"factors", "num_factors", OPT_INT, P(factors), 0},
+	{"epochs", NULL, OPT_INT, P(epochs), FM_SET_EPOCHS},
+	{"batch_size", "mini_batch_size", OPT_INT, P(batch_size), 0},
+	{"learning_rate", NULL, OPT_REAL, P(learning_rate), 0},
+	{"reg_bias", "bias_wd", OPT_REAL, P(reg_bias), 0},
+	{"reg_linear", "linear_wd", OPT_REAL, P(reg_linear), FM_SET_REG_LINEAR},
+	{"reg_factors", "factors_wd", OPT_REAL, P(reg_factors), FM_SET_REG_FACTORS},
+	{"init_stdev", "factors_init_sigma", OPT_REAL, P(init_stdev), FM_SET_INIT_STDEV},
+	{"threshold", NULL, OPT_REAL, P(threshold), 0},
+	{"validation", NULL, OPT_REAL, P(validation), 0},
+	{"patience", NULL, OPT_INT, P(patience), 0},
+	{"seed", NULL, OPT_INT64, P(seed), 0},
+	{"threads", NULL, OPT_INT, P(threads), 0},
+	{"store_seen", NULL, OPT_BOOL, P(store_seen), 0},
+	{"quiet", NULL, OPT_BOOL, offsetof(FmrecOptionsData, quiet), 0},
+	{"solver", NULL, OPT_SOLVER, P(solver), 0},
+	{"burn_in", NULL, OPT_INT, P(burn_in), FM_SET_BURN_IN},
 };
 
 #define N_OPTIONS lengthof(option_defs)
@@ -71,6 +75,17 @@ Init(FmrecOptionsData *opts)
 	FmParamsDefault(&opts->params);
 	opts->params.threads = -1;	/* resolved from fmrec.threads */
 	opts->quiet = false;
+	opts->set = 0;
+}
+
+static void
+SetSolver(FmrecOptionsData *opts, const char *name)
+{
+	if (!FmSolverFromName(name, &opts->params.solver))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized solver \"%s\"", name),
+				 errhint("Use \"sgd\", \"als\" or \"mcmc\".")));
 }
 
 static void
@@ -129,10 +144,14 @@ FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first, FmrecOptionsData *opts)
 
 		if (PG_ARGISNULL(a))
 			continue;
+		opts->set |= def->setbit;
 		switch (def->kind)
 		{
 			case OPT_TASK:
 				SetTask(opts, text_to_cstring(PG_GETARG_TEXT_PP(a)));
+				break;
+			case OPT_SOLVER:
+				SetSolver(opts, text_to_cstring(PG_GETARG_TEXT_PP(a)));
 				break;
 			case OPT_INT:
 				SetReal(def, opts, PG_GETARG_INT32(a));
@@ -196,18 +215,21 @@ FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts)
 						 errhint("Valid options are task, factors, epochs, batch_size, "
 								 "learning_rate, reg_bias, reg_linear, reg_factors, "
 								 "init_stdev, threshold, validation, patience, seed, "
-								 "threads, store_seen and quiet.")));
+								 "threads, store_seen, quiet, solver and burn_in.")));
 		}
 		else if (tok == WJB_VALUE && def != NULL)
 		{
 			if (v.type == jbvNull)
 				continue;
+			opts->set |= def->setbit;
 			if (def->kind == OPT_TASK && v.type == jbvString)
 				SetTask(opts, pnstrdup(v.val.string.val, v.val.string.len));
+			else if (def->kind == OPT_SOLVER && v.type == jbvString)
+				SetSolver(opts, pnstrdup(v.val.string.val, v.val.string.len));
 			else if (def->kind == OPT_BOOL && v.type == jbvBool)
 				*(bool *) ((char *) opts + def->offset) = v.val.boolean;
 			else if (v.type == jbvNumeric && def->kind != OPT_TASK &&
-					 def->kind != OPT_BOOL)
+					 def->kind != OPT_SOLVER && def->kind != OPT_BOOL)
 				SetReal(def, opts,
 						DatumGetFloat8(DirectFunctionCall1(numeric_float8,
 														   NumericGetDatum(v.val.numeric))));
@@ -244,6 +266,7 @@ FmrecOptionsFinish(FmrecOptionsData *opts)
 
 	if (opts->params.threads == -1)
 		opts->params.threads = fmrec_threads;
+	FmParamsSolverDefaults(&opts->params, opts->params.solver, opts->set);
 	st = FmParamsCheck(&opts->params, err, sizeof(err));
 	if (st != FM_OK)
 		ereport(ERROR,
@@ -268,9 +291,12 @@ FmrecParamsJson(const FmParamsData *p)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "{\"solver\": \"sgd\", \"task\": \"%s\", \"factors\": %d, "
+	appendStringInfo(&buf, "{\"solver\": \"%s\", \"task\": \"%s\", \"factors\": %d, "
 					 "\"epochs\": %d, \"batch_size\": %d",
-					 FmTaskName(p->task), p->factors, p->epochs, p->batch_size);
+					 FmSolverName(p->solver), FmTaskName(p->task), p->factors,
+					 p->epochs, p->batch_size);
+	if (p->solver == FM_SOLVER_MCMC)
+		appendStringInfo(&buf, ", \"burn_in\": %d", p->burn_in);
 	AppendReal(&buf, "learning_rate", p->learning_rate);
 	AppendReal(&buf, "reg_bias", p->reg_bias);
 	AppendReal(&buf, "reg_linear", p->reg_linear);

@@ -214,7 +214,8 @@ FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 	}
 
 #define SET(field, value) (info.has_##field = 1, info.field = (value))
-	SET(solver, 0);
+	SET(solver, (uint32_t) m->params.solver);
+	SET(burn_in, (uint32_t) m->params.burn_in);
 	SET(epochs, (uint32_t) m->params.epochs);
 	SET(batch_size, (uint32_t) m->params.batch_size);
 	SET(learning_rate, m->params.learning_rate);
@@ -521,6 +522,8 @@ FmModelDecode(const uint8_t *bytes, size_t len, FmModel *out,
 	{
 		const Fmrec__TrainInfo *t = msg->train;
 
+		m->params.solver = t->solver <= FM_SOLVER_MCMC ? (FmSolver) t->solver : FM_SOLVER_SGD;
+		m->params.burn_in = (int) t->burn_in;
 		m->params.epochs = (int) t->epochs;
 		m->params.batch_size = (int) t->batch_size;
 		m->params.learning_rate = t->learning_rate;

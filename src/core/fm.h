@@ -56,6 +56,13 @@ typedef enum FmTask
 	FM_TASK_BINARY = 1
 } FmTask;
 
+typedef enum FmSolver
+{
+	FM_SOLVER_SGD = 0,			/* sgd.c: Adagrad SGD */
+	FM_SOLVER_ALS = 1,			/* mcmc.c: coordinate-wise least squares */
+	FM_SOLVER_MCMC = 2			/* mcmc.c: Gibbs sampling, Bayesian FM */
+} FmSolver;
+
 /* Hyperparameters; names follow SageMaker FM where one exists. */
 typedef struct FmParamsData
 {
@@ -74,14 +81,26 @@ typedef struct FmParamsData
 	uint64_t	seed;
 	int			threads;
 	bool		store_seen;		/* keep each user's rated items */
+	FmSolver	solver;
+	int			burn_in;		/* MCMC: iterations discarded before averaging */
 } FmParamsData;
 
 typedef FmParamsData *FmParams;
 
 extern void FmParamsDefault(FmParams p);
 extern FmStatus FmParamsCheck(const FmParamsData *p, char *err, size_t errlen);
+extern void FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set);
 extern const char *FmTaskName(FmTask task);
 extern bool FmTaskFromName(const char *name, FmTask *task);
+extern const char *FmSolverName(FmSolver solver);
+extern bool FmSolverFromName(const char *name, FmSolver *solver);
+
+/* FmParamsSolverDefaults: bits of the options the user gave explicitly */
+#define FM_SET_EPOCHS		0x01
+#define FM_SET_REG_LINEAR	0x02
+#define FM_SET_REG_FACTORS	0x04
+#define FM_SET_INIT_STDEV	0x08
+#define FM_SET_BURN_IN		0x10
 
 /* ---------------------------------------------------------------- */
 /* idmap.c: int64 id -> dense index, open addressing */

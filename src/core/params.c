@@ -31,6 +31,72 @@ FmParamsDefault(FmParams p)
 	p->seed = 42;
 	p->threads = 1;
 	p->store_seen = true;
+	p->solver = FM_SOLVER_SGD;
+	p->burn_in = 50;
+}
+
+/*
+ * Switches to another solver, giving the options the user did not set
+ * (bits of `set`) that solver's defaults: ALS takes regularization as the
+ * weight of squared norms in a least-squares objective (much larger than
+ * SGD's per-update decay) and converges in fewer iterations; MCMC learns
+ * its regularization from hyperpriors and wants a wider initialization
+ * and enough samples after burn-in.
+ */
+void
+FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set)
+{
+	p->solver = solver;
+	if (solver == FM_SOLVER_ALS)
+	{
+		if (!(set & FM_SET_EPOCHS))
+			p->epochs = 15;
+		if (!(set & FM_SET_REG_LINEAR))
+			p->reg_linear = 10.0;
+		if (!(set & FM_SET_REG_FACTORS))
+			p->reg_factors = 10.0;
+		if (!(set & FM_SET_INIT_STDEV))
+			p->init_stdev = 0.1;
+	}
+	else if (solver == FM_SOLVER_MCMC)
+	{
+		/* the binary task's latent targets mix more slowly */
+		if (!(set & FM_SET_EPOCHS))
+			p->epochs = p->task == FM_TASK_BINARY ? 200 : 100;
+		if (!(set & FM_SET_INIT_STDEV))
+			p->init_stdev = 0.1;
+		if (!(set & FM_SET_BURN_IN))
+			p->burn_in = p->epochs / 4;
+	}
+}
+
+const char *
+FmSolverName(FmSolver solver)
+{
+	switch (solver)
+	{
+		case FM_SOLVER_ALS:
+			return "als";
+		case FM_SOLVER_MCMC:
+			return "mcmc";
+		case FM_SOLVER_SGD:
+			break;
+	}
+	return "sgd";
+}
+
+bool
+FmSolverFromName(const char *name, FmSolver *solver)
+{
+	if (strcmp(name, "sgd") == 0)
+		*solver = FM_SOLVER_SGD;
+	else if (strcmp(name, "als") == 0)
+		*solver = FM_SOLVER_ALS;
+	else if (strcmp(name, "mcmc") == 0)
+		*solver = FM_SOLVER_MCMC;
+	else
+		return false;
+	return true;
 }
 
 const char *
@@ -95,5 +161,15 @@ FmParamsCheck(const FmParamsData *p, char *err, size_t errlen)
 		return RangeError(err, errlen, "patience", "between 1 and 100000");
 	if (p->threads < 1 || p->threads > FM_MAX_THREADS)
 		return RangeError(err, errlen, "threads", "between 1 and 64");
+	if (p->solver != FM_SOLVER_SGD && p->solver != FM_SOLVER_ALS &&
+		p->solver != FM_SOLVER_MCMC)
+		return RangeError(err, errlen, "solver", "\"sgd\", \"als\" or \"mcmc\"");
+	if (p->burn_in < 0 || (p->solver == FM_SOLVER_MCMC && p->burn_in >= p->epochs))
+		return RangeError(err, errlen, "burn_in", "at least 0 and below epochs");
+	if (p->solver == FM_SOLVER_ALS && p->task != FM_TASK_REGRESSION)
+	{
+		snprintf(err, errlen, "solver \"als\" supports only the regression task");
+		return FM_ERR_PARAM;
+	}
 	return FM_OK;
 }

@@ -53,67 +53,12 @@
 #include "fm.h"
 #include "kernels.h"
 #include "rng.h"
+#include "trainer.h"
 
 #define ADAGRAD_INIT 1.0f
 #define BATCHES_PER_STEP 16
 
-typedef struct WorkerStats
-{
-	double		loss;
-	double		weight;
-	char		pad[48];		/* one cache line per worker */
-} WorkerStats;
 
-typedef struct FmTrainerData
-{
-	const FmDatasetData *ds;
-	FmParamsData p;
-	int			kp;				/* k padded to FM_KPAD */
-
-	/*
-	 * Parameters of all features, indexed [users | items | user attrs |
-	 * item attrs | context]: W holds [w, adagrad sum] pairs, V rows of
-	 * [v (kp) | adagrad sums (kp)].  wu/vu and wi/vi point into them.
-	 */
-	float		w0;
-	float		gw0;
-	size_t		n_feat;
-	size_t		off_uf;
-	size_t		off_if;
-	size_t		off_cf;
-	float	   *W;
-	float	   *V;
-	float	   *wu;
-	float	   *wi;
-	float	   *vu;
-	float	   *vi;
-	bool		general;		/* some row has side features */
-	float	   *scratch;		/* per worker: S (kp) + gathered features */
-	size_t		scratch_stride;
-
-	FmRow	   *train;
-	size_t		n_train;
-	FmRow	   *valid;
-	size_t		n_valid;
-	float	   *vpred;
-	float	   *vlabel;
-
-	/* best epoch so far, when validating: w (n_feat) and v (n_feat x kp) */
-	float		best_w0;
-	float	   *best_w;
-	float	   *best_v;
-	double		best_score;
-	int			best_epoch;
-
-	FmRng		rng;
-	FmPool		pool;
-	int			epoch;			/* epochs finished */
-	size_t		pos;			/* next row of the current epoch */
-	size_t		chunk_end;
-	bool		done;
-	FmEpochStats stats;
-	WorkerStats ws[FM_MAX_THREADS];
-} FmTrainerData;
 
 static inline float
 LabelOf(const FmTrainerData *t, float rating)
@@ -162,20 +107,14 @@ Sigmoid(double x)
 	return 1.0 / (1.0 + exp(-x));
 }
 
-/* one active feature of a row: its parameters and value */
-typedef struct Active
-{
-	float	   *w;				/* [w, g] */
-	float	   *v;				/* [v (kp) | g (kp)] */
-	float		x;
-} Active;
+
 
 /*
  * Gathers the active features of row r into act; returns how many.  W and
  * V may be the live parameters (stride 2, 2 kp) or a saved copy (1, kp).
  */
-static int
-Gather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
+int
+FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
 	   size_t ws, size_t vs, Active *act)
 {
 	const FmDatasetData *ds = t->ds;
@@ -352,7 +291,7 @@ TrainRangeGeneral(FmTrainerData *t, size_t lo, size_t hi, WorkerStats *ws,
 	for (size_t j = lo; j < hi; j++)
 	{
 		const FmRow *r = &t->train[j];
-		int			n = Gather(t, r, t->W, t->V, 2, 2 * (size_t) kp, act);
+		int			n = FmGather(t, r, t->W, t->V, 2, 2 * (size_t) kp, act);
 		float		g = LossGrad(binary, ScoreActive(t, w0, act, n, S), r, &loss);
 
 		wsum += r->w;
@@ -413,13 +352,13 @@ RowScore(const FmTrainerData *t, float w0, float *W, float *V, size_t ws,
 	if (!t->general)
 		return w0 + W[r->u * ws] + W[(t->ds->n_users + (size_t) r->i) * ws] +
 			FmDot(V + r->u * vs, V + (t->ds->n_users + (size_t) r->i) * vs, t->kp);
-	n = Gather(t, r, W, V, ws, vs, act);
+	n = FmGather(t, r, W, V, ws, vs, act);
 	return ScoreActive(t, w0, act, n, S);
 }
 
 /* Fills vpred with the predictions of the given parameters on the hold-out. */
-static void
-PredictValid(FmTrainerData *t, float w0, float *W, float *V, size_t ws,
+void
+FmPredictValid(FmTrainerData *t, float w0, float *W, float *V, size_t ws,
 			 size_t vs)
 {
 	float	   *S = t->scratch;
@@ -441,8 +380,8 @@ PredictValid(FmTrainerData *t, float w0, float *W, float *V, size_t ws,
 	}
 }
 
-static void
-Metrics(const FmTrainerData *t, double *rmse, double *auc, double *logloss)
+void
+FmValidMetrics(const FmTrainerData *t, double *rmse, double *auc, double *logloss)
 {
 	*rmse = *auc = *logloss = NAN;
 	if (t->p.task == FM_TASK_BINARY)
@@ -457,8 +396,8 @@ Metrics(const FmTrainerData *t, double *rmse, double *auc, double *logloss)
 static void
 Validate(FmTrainerData *t, FmEpochStats *st)
 {
-	PredictValid(t, t->w0, t->W, t->V, 2, 2 * (size_t) t->kp);
-	Metrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
+	FmPredictValid(t, t->w0, t->W, t->V, 2, 2 * (size_t) t->kp);
+	FmValidMetrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
 }
 
 static void
@@ -603,6 +542,12 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 	}
 	t->best_score = -INFINITY;
 
+	if (p->solver != FM_SOLVER_SGD &&
+		(st = FmCdCreate(t, err, errlen)) != FM_OK)
+	{
+		FmTrainerFree(t);
+		return st;
+	}
 	if ((st = FmPoolCreate(p->threads, &t->pool)) != FM_OK)
 	{
 		snprintf(err, errlen, "could not start %d worker threads", p->threads);
@@ -617,6 +562,22 @@ nomem:
 			 ds->n_rows);
 	FmTrainerFree(t);
 	return FM_ERR_NOMEM;
+}
+
+/*
+ * True when the training loss has exploded: an RMSE five times the rating
+ * range (a constant prediction is never worse than the range) or a log
+ * loss above 5 (a constant 1/2 gives 0.69).  Parameters that grow without
+ * bound get there long before they overflow to infinity.
+ */
+bool
+FmExploded(const FmTrainerData *t, double train_loss)
+{
+	if (!isfinite(train_loss))
+		return true;
+	if (t->p.task == FM_TASK_BINARY)
+		return train_loss > 5.0;
+	return train_loss > 5.0 * ((double) t->ds->max_rating - t->ds->min_rating + 1.0);
 }
 
 static FmStatus
@@ -639,7 +600,7 @@ EndEpoch(FmTrainerData *t, char *err, size_t errlen)
 		st->train_loss = sqrt(st->train_loss);
 	st->valid_rmse = st->valid_auc = st->valid_logloss = NAN;
 	st->improved = false;
-	if (!isfinite(st->train_loss) || !isfinite(t->w0))
+	if (FmExploded(t, st->train_loss) || !isfinite(t->w0))
 	{
 		snprintf(err, errlen, "training diverged in epoch %d (train loss %g)",
 				 t->epoch, st->train_loss);
@@ -683,6 +644,8 @@ FmTrainerStep(FmTrainer t, char *err, size_t errlen)
 
 	if (t->done)
 		return FM_DONE;
+	if (t->cd)
+		return FmCdStep(t, err, errlen);
 	if (t->pos == 0)
 	{
 		Shuffle(t);
@@ -749,12 +712,15 @@ FmStatus
 FmTrainerFinish(FmTrainer t, FmModel *out)
 {
 	const FmDatasetData *ds = t->ds;
-	const bool	best = t->n_valid > 0 && t->best_epoch > 0;
+	bool		best;
 	int			k = t->p.factors;
 	uint64_t	n_seen = 0;
 	FmModel		m;
 
 	*out = NULL;
+	if (t->cd)
+		FmCdFinish(t);
+	best = t->use_best || (t->n_valid > 0 && t->best_epoch > 0);
 	if (t->p.store_seen)
 	{
 		for (size_t j = 0; j < ds->n_rows; j++)
@@ -822,8 +788,8 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 	if (best)
 	{
 		/* report the kept epoch's validation metrics */
-		PredictValid(t, t->best_w0, t->best_w, t->best_v, 1, t->kp);
-		Metrics(t, &m->info.valid_rmse, &m->info.valid_auc,
+		FmPredictValid(t, t->best_w0, t->best_w, t->best_v, 1, t->kp);
+		FmValidMetrics(t, &m->info.valid_rmse, &m->info.valid_auc,
 				&m->info.valid_logloss);
 	}
 	if (FmModelIndex(m) != FM_OK)
@@ -841,6 +807,7 @@ FmTrainerFree(FmTrainer t)
 	if (t == NULL)
 		return;
 	FmPoolFree(t->pool);
+	FmCdFree(t->cd);
 	free(t->W);
 	free(t->V);
 	free(t->scratch);

@@ -53,6 +53,15 @@ ParseParams(FmParams p, int argc, char **argv)
 			p->validation = atof(argv[a + 1]);
 		if (!strcmp(argv[a], "threads"))
 			p->threads = atoi(argv[a + 1]);
+		if (!strcmp(argv[a], "solver"))
+		{
+			FmSolver	s = FM_SOLVER_SGD;
+
+			FmSolverFromName(argv[a + 1], &s);
+			FmParamsSolverDefaults(p, s, 0);
+		}
+		if (!strcmp(argv[a], "burn"))
+			p->burn_in = atoi(argv[a + 1]);
 	}
 }
 

@@ -1,0 +1,979 @@
+/*
+ * mcmc.c
+ *	  Coordinate-wise solvers: alternating least squares and Bayesian
+ *	  Gibbs sampling (MCMC), as in Rendle's "Factorization Machines with
+ *	  libFM" (ACM TIST 2012).
+ *
+ * Design.  Both solvers visit every parameter in turn and set it from its
+ * conditional distribution given all others.  Because the FM prediction is
+ * linear in each single parameter theta,
+ *
+ *		y(x) = g(x) + theta * h(x)
+ *
+ * with h = x_j for a linear weight w_j and h = x_j (q_f(x) - v_jf x_j) for
+ * a factor v_jf, where q_f(x) = sum_j v_jf x_j, the conditional is
+ * Gaussian with precision  alpha * sum h^2 + lambda  and mean
+ * (alpha * sum h (e + theta h) + mu * lambda) / precision, e being the
+ * residual y - y(x).  ALS takes the mean with fixed lambda = reg and
+ * alpha = 1; MCMC draws from it, and before every sweep also draws the
+ * noise precision alpha and, per parameter group (users, items, user
+ * attributes, item attributes, context) and factor dimension, the prior's
+ * mean mu and precision lambda from their Normal-Gamma hyperpriors.  So
+ * MCMC needs no learning rate and no regularization.
+ *
+ * Residuals e (per row) and the factor sums q (per row and dimension) are
+ * cached and updated after every parameter change, so a sweep costs
+ * O(active features x k), like an SGD epoch.  A feature's rows come from
+ * a column-major copy of the training rows.  The scan goes feature by
+ * feature and, within a feature, over its k dimensions, so a feature's
+ * rows stay in cache while its factors are updated.
+ *
+ * Parallelism.  Every row has exactly one user id and one item id, so the
+ * parameters of two different users (or items) never share a row: their
+ * updates touch disjoint residuals and sums and run on all threads at
+ * once.  Attribute and context features can share rows and are updated
+ * by one thread.  Each feature's random numbers come from a generator
+ * seeded by (seed, iteration, feature), so the result does not depend on
+ * the number of threads.
+ *
+ * The binary task uses the probit link: every sweep draws a latent target
+ * z ~ N(y(x), 1) truncated to z > 0 for positive rows and z < 0 for the
+ * others, and regresses on z.
+ *
+ * What is stored.  The MCMC model is the average of the parameters drawn
+ * after burn-in (libFM averages the predictions instead; averaging the
+ * parameters keeps serving a single dot product per pair, and the chain
+ * starts from a small random point and stays in one mode, so the two
+ * agree closely: the validation metrics reported are those of the stored
+ * averaged model).  For the binary task the averaged probit parameters are
+ * scaled by 1.702 (the linear terms) and sqrt(1.702) (the factors), so
+ * the logistic output fmrec serves approximates the probit probability
+ * within 0.01.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm.h"
+#include "kernels.h"
+#include "rng.h"
+#include "trainer.h"
+
+#define N_GROUPS 5
+#define PROBIT_TO_LOGIT 1.702
+#define CHUNK 16				/* features per work unit in a parallel group */
+
+typedef struct FmCdData
+{
+	size_t		n;				/* training rows */
+	size_t		F;				/* features */
+	int			k;
+	size_t		kp;				/* row stride of v and q */
+	uint64_t   *roff;			/* row-major active features */
+	uint32_t   *rfeat;
+	float	   *rval;
+	uint64_t   *coff;			/* column-major: rows of each feature */
+	uint32_t   *crow;
+	float	   *cval;
+	size_t		group_start[N_GROUPS + 1];
+	float	   *weight;			/* row weights */
+	float	   *target;			/* regression rating, or latent z */
+	float	   *label;			/* binary: 0 / 1 */
+	double		w0;
+	float	   *w;
+	float	   *v;				/* F x kp */
+	float	   *e;				/* residual target - prediction, per row */
+	float	   *q;				/* n x kp: sum of x v per row */
+	double		alpha;
+	double		mu_w[N_GROUPS];
+	double		lam_w[N_GROUPS];
+	double	   *mu_v;			/* N_GROUPS x k */
+	double	   *lam_v;
+	double		sum_w0;			/* sums of the post-burn-in draws */
+	double	   *sum_w;
+	double	   *sum_v;
+	int			n_samples;
+	float	   *scratch;		/* per thread: a Local of scratch_len rows */
+	size_t		scratch_len;
+	double	   *normals;		/* per thread: k + 2 normals */
+	/* the work of one parallel group, shared with the pool's workers */
+	size_t		job_lo;
+	size_t		job_hi;
+	_Atomic size_t job_next;
+	uint64_t	job_iter;
+	FmTrainerData *t;
+} FmCdData;
+
+typedef FmCdData *FmCd;
+
+/* ---------------------------------------------------------------- */
+/* random draws */
+
+static double
+Gamma(FmRng *rng, double shape)
+{
+	/* Marsaglia and Tsang; shape >= 1 here */
+	double		d = shape - 1.0 / 3.0;
+	double		c = 1.0 / sqrt(9.0 * d);
+
+	for (;;)
+	{
+		double		x,
+					v,
+					u;
+
+		do
+		{
+			x = FmRngNormal(rng);
+			v = 1.0 + c * x;
+		} while (v <= 0);
+		v = v * v * v;
+		u = FmRngUniform(rng);
+		if (u < 1.0 - 0.0331 * x * x * x * x ||
+			log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
+			return d * v;
+	}
+}
+
+/* standard normal quantile (Acklam's rational approximation, ~1e-9) */
+static double
+NormalQuantile(double p)
+{
+	static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+		-2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01,
+	2.506628277459239e+00};
+	static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+		-1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01};
+	static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+		-2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00,
+	2.938163982698783e+00};
+	static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+	2.445134137142996e+00, 3.754408661907416e+00};
+	double		q,
+				r;
+
+	if (p <= 0)
+		return -40.0;
+	if (p >= 1)
+		return 40.0;
+	if (p < 0.02425)
+	{
+		q = sqrt(-2 * log(p));
+		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+			((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	if (p > 1 - 0.02425)
+	{
+		q = sqrt(-2 * log(1 - p));
+		return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+			((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+	}
+	q = p - 0.5;
+	r = q * q;
+	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+		(((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+static double
+NormalCdf(double x)
+{
+	return 0.5 * erfc(-x / sqrt(2.0));
+}
+
+/* z ~ N(mean, 1) truncated to z > 0 (positive) or z < 0 */
+static double
+TruncatedNormal(FmRng *rng, double mean, bool positive)
+{
+	double		u = FmRngUniform(rng);
+
+	if (positive)				/* eps > -mean */
+		return mean - NormalQuantile(u * NormalCdf(mean));
+	return mean + NormalQuantile(u * NormalCdf(-mean));
+}
+
+/* a generator for one (seed, iteration, feature or chunk) */
+static void
+FeatureRng(FmRng *rng, uint64_t seed, uint64_t iter, size_t j)
+{
+	FmRngSeed(rng, seed ^ (iter * 0x9E3779B97F4A7C15ull) ^
+			  ((uint64_t) j * 0xD1B54A32D192ED03ull));
+}
+
+/* ---------------------------------------------------------------- */
+/* caches */
+
+/* prediction of row r from the current parameters and its q */
+static double
+RowPrediction(const FmCd cd, size_t r)
+{
+	double		y = cd->w0;
+	double		sq = 0;
+	const float *q = cd->q + r * cd->kp;
+
+	for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
+	{
+		const float *v = cd->v + (size_t) cd->rfeat[a] * cd->kp;
+		double		x = cd->rval[a];
+
+		y += x * cd->w[cd->rfeat[a]];
+		sq += x * x * FmDot(v, v, (int) cd->kp);
+	}
+	return y + 0.5 * (FmDot(q, q, (int) cd->kp) - sq);
+}
+
+/* Recomputes q and e from scratch: removes the drift of incremental updates. */
+static void
+Refresh(FmCd cd)
+{
+	for (size_t r = 0; r < cd->n; r++)
+	{
+		float	   *q = cd->q + r * cd->kp;
+
+		memset(q, 0, cd->kp * sizeof(float));
+		for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
+		{
+			const float *v = cd->v + (size_t) cd->rfeat[a] * cd->kp;
+			float		x = cd->rval[a];
+
+			for (size_t f = 0; f < cd->kp; f++)
+				q[f] += x * v[f];
+		}
+		cd->e[r] = (float) (cd->target[r] - RowPrediction(cd, r));
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* one parameter at a time */
+
+/* Draws (or, for ALS, sets to its mean) a value of given precision and mean. */
+static inline double
+Draw(FmRng *rng, bool sample, double mean, double prec)
+{
+	return sample ? mean + FmRngNormal(rng) / sqrt(prec) : mean;
+}
+
+/*
+ * Standard normals in pairs by Marsaglia's polar method: no trigonometry,
+ * one logarithm per pair.
+ */
+static void
+Normals(FmRng *rng, double *out, int n)
+{
+	for (int j = 0; j < n; j += 2)
+	{
+		double		u,
+					v,
+					s,
+					m;
+
+		do
+		{
+			u = 2.0 * FmRngUniform(rng) - 1.0;
+			v = 2.0 * FmRngUniform(rng) - 1.0;
+			s = u * u + v * v;
+		} while (s >= 1.0 || s == 0.0);
+		m = sqrt(-2.0 * log(s) / s);
+		out[j] = u * m;
+		if (j + 1 < n)
+			out[j + 1] = v * m;
+	}
+}
+
+/* per-thread scratch of one feature's rows, factor sums transposed */
+typedef struct Local
+{
+	float	   *x;				/* feature value in each row */
+	float	   *wt;				/* row weight */
+	float	   *e;				/* residual */
+	float	   *h;				/* h of the current parameter */
+	float	   *qt;				/* kp x n: q of each row, dimension-major */
+	double	   *z;				/* k + 1 standard normals */
+} Local;
+
+static void
+LocalAt(const FmCdData *cd, int worker, Local *l)
+{
+	size_t		len = cd->scratch_len;
+	float	   *base = cd->scratch + (size_t) worker * len * (cd->kp + 4);
+
+	l->x = base;
+	l->wt = base + len;
+	l->e = base + 2 * len;
+	l->h = base + 3 * len;
+	l->qt = base + 4 * len;
+	l->z = cd->normals + (size_t) worker * (cd->k + 2);
+}
+
+FM_CLONES
+static void
+Accumulate(const float *restrict qt, const float *restrict x,
+		   const float *restrict wt, const float *restrict e,
+		   float *restrict h, size_t n, float v, double *p, double *s)
+{
+	float		pa[8] = {0};
+	float		sa[8] = {0};
+	size_t		j = 0;
+
+	for (; j + 8 <= n; j += 8)
+		for (int l = 0; l < 8; l++)
+		{
+			float		hv = x[j + l] * (qt[j + l] - v * x[j + l]);
+			float		wh = wt[j + l] * hv;
+
+			h[j + l] = hv;
+			pa[l] += wh * hv;
+			sa[l] += wh * (e[j + l] + v * hv);
+		}
+	for (; j < n; j++)
+	{
+		float		hv = x[j] * (qt[j] - v * x[j]);
+		float		wh = wt[j] * hv;
+
+		h[j] = hv;
+		pa[0] += wh * hv;
+		sa[0] += wh * (e[j] + v * hv);
+	}
+	*p = ((pa[0] + pa[1]) + (pa[2] + pa[3])) + ((pa[4] + pa[5]) + (pa[6] + pa[7]));
+	*s = ((sa[0] + sa[1]) + (sa[2] + sa[3])) + ((sa[4] + sa[5]) + (sa[6] + sa[7]));
+}
+
+/* Draws (ALS: takes the mean of) a parameter given its sums p and s. */
+static inline double
+Conditional(double alpha, double p, double s, double mu, double lam,
+			bool sample, double z)
+{
+	double		prec = alpha * p + lam;
+	double		mean = (alpha * s + mu * lam) / prec;
+
+	return sample ? mean + z / sqrt(prec) : mean;
+}
+
+/*
+ * Updates a feature with few rows in place: the rows' residuals and sums
+ * stay in L1 across the k updates, so copying them is not worth it.
+ */
+static void
+UpdateSmall(FmCd cd, size_t j, int g, bool sample, const double *z)
+{
+	uint64_t	lo = cd->coff[j];
+	uint64_t	hi = cd->coff[j + 1];
+	size_t		kp = cd->kp;
+	float	   *vj = cd->v + j * kp;
+
+	/* locals, so the loops need not reload them after every store */
+	const uint32_t *restrict crow = cd->crow;
+	const float *restrict cval = cd->cval;
+	const float *restrict weight = cd->weight;
+	float	   *restrict e = cd->e;
+	float	   *restrict q = cd->q;
+	const int	k = cd->k;
+	double		p = 0,
+				s = 0;
+	float		old = cd->w[j];
+	float		neu,
+				delta;
+
+	for (uint64_t a = lo; a < hi; a++)
+	{
+		uint32_t	r = crow[a];
+		float		x = cval[a];
+		float		wx = weight[r] * x;
+
+		p += wx * x;
+		s += wx * (e[r] + old * x);
+	}
+	neu = (float) Conditional(cd->alpha, p, s, cd->mu_w[g], cd->lam_w[g], sample, z[k]);
+	delta = neu - old;
+	for (uint64_t a = lo; a < hi; a++)
+		e[crow[a]] -= delta * cval[a];
+	cd->w[j] = neu;
+
+	for (int f = 0; f < k; f++)
+	{
+		float		pf = 0,
+					sf = 0;
+
+		old = vj[f];
+		for (uint64_t a = lo; a < hi; a++)
+		{
+			uint32_t	r = crow[a];
+			float		x = cval[a];
+			float		hv = x * (q[(size_t) r * kp + f] - old * x);
+			float		wh = weight[r] * hv;
+
+			pf += wh * hv;
+			sf += wh * (e[r] + old * hv);
+		}
+		neu = (float) Conditional(cd->alpha, pf, sf, cd->mu_v[g * cd->k + f],
+								  cd->lam_v[g * cd->k + f], sample, z[f]);
+		delta = neu - old;
+		if (delta == 0.0f)
+			continue;
+		for (uint64_t a = lo; a < hi; a++)
+		{
+			uint32_t	r = crow[a];
+			float		x = cval[a];
+			float	   *qf = &q[(size_t) r * kp + f];
+
+			e[r] -= delta * x * (*qf - old * x);
+			*qf += delta * x;
+		}
+		vj[f] = neu;
+	}
+}
+
+/*
+ * Updates a feature with many rows: they are gathered into contiguous,
+ * dimension-major buffers first, so the k coordinate updates run as
+ * vector loops over cache-resident data, and scattered back at the end.
+ */
+static void
+UpdateLarge(FmCd cd, size_t j, int g, bool sample, const double *z, Local *l)
+{
+	uint64_t	lo = cd->coff[j];
+	size_t		n = cd->coff[j + 1] - lo;
+	size_t		kp = cd->kp;
+	size_t		len = cd->scratch_len;
+	double		p = 0,
+				s = 0;
+	float	   *vj = cd->v + j * kp;
+	float		old,
+				neu,
+				delta;
+	const uint32_t *restrict crow = cd->crow;
+	float	   *restrict e = cd->e;
+	float	   *restrict q0 = cd->q;
+	float	   *restrict le = l->e;
+	float	   *restrict qtb = l->qt;
+	const int	k = cd->k;
+
+	for (size_t a = 0; a < n; a++)
+	{
+		uint32_t	r = crow[lo + a];
+		const float *q = q0 + (size_t) r * kp;
+
+		l->x[a] = cd->cval[lo + a];
+		l->wt[a] = cd->weight[r];
+		le[a] = e[r];
+		for (int f = 0; f < k; f++)
+			qtb[f * len + a] = q[f];
+	}
+
+	old = cd->w[j];
+	for (size_t a = 0; a < n; a++)
+	{
+		double		wx = (double) l->wt[a] * l->x[a];
+
+		p += wx * l->x[a];
+		s += wx * (l->e[a] + old * l->x[a]);
+	}
+	neu = (float) Conditional(cd->alpha, p, s, cd->mu_w[g], cd->lam_w[g], sample, z[cd->k]);
+	delta = neu - old;
+	for (size_t a = 0; a < n; a++)
+		l->e[a] -= delta * l->x[a];
+	cd->w[j] = neu;
+
+	for (int f = 0; f < k; f++)
+	{
+		float	   *qt = l->qt + f * len;
+
+		old = vj[f];
+		Accumulate(qt, l->x, l->wt, l->e, l->h, n, old, &p, &s);
+		neu = (float) Conditional(cd->alpha, p, s, cd->mu_v[g * cd->k + f],
+								  cd->lam_v[g * cd->k + f], sample, z[f]);
+		delta = neu - old;
+		if (delta == 0.0f)
+			continue;
+		for (size_t a = 0; a < n; a++)
+		{
+			l->e[a] -= delta * l->h[a];
+			qt[a] += delta * l->x[a];
+		}
+		vj[f] = neu;
+	}
+
+	for (size_t a = 0; a < n; a++)
+	{
+		uint32_t	r = crow[lo + a];
+		float	   *q = q0 + (size_t) r * kp;
+
+		e[r] = le[a];
+		for (int f = 0; f < k; f++)
+			q[f] = qtb[f * len + a];
+	}
+}
+
+/* Updates w_j and v_j (all k dimensions) of feature j in group g. */
+static void
+UpdateFeature(FmCd cd, size_t j, int g, bool sample, FmRng *rng, Local *l)
+{
+	size_t		n = cd->coff[j + 1] - cd->coff[j];
+
+	if (n == 0 && !sample)
+		return;					/* ALS: a feature without rows keeps its value */
+	if (sample)
+		Normals(rng, l->z, cd->k + 1);
+	else
+		memset(l->z, 0, (cd->k + 1) * sizeof(double));
+	if (n < 64)
+		UpdateSmall(cd, j, g, sample, l->z);
+	else
+		UpdateLarge(cd, j, g, sample, l->z, l);
+}
+
+
+/* Pool entry: workers take chunks of the group's features in turn. */
+static void
+GroupWorker(void *arg, int worker)
+{
+	FmCd		cd = arg;
+	FmTrainerData *t = cd->t;
+	bool		sample = t->p.solver == FM_SOLVER_MCMC;
+	Local		l;
+	int			g = 0;
+
+	LocalAt(cd, worker, &l);
+	while (cd->group_start[g + 1] <= cd->job_lo)
+		g++;
+	for (;;)
+	{
+		size_t		lo = atomic_fetch_add(&cd->job_next, CHUNK);
+
+		if (lo >= cd->job_hi)
+			break;
+		for (size_t j = lo; j < lo + CHUNK && j < cd->job_hi; j++)
+		{
+			FmRng		rng;
+
+			FeatureRng(&rng, t->p.seed, cd->job_iter, j);
+			UpdateFeature(cd, j, g, sample, &rng, &l);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* hyperparameters (MCMC) */
+
+/*
+ * Draws (mu, lambda) of a Normal prior from the Normal-Gamma hyperprior
+ * with mu0 = 0, gamma0 = 1, alpha0 = beta0 = 1, given n values (stride
+ * apart) of the group.
+ */
+static void
+DrawPrior(FmRng *rng, const float *vals, size_t n, size_t stride,
+		  double *mu, double *lam)
+{
+	double		sum = 0,
+				ss = 0;
+
+	for (size_t j = 0; j < n; j++)
+		sum += vals[j * stride];
+	*mu = sum / (n + 1.0) + FmRngNormal(rng) / sqrt((n + 1.0) * *lam);
+	for (size_t j = 0; j < n; j++)
+	{
+		double		d = vals[j * stride] - *mu;
+
+		ss += d * d;
+	}
+	ss += *mu * *mu;
+	*lam = Gamma(rng, (1.0 + n + 1.0) / 2.0) / ((1.0 + ss) / 2.0);
+}
+
+static void
+DrawHyper(FmCd cd, FmRng *rng)
+{
+	double		se = 0,
+				wsum = 0;
+
+	for (size_t r = 0; r < cd->n; r++)
+	{
+		se += cd->weight[r] * (double) cd->e[r] * cd->e[r];
+		wsum += cd->weight[r];
+	}
+	if (cd->t->p.task == FM_TASK_REGRESSION)
+		cd->alpha = Gamma(rng, (1.0 + wsum) / 2.0) / ((1.0 + se) / 2.0);
+	for (int g = 0; g < N_GROUPS; g++)
+	{
+		size_t		lo = cd->group_start[g];
+		size_t		n = cd->group_start[g + 1] - lo;
+
+		if (n == 0)
+			continue;
+		DrawPrior(rng, cd->w + lo, n, 1, &cd->mu_w[g], &cd->lam_w[g]);
+		for (int f = 0; f < cd->k; f++)
+			DrawPrior(rng, cd->v + lo * cd->kp + f, n, cd->kp,
+					  &cd->mu_v[g * cd->k + f], &cd->lam_v[g * cd->k + f]);
+	}
+}
+
+/* global bias: no prior */
+static void
+UpdateBias(FmCd cd, FmRng *rng, bool sample)
+{
+	double		p = 0,
+				s = 0,
+				neu;
+	float		delta;
+
+	for (size_t r = 0; r < cd->n; r++)
+	{
+		p += cd->weight[r];
+		s += cd->weight[r] * (cd->e[r] + cd->w0);
+	}
+	p *= cd->alpha;
+	neu = Draw(rng, sample, cd->alpha * s / p, p);
+	delta = (float) (neu - cd->w0);
+	for (size_t r = 0; r < cd->n; r++)
+		cd->e[r] -= delta;
+	cd->w0 = neu;
+}
+
+#define LATENT_CHUNK 4096
+
+/*
+ * Pool entry (binary task): new latent targets for the current
+ * predictions, chunks of rows taken in turn, each chunk with a generator
+ * of its own so the draws do not depend on the number of threads.
+ */
+static void
+LatentWorker(void *arg, int worker)
+{
+	FmCd		cd = arg;
+
+	(void) worker;
+	for (;;)
+	{
+		size_t		lo = atomic_fetch_add(&cd->job_next, LATENT_CHUNK);
+		FmRng		rng;
+
+		if (lo >= cd->n)
+			break;
+		FeatureRng(&rng, cd->t->p.seed ^ 0x1A7E47ull, cd->job_iter, lo);
+		for (size_t r = lo; r < lo + LATENT_CHUNK && r < cd->n; r++)
+		{
+			double		pred = cd->target[r] - cd->e[r];
+			double		z = TruncatedNormal(&rng, pred, cd->label[r] > 0.5f);
+
+			cd->target[r] = (float) z;
+			cd->e[r] = (float) (z - pred);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- */
+
+FmStatus
+FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
+{
+	const FmDatasetData *ds = t->ds;
+	FmCd		cd = calloc(1, sizeof(FmCdData));
+	size_t		n = t->n_train;
+	size_t		nnz = 0;
+	size_t		maxcol = 0;
+	Active	   *act;
+	FmRng		rng;
+
+	if (cd == NULL)
+		goto nomem;
+	t->cd = cd;
+	cd->t = t;
+	cd->n = n;
+	cd->F = t->n_feat;
+	cd->k = t->p.factors;
+	cd->kp = t->kp;
+	cd->group_start[0] = 0;
+	cd->group_start[1] = ds->n_users;
+	cd->group_start[2] = ds->n_users + ds->n_items;
+	cd->group_start[3] = t->off_if;
+	cd->group_start[4] = t->off_cf;
+	cd->group_start[5] = t->n_feat;
+
+	/* rows as lists of global feature indexes (FmGather's order) */
+	act = malloc((ds->max_nnz + 1) * sizeof(Active));
+	cd->roff = malloc((n + 1) * sizeof(uint64_t));
+	if (act == NULL || cd->roff == NULL)
+		goto nomem;
+	cd->roff[0] = 0;
+	for (size_t r = 0; r < n; r++)
+	{
+		nnz += FmGather(t, &t->train[r], t->W, t->V, 2, 2 * cd->kp, act);
+		cd->roff[r + 1] = nnz;
+	}
+	cd->rfeat = malloc((nnz + 1) * sizeof(uint32_t));
+	cd->rval = malloc((nnz + 1) * sizeof(float));
+	cd->crow = malloc((nnz + 1) * sizeof(uint32_t));
+	cd->cval = malloc((nnz + 1) * sizeof(float));
+	cd->coff = calloc(cd->F + 1, sizeof(uint64_t));
+	cd->weight = malloc((n + 1) * sizeof(float));
+	cd->target = malloc((n + 1) * sizeof(float));
+	cd->label = malloc((n + 1) * sizeof(float));
+	cd->e = malloc((n + 1) * sizeof(float));
+	cd->q = malloc((n * cd->kp + 1) * sizeof(float));
+	cd->w = calloc(cd->F + 1, sizeof(float));
+	cd->v = malloc((cd->F * cd->kp + 1) * sizeof(float));
+	cd->mu_v = calloc(N_GROUPS * cd->k, sizeof(double));
+	cd->lam_v = malloc(N_GROUPS * cd->k * sizeof(double));
+	cd->sum_w = calloc(cd->F + 1, sizeof(double));
+	cd->sum_v = calloc(cd->F * cd->kp + 1, sizeof(double));
+	t->best_w = t->best_w ? t->best_w : malloc((cd->F + 1) * sizeof(float));
+	t->best_v = t->best_v ? t->best_v : malloc((cd->F * cd->kp + 1) * sizeof(float));
+	if (!cd->rfeat || !cd->rval || !cd->crow || !cd->cval || !cd->coff ||
+		!cd->weight || !cd->target || !cd->label || !cd->e || !cd->q ||
+		!cd->w || !cd->v || !cd->mu_v || !cd->lam_v || !cd->sum_w ||
+		!cd->sum_v || !t->best_w || !t->best_v)
+	{
+		free(act);
+		goto nomem;
+	}
+	for (size_t r = 0; r < n; r++)
+	{
+		int			m = FmGather(t, &t->train[r], t->W, t->V, 2, 2 * cd->kp, act);
+
+		for (int a = 0; a < m; a++)
+		{
+			uint64_t	pos = cd->roff[r] + a;
+
+			/* the feature index from the pointer into W */
+			cd->rfeat[pos] = (uint32_t) ((act[a].w - t->W) / 2);
+			cd->rval[pos] = act[a].x;
+			cd->coff[cd->rfeat[pos] + 1]++;
+		}
+		cd->weight[r] = t->train[r].w;
+		cd->label[r] = t->train[r].y;
+		cd->target[r] = t->p.task == FM_TASK_BINARY ?
+			(t->train[r].y > 0.5f ? 1.0f : -1.0f) : t->train[r].y;
+	}
+	free(act);
+	for (size_t j = 0; j < cd->F; j++)
+	{
+		if (cd->coff[j + 1] > maxcol)
+			maxcol = cd->coff[j + 1];
+		cd->coff[j + 1] += cd->coff[j];
+	}
+	{
+		uint64_t   *fill = malloc((cd->F + 1) * sizeof(uint64_t));
+
+		if (fill == NULL)
+			goto nomem;
+		memcpy(fill, cd->coff, (cd->F + 1) * sizeof(uint64_t));
+		for (size_t r = 0; r < n; r++)
+			for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
+			{
+				uint64_t	pos = fill[cd->rfeat[a]]++;
+
+				cd->crow[pos] = (uint32_t) r;
+				cd->cval[pos] = cd->rval[a];
+			}
+		free(fill);
+	}
+	cd->scratch_len = (maxcol + 16) & ~(size_t) 15;
+	cd->scratch = malloc(cd->scratch_len * (cd->kp + 4) * t->p.threads * sizeof(float));
+	cd->normals = malloc((cd->k + 2) * t->p.threads * sizeof(double));
+	if (cd->scratch == NULL || cd->normals == NULL)
+		goto nomem;
+
+	/* start: the SGD initialization's factors (zero for unrated ids), no linear terms */
+	cd->w0 = t->p.task == FM_TASK_BINARY ? 0.0 : t->w0;
+	for (size_t j = 0; j < cd->F; j++)
+		memcpy(cd->v + j * cd->kp, t->V + j * 2 * cd->kp, cd->kp * sizeof(float));
+	cd->alpha = 1.0;
+	for (int g = 0; g < N_GROUPS; g++)
+	{
+		cd->mu_w[g] = 0;
+		cd->lam_w[g] = t->p.solver == FM_SOLVER_ALS ? t->p.reg_linear : 1.0;
+		for (int f = 0; f < cd->k; f++)
+			cd->lam_v[g * cd->k + f] = t->p.solver == FM_SOLVER_ALS ? t->p.reg_factors : 1.0;
+	}
+	FmRngSeed(&rng, t->p.seed);
+	(void) rng;
+	Refresh(cd);
+	return FM_OK;
+
+nomem:
+	snprintf(err, errlen, "out of memory for the %s solver of %zu rows",
+			 FmSolverName(t->p.solver), n);
+	return FM_ERR_NOMEM;
+}
+
+/* Copies the current (ALS) parameters as the best so far. */
+static void
+SaveCurrent(FmTrainerData *t)
+{
+	FmCd		cd = t->cd;
+
+	t->best_w0 = (float) cd->w0;
+	memcpy(t->best_w, cd->w, cd->F * sizeof(float));
+	memcpy(t->best_v, cd->v, cd->F * cd->kp * sizeof(float));
+}
+
+/* Averages the draws so far into the best arrays (MCMC). */
+static void
+SaveAverage(FmTrainerData *t)
+{
+	FmCd		cd = t->cd;
+	double		inv = 1.0 / cd->n_samples;
+	double		lin = 1.0;
+	double		fac = 1.0;
+
+	if (t->p.task == FM_TASK_BINARY)
+	{
+		lin = PROBIT_TO_LOGIT;
+		fac = sqrt(PROBIT_TO_LOGIT);
+	}
+	t->best_w0 = (float) (cd->sum_w0 * inv * lin);
+	for (size_t j = 0; j < cd->F; j++)
+		t->best_w[j] = (float) (cd->sum_w[j] * inv * lin);
+	for (size_t j = 0; j < cd->F * cd->kp; j++)
+		t->best_v[j] = (float) (cd->sum_v[j] * inv * fac);
+}
+
+/* One sweep over all parameters: an iteration of ALS or MCMC. */
+FmStatus
+FmCdStep(FmTrainerData *t, char *err, size_t errlen)
+{
+	FmCd		cd = t->cd;
+	bool		sample = t->p.solver == FM_SOLVER_MCMC;
+	FmEpochStats *st = &t->stats;
+	FmRng		rng;
+	double		se = 0,
+				wsum = 0;
+
+	FeatureRng(&rng, t->p.seed ^ 0xA5A5A5A5ull, (uint64_t) t->epoch, (size_t) -1);
+	if (t->epoch > 0)
+		Refresh(cd);
+	if (sample)
+	{
+		if (t->p.task == FM_TASK_BINARY)
+		{
+			cd->job_iter = (uint64_t) t->epoch;
+			atomic_store(&cd->job_next, 0);
+			FmPoolRun(t->pool, LatentWorker, cd);
+		}
+		DrawHyper(cd, &rng);
+	}
+	UpdateBias(cd, &rng, sample);
+	for (int g = 0; g < N_GROUPS; g++)
+	{
+		cd->job_lo = cd->group_start[g];
+		cd->job_hi = cd->group_start[g + 1];
+		cd->job_iter = (uint64_t) t->epoch;
+		atomic_store(&cd->job_next, cd->job_lo);
+		if (cd->job_lo == cd->job_hi)
+			continue;
+		if (g < 2)
+			FmPoolRun(t->pool, GroupWorker, cd);	/* users, items: parallel */
+		else
+			GroupWorker(cd, 0);
+	}
+
+	/* statistics, divergence, averaging */
+	for (size_t r = 0; r < cd->n; r++)
+	{
+		double		pred = cd->target[r] - cd->e[r];
+
+		if (t->p.task == FM_TASK_BINARY)
+		{
+			double		pr = NormalCdf(pred);
+
+			pr = pr < 1e-15 ? 1e-15 : (pr > 1 - 1e-15 ? 1 - 1e-15 : pr);
+			se -= cd->weight[r] * (cd->label[r] > 0.5f ? log(pr) : log(1 - pr));
+		}
+		else
+			se += cd->weight[r] * (double) cd->e[r] * cd->e[r];
+		wsum += cd->weight[r];
+	}
+	t->epoch++;
+	st->epoch = t->epoch;
+	st->train_loss = t->p.task == FM_TASK_BINARY ? se / wsum : sqrt(se / wsum);
+	st->valid_rmse = st->valid_auc = st->valid_logloss = NAN;
+	st->improved = false;
+	if (FmExploded(t, st->train_loss) || !isfinite(cd->w0) || !isfinite(cd->alpha))
+	{
+		snprintf(err, errlen, "training diverged in iteration %d (train loss %g)",
+				 t->epoch, st->train_loss);
+		return FM_ERR_DIVERGED;
+	}
+	if (sample)
+	{
+		if (t->epoch > t->p.burn_in)
+		{
+			cd->sum_w0 += cd->w0;
+			for (size_t j = 0; j < cd->F; j++)
+				cd->sum_w[j] += cd->w[j];
+			for (size_t j = 0; j < cd->F * cd->kp; j++)
+				cd->sum_v[j] += cd->v[j];
+			cd->n_samples++;
+			if (t->n_valid > 0)
+			{
+				SaveAverage(t);
+				FmPredictValid(t, t->best_w0, t->best_w, t->best_v, 1, cd->kp);
+				FmValidMetrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
+			}
+		}
+		t->best_epoch = t->epoch;
+	}
+	else if (t->n_valid > 0)
+	{
+		double		score;
+
+		FmPredictValid(t, (float) cd->w0, cd->w, cd->v, 1, cd->kp);
+		FmValidMetrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
+		score = -st->valid_rmse;
+		if (score > t->best_score)
+		{
+			t->best_score = score;
+			t->best_epoch = t->epoch;
+			st->improved = true;
+			SaveCurrent(t);
+		}
+		else if (t->epoch - t->best_epoch >= t->p.patience)
+			t->done = true;
+	}
+	else
+		t->best_epoch = t->epoch;
+	if (t->epoch >= t->p.epochs)
+		t->done = true;
+	return FM_EPOCH_END;
+}
+
+/* Puts the parameters to store into the trainer's best arrays. */
+void
+FmCdFinish(FmTrainerData *t)
+{
+	FmCd		cd = t->cd;
+
+	if (t->p.solver == FM_SOLVER_MCMC && cd->n_samples > 0)
+		SaveAverage(t);
+	else if (!(t->n_valid > 0 && t->best_epoch > 0 && t->p.solver == FM_SOLVER_ALS))
+		SaveCurrent(t);
+	t->use_best = true;
+}
+
+void
+FmCdFree(FmCd cd)
+{
+	if (cd == NULL)
+		return;
+	free(cd->roff);
+	free(cd->rfeat);
+	free(cd->rval);
+	free(cd->coff);
+	free(cd->crow);
+	free(cd->cval);
+	free(cd->weight);
+	free(cd->target);
+	free(cd->label);
+	free(cd->e);
+	free(cd->q);
+	free(cd->w);
+	free(cd->v);
+	free(cd->mu_v);
+	free(cd->lam_v);
+	free(cd->sum_w);
+	free(cd->sum_v);
+	free(cd->scratch);
+	free(cd->normals);
+	free(cd);
+}
