@@ -24,6 +24,27 @@
 #define FM_CLONES
 #endif
 
+#define FM_INLINE static inline __attribute__((always_inline))
+
 extern float FmDot(const float *restrict a, const float *restrict b, int k);
+
+/*
+ * The same dot product for rows padded to FM_KPAD, inlined into a caller
+ * that is itself compiled per instruction set (FM_CLONES), so it runs in
+ * the caller's vector width without a call.
+ */
+FM_INLINE float
+FmDotPadded(const float *restrict a, const float *restrict b, int kp)
+{
+	float		acc[FM_KPAD] = {0};
+	float		sum = 0.0f;
+
+	for (int f = 0; f < kp; f += FM_KPAD)
+		for (int l = 0; l < FM_KPAD; l++)
+			acc[l] += a[f + l] * b[f + l];
+	for (int l = 0; l < FM_KPAD; l++)
+		sum += acc[l];
+	return sum;
+}
 
 #endif							/* FM_KERNELS_H */

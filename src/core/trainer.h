@@ -69,8 +69,11 @@ typedef struct FmTrainerData
 	FmRng		rng;
 	FmPool		pool;
 	int			epoch;			/* epochs finished */
-	size_t		pos;			/* next row of the current epoch */
+	size_t		pos;			/* next batch of the current epoch */
 	size_t		chunk_end;
+	size_t		n_batches;
+	uint32_t   *order;			/* the epoch's order of batches */
+	uint32_t   *offset;			/* per batch: where the epoch starts in it */
 	bool		done;
 	FmEpochStats stats;
 	WorkerStats ws[FM_MAX_THREADS];
