@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fm.h"
 #include "../../src/core/rng.h"
@@ -319,6 +320,56 @@ IterationMs(const FmDatasetData *ds, FmSolver solver, int threads, int iters)
 	return (Now() - t0) * 1e3 / iters;
 }
 
+static void WriteLibfm(const char *path, const FmRatingsData *r, bool binary,
+					   const FmIdMapData *users, const FmIdMapData *items);
+
+/* libFM's wall time per iteration on the same rows: (T(4) - T(1)) / 3 */
+static void
+LibfmIterations(const char *bin, const FmRatingsData *r)
+{
+	char		tmp[] = "/tmp/fmrec-libfm-XXXXXX";
+	char		path[256];
+	char		cmd[4096];
+	FmIdMapData users,
+				items;
+	uint32_t	found;
+	const char *methods[] = {"als -regular '0,10,10'", "mcmc"};
+	const char *names[] = {"ALS", "MCMC"};
+
+	FmIdMapInit(&users, 1024);
+	FmIdMapInit(&items, 1024);
+	for (size_t j = 0; j < r->n; j++)
+	{
+		FmIdMapPut(&users, r->user[j], (uint32_t) users.count, &found);
+		FmIdMapPut(&items, r->item[j], (uint32_t) items.count, &found);
+	}
+	if (mkdtemp(tmp) == NULL)
+		Die("mkdtemp", tmp);
+	snprintf(path, sizeof(path), "%s/train.libfm", tmp);
+	WriteLibfm(path, r, false, &users, &items);
+	for (int m = 0; m < 2; m++)
+	{
+		double		t[2];
+
+		for (int run = 0; run < 2; run++)
+		{
+			double		t0 = Now();
+
+			snprintf(cmd, sizeof(cmd), "'%s' -task r -train %s -test %s -dim '1,1,64' "
+					 "-method %s -iter %d -init_stdev 0.1 > /dev/null 2>&1",
+					 bin, path, path, methods[m], run == 0 ? 1 : 4);
+			if (system(cmd) != 0)
+				Die("libFM failed", cmd);
+			t[run] = Now() - t0;
+		}
+		printf("| libFM %s iteration (LIBFM) | %.1f ms |\n", names[m], (t[1] - t[0]) * 1e3 / 3);
+	}
+	FmIdMapFree(&users);
+	FmIdMapFree(&items);
+	unlink(path);
+	rmdir(tmp);
+}
+
 static int
 Synth(void)
 {
@@ -364,6 +415,8 @@ Synth(void)
 		printf("| MCMC iteration, threads = %d | %.1f ms |\n", threads,
 			   IterationMs(&ds, FM_SOLVER_MCMC, threads, 3));
 	}
+	if (getenv("LIBFM"))
+		LibfmIterations(getenv("LIBFM"), &r);
 	TopnLatency(m, &p50, &p99);
 	printf("| fm_topn(user, 10), %u items | p50 %.3f ms, p99 %.3f ms |\n",
 		   m->n_items, p50, p99);
@@ -529,9 +582,188 @@ SynthQuality(int users, int items, int64_t n, int argc, char **argv)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- */
+/* side by side with libFM (LIBFM=/path/to/libFM) */
+
+typedef struct Config
+{
+	const char *label;
+	FmSolver	solver;
+	FmTask		task;
+	int			epochs;			/* 0: the solver's default */
+	const char *libfm;			/* libFM options for the same run */
+} Config;
+
+/*
+ * libFM's text format: "target u:1 i:1" with dense feature numbers (users
+ * first, then items, numbered over all rows): libFM sizes its model by
+ * the largest feature number, and MCMC visits every feature.
+ */
+static void
+WriteLibfm(const char *path, const FmRatingsData *r, bool binary,
+		   const FmIdMapData *users, const FmIdMapData *items)
+{
+	FILE	   *f = fopen(path, "w");
+
+	if (f == NULL)
+		Die("write", path);
+	for (size_t j = 0; j < r->n; j++)
+		fprintf(f, "%g %lld:1 %lld:1\n",
+				binary ? (r->rating[j] >= 4.0f ? 1.0 : -1.0) : r->rating[j],
+				(long long) FmIdMapGet(users, r->user[j]),
+				(long long) (users->count + FmIdMapGet(items, r->item[j])));
+	fclose(f);
+}
+
+/* Runs libFM; returns wall seconds and fills pred from its output file. */
+static double
+RunLibfm(const char *bin, const char *dir, const char *opts, bool binary,
+		 float *pred, size_t n)
+{
+	char		cmd[8192];
+	char		path[1024];
+	double		t0 = Now();
+	FILE	   *f;
+
+	snprintf(cmd, sizeof(cmd),
+			 "'%s' -task %s -train %s/train%s.libfm -test %s/test%s.libfm -dim '1,1,64' "
+			 "%s -out %s/pred.txt > %s/libfm.log 2>&1",
+			 bin, binary ? "c" : "r", dir, binary ? "_b" : "", dir, binary ? "_b" : "",
+			 opts, dir, dir);
+	if (system(cmd) != 0)
+		Die("libFM failed, see", dir);
+	t0 = Now() - t0;
+	snprintf(path, sizeof(path), "%s/pred.txt", dir);
+	if ((f = fopen(path, "r")) == NULL)
+		Die("read", path);
+	for (size_t j = 0; j < n; j++)
+		if (fscanf(f, "%f", &pred[j]) != 1)
+			Die("parse", path);
+	fclose(f);
+	return t0;
+}
+
+static int
+Compare(const char *dir)
+{
+	static const Config configs[] = {
+		{"SGD, regression", FM_SOLVER_SGD, FM_TASK_REGRESSION, 0,
+		"-method sgd -learn_rate 0.01 -regular '0,0,0.1' -iter 100 -init_stdev 0.1"},
+		{"ALS, regression", FM_SOLVER_ALS, FM_TASK_REGRESSION, 0,
+		"-method als -regular '0,10,10' -iter 15 -init_stdev 0.1"},
+		{"MCMC, regression", FM_SOLVER_MCMC, FM_TASK_REGRESSION, 0,
+		"-method mcmc -iter 100 -init_stdev 0.1"},
+		{"MCMC, regression, 200 iterations", FM_SOLVER_MCMC, FM_TASK_REGRESSION, 200,
+		"-method mcmc -iter 200 -init_stdev 0.1"},
+		{"SGD, binary", FM_SOLVER_SGD, FM_TASK_BINARY, 0,
+		"-method sgd -learn_rate 0.01 -regular '0,0,0.1' -iter 100 -init_stdev 0.1"},
+		{"MCMC, binary", FM_SOLVER_MCMC, FM_TASK_BINARY, 0,
+		"-method mcmc -iter 200 -init_stdev 0.1"},
+	};
+	const char *libfm = getenv("LIBFM");
+	char		path[1024];
+	char		tmp[] = "/tmp/fmrec-compare-XXXXXX";
+	FmRatingsData all,
+				train,
+				test;
+	FmDatasetData ds;
+	float	   *pred,
+			   *label;
+	char		err[FM_ERRLEN];
+
+	snprintf(path, sizeof(path), "%s/ratings.csv", dir);
+	LoadCsv(path, &all);
+	Split(&all, &train, &test, 2024);
+	if (FmDatasetBuild(&ds, &train, NULL, NULL, err, sizeof(err)) != FM_OK)
+		Die("dataset", err);
+	pred = malloc(test.n * sizeof(float));
+	label = malloc(test.n * sizeof(float));
+	for (size_t j = 0; j < test.n; j++)
+		label[j] = test.rating[j] >= 4.0f ? 1.0f : 0.0f;
+	if (libfm)
+	{
+		FmIdMapData users,
+					items;
+		uint32_t	found;
+
+		FmIdMapInit(&users, 1024);
+		FmIdMapInit(&items, 1024);
+		for (size_t j = 0; j < all.n; j++)
+		{
+			FmIdMapPut(&users, all.user[j], (uint32_t) users.count, &found);
+			FmIdMapPut(&items, all.item[j], (uint32_t) items.count, &found);
+		}
+		if (mkdtemp(tmp) == NULL)
+			Die("mkdtemp", tmp);
+		snprintf(path, sizeof(path), "%s/train.libfm", tmp);
+		WriteLibfm(path, &train, false, &users, &items);
+		snprintf(path, sizeof(path), "%s/test.libfm", tmp);
+		WriteLibfm(path, &test, false, &users, &items);
+		snprintf(path, sizeof(path), "%s/train_b.libfm", tmp);
+		WriteLibfm(path, &train, true, &users, &items);
+		snprintf(path, sizeof(path), "%s/test_b.libfm", tmp);
+		WriteLibfm(path, &test, true, &users, &items);
+		FmIdMapFree(&users);
+		FmIdMapFree(&items);
+	}
+	printf("ml-latest-small, random 90/10 split (%zu / %zu ratings), k = 64; fmrec times are the core's training alone, libFM's its whole run\n\n",
+		   train.n, test.n);
+	printf("| solver, task | fmrec test metric | fmrec s, 1 thread | fmrec s, 2 threads | libFM test metric | libFM s |\n");
+	printf("|---|---|---|---|---|---|\n");
+	for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++)
+	{
+		const Config *cf = &configs[c];
+		bool		binary = cf->task == FM_TASK_BINARY;
+		double		secs[2],
+					metric = 0;
+
+		for (int threads = 1; threads <= 2; threads++)
+		{
+			FmParamsData p;
+			FmModel		m;
+			double		t0;
+
+			FmParamsDefault(&p);
+			p.task = cf->task;
+			FmParamsSolverDefaults(&p, cf->solver, cf->epochs ? FM_SET_EPOCHS : 0);
+			if (cf->epochs)
+			{
+				p.epochs = cf->epochs;
+				p.burn_in = cf->epochs / 4;
+			}
+			p.threads = threads;
+			t0 = Now();
+			if (FmTrain(&ds, &p, &m, err, sizeof(err)) != FM_OK)
+				Die("train", err);
+			secs[threads - 1] = Now() - t0;
+			for (size_t j = 0; j < test.n; j++)
+				pred[j] = (float) FmModelPredict(m, test.user[j], test.item[j]);
+			metric = binary ? FmAuc(pred, label, test.n) : FmRmse(pred, test.rating, test.n);
+			FmModelFree(m);
+		}
+		printf("| %s | %s %.4f | %.2f | %.2f |", cf->label, binary ? "AUC" : "RMSE",
+			   metric, secs[0], secs[1]);
+		if (libfm)
+		{
+			double		ls = RunLibfm(libfm, tmp, cf->libfm, binary, pred, test.n);
+			double		lm = binary ? FmAuc(pred, label, test.n) : FmRmse(pred, test.rating, test.n);
+
+			printf(" %s %.4f | %.2f |\n", binary ? "AUC" : "RMSE", lm, ls);
+		}
+		else
+			printf(" (LIBFM not set) | |\n");
+		fflush(stdout);
+	}
+	free(pred);
+	free(label);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc >= 3 && strcmp(argv[1], "compare") == 0)
+		return Compare(argv[2]);
 	if (argc >= 5 && strcmp(argv[1], "synthq") == 0)
 		return SynthQuality(atoi(argv[2]), atoi(argv[3]), atoll(argv[4]), argc - 5, argv + 5);
 	if (argc >= 2 && strcmp(argv[1], "synth") == 0)
