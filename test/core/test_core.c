@@ -909,6 +909,61 @@ TestContext(void)
 	FmRatingsFree(&r);
 }
 
+static void
+TestSolvers(void)
+{
+	FmRatingsData train,
+				test;
+	FmDatasetData ds;
+	FmParamsData p;
+	FmModel		m1,
+				m2;
+	uint8_t    *b1,
+			   *b2;
+	size_t		l1,
+				l2;
+	double		noise;
+
+	PlantedSplit(1000, 500, 150000, &train, &test, &noise);
+	FmDatasetBuild(&ds, &train, NULL, NULL, err, sizeof(err));
+	for (int s = FM_SOLVER_ALS; s <= FM_SOLVER_MCMC; s++)
+	{
+		double		rmse;
+
+		FmParamsDefault(&p);
+		FmParamsSolverDefaults(&p, (FmSolver) s, 0);
+		p.epochs = s == FM_SOLVER_ALS ? 10 : 40;
+		p.burn_in = 10;
+		CHECK(FmTrain(&ds, &p, &m1, err, sizeof(err)) == FM_OK, "%s", err);
+		p.threads = 2;
+		CHECK(FmTrain(&ds, &p, &m2, err, sizeof(err)) == FM_OK, "%s", err);
+		FmModelEncode(m1, &b1, &l1);
+		FmModelEncode(m2, &b2, &l2);
+		CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0,
+			  "%s: one and two threads give the same bytes", FmSolverName((FmSolver) s));
+		rmse = TestRmse(m1, &test);
+		printf("# planted data: %s test RMSE %.4f (noise floor %.4f)\n",
+			   FmSolverName((FmSolver) s), rmse, noise);
+		CHECK(rmse <= 1.15 * noise, "%s: test RMSE %.4f within 15%% of the noise %.4f",
+			  FmSolverName((FmSolver) s), rmse, noise);
+		free(b1);
+		free(b2);
+		FmModelFree(m1);
+		FmModelFree(m2);
+	}
+
+	/* an exploding SGD run stops with FM_ERR_DIVERGED */
+	FmParamsDefault(&p);
+	p.learning_rate = 10;
+	p.init_stdev = 10;
+	p.epochs = 3;
+	CHECK(FmTrain(&ds, &p, &m1, err, sizeof(err)) == FM_ERR_DIVERGED && m1 == NULL,
+		  "absurd learning rate diverges: %s", err);
+	FmDatasetFree(&ds);
+	FmRatingsFree(&train);
+	FmRatingsFree(&test);
+}
+
 int
 main(void)
 {
@@ -924,6 +979,7 @@ main(void)
 	TestFeatures();
 	TestContext();
 	TestQuality();
+	TestSolvers();
 	printf("core: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }
