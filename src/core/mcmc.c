@@ -64,6 +64,9 @@
 #define N_GROUPS 5
 #define PROBIT_TO_LOGIT 1.702
 #define CHUNK 16				/* features per work unit in a parallel group */
+#ifndef FM_CD_LARGE
+#define FM_CD_LARGE 64			/* rows from which a feature's rows are gathered */
+#endif
 
 typedef struct FmCdData
 {
@@ -344,10 +347,10 @@ static inline double
 Conditional(double alpha, double p, double s, double mu, double lam,
 			bool sample, double z)
 {
-	double		prec = alpha * p + lam;
-	double		mean = (alpha * s + mu * lam) / prec;
+	double		inv = 1.0 / (alpha * p + lam);	/* the variance */
+	double		mean = (alpha * s + mu * lam) * inv;
 
-	return sample ? mean + z / sqrt(prec) : mean;
+	return sample ? mean + z * sqrt(inv) : mean;
 }
 
 /*
@@ -457,8 +460,15 @@ UpdateLarge(FmCd cd, size_t j, int g, bool sample, const double *z, Local *l)
 		l->x[a] = cd->cval[lo + a];
 		l->wt[a] = cd->weight[r];
 		le[a] = e[r];
-		for (int f = 0; f < k; f++)
-			qtb[f * len + a] = q[f];
+		(void) q;
+	}
+	/* dimension-major: contiguous stores, each row's line reused k/16 times */
+	for (int f = 0; f < k; f++)
+	{
+		float	   *dst = qtb + f * len;
+
+		for (size_t a = 0; a < n; a++)
+			dst[a] = q0[(size_t) crow[lo + a] * kp + f];
 	}
 
 	old = cd->w[j];
@@ -517,7 +527,7 @@ UpdateFeature(FmCd cd, size_t j, int g, bool sample, FmRng *rng, Local *l)
 		Normals(rng, l->z, cd->k + 1);
 	else
 		memset(l->z, 0, (cd->k + 1) * sizeof(double));
-	if (n < 64)
+	if (n < FM_CD_LARGE)
 		UpdateSmall(cd, j, g, sample, l->z);
 	else
 		UpdateLarge(cd, j, g, sample, l->z, l);
@@ -841,7 +851,8 @@ FmCdStep(FmTrainerData *t, char *err, size_t errlen)
 				wsum = 0;
 
 	FeatureRng(&rng, t->p.seed ^ 0xA5A5A5A5ull, (uint64_t) t->epoch, (size_t) -1);
-	if (t->epoch > 0)
+	/* drift of the incremental caches is tiny: refresh them now and then */
+	if (t->epoch > 0 && t->epoch % 8 == 0)
 		Refresh(cd);
 	if (sample)
 	{
@@ -912,29 +923,16 @@ FmCdStep(FmTrainerData *t, char *err, size_t errlen)
 				FmValidMetrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
 			}
 		}
-		t->best_epoch = t->epoch;
+		FmEpochDone(t, false, 0, NULL);		/* MCMC never stops early */
 	}
 	else if (t->n_valid > 0)
 	{
-		double		score;
-
 		FmPredictValid(t, (float) cd->w0, cd->w, cd->v, 1, cd->kp);
 		FmValidMetrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
-		score = -st->valid_rmse;
-		if (score > t->best_score)
-		{
-			t->best_score = score;
-			t->best_epoch = t->epoch;
-			st->improved = true;
-			SaveCurrent(t);
-		}
-		else if (t->epoch - t->best_epoch >= t->p.patience)
-			t->done = true;
+		FmEpochDone(t, true, -st->valid_rmse, SaveCurrent);
 	}
 	else
-		t->best_epoch = t->epoch;
-	if (t->epoch >= t->p.epochs)
-		t->done = true;
+		FmEpochDone(t, false, 0, NULL);
 	return FM_EPOCH_END;
 }
 

@@ -636,6 +636,34 @@ nomem:
 }
 
 /*
+ * Early-stopping bookkeeping at the end of an epoch: with validation, a
+ * better score (higher is better) makes this epoch the best one and
+ * save() keeps its parameters, and `patience` epochs without improvement
+ * end training; the last epoch ends it in any case.
+ */
+void
+FmEpochDone(FmTrainerData *t, bool validating, double score,
+			void (*save) (FmTrainerData *t))
+{
+	if (validating)
+	{
+		if (score > t->best_score)
+		{
+			t->best_score = score;
+			t->best_epoch = t->epoch;
+			t->stats.improved = true;
+			save(t);
+		}
+		else if (t->epoch - t->best_epoch >= t->p.patience)
+			t->done = true;
+	}
+	else
+		t->best_epoch = t->epoch;
+	if (t->epoch >= t->p.epochs)
+		t->done = true;
+}
+
+/*
  * True when the training loss has exploded: an RMSE five times the rating
  * range (a constant prediction is never worse than the range) or a log
  * loss above 5 (a constant 1/2 gives 0.69).  Parameters that grow without
@@ -691,20 +719,10 @@ EndEpoch(FmTrainerData *t, char *err, size_t errlen)
 					 t->epoch, score);
 			return FM_ERR_DIVERGED;
 		}
-		if (score > t->best_score)
-		{
-			t->best_score = score;
-			t->best_epoch = t->epoch;
-			st->improved = true;
-			SaveBest(t);
-		}
-		else if (t->epoch - t->best_epoch >= t->p.patience)
-			t->done = true;
+		FmEpochDone(t, true, score, SaveBest);
 	}
 	else
-		t->best_epoch = t->epoch;
-	if (t->epoch >= t->p.epochs)
-		t->done = true;
+		FmEpochDone(t, false, 0, NULL);
 	return FM_EPOCH_END;
 }
 

@@ -83,6 +83,8 @@ typedef struct FmTrainerData
 
 /* sgd.c, for mcmc.c */
 extern bool FmExploded(const FmTrainerData *t, double train_loss);
+extern void FmEpochDone(FmTrainerData *t, bool validating, double score,
+						void (*save) (FmTrainerData *t));
 extern int	FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
 					 size_t ws, size_t vs, Active *act);
 extern void FmPredictValid(FmTrainerData *t, float w0, float *W, float *V,
