@@ -64,6 +64,7 @@
 #define N_GROUPS 5
 #define PROBIT_TO_LOGIT 1.702
 #define CHUNK 16				/* features per work unit in a parallel group */
+#define SLICE_WORK (64u << 20)	/* feature rows x factors per trainer step */
 #ifndef FM_CD_LARGE
 #define FM_CD_LARGE 64			/* rows from which a feature's rows are gathered */
 #endif
@@ -104,6 +105,10 @@ typedef struct FmCdData
 	/* the work of one parallel group, shared with the pool's workers */
 	size_t		job_lo;
 	size_t		job_hi;
+	int			job_group;
+	/* where the current iteration is: 0 = not started, g + 1 = in group g */
+	int			stage;
+	size_t		next_feat;
 	_Atomic size_t job_next;
 	uint64_t	job_iter;
 	FmTrainerData *t;
@@ -542,11 +547,9 @@ GroupWorker(void *arg, int worker)
 	FmTrainerData *t = cd->t;
 	bool		sample = t->p.solver == FM_SOLVER_MCMC;
 	Local		l;
-	int			g = 0;
+	int			g = cd->job_group;
 
 	LocalAt(cd, worker, &l);
-	while (cd->group_start[g + 1] <= cd->job_lo)
-		g++;
 	for (;;)
 	{
 		size_t		lo = atomic_fetch_add(&cd->job_next, CHUNK);
@@ -850,34 +853,67 @@ FmCdStep(FmTrainerData *t, char *err, size_t errlen)
 	double		se = 0,
 				wsum = 0;
 
-	FeatureRng(&rng, t->p.seed ^ 0xA5A5A5A5ull, (uint64_t) t->epoch, (size_t) -1);
-	/* drift of the incremental caches is tiny: refresh them now and then */
-	if (t->epoch > 0 && t->epoch % 8 == 0)
-		Refresh(cd);
-	if (sample)
+	if (cd->stage == 0)
 	{
-		if (t->p.task == FM_TASK_BINARY)
+		FeatureRng(&rng, t->p.seed ^ 0xA5A5A5A5ull, (uint64_t) t->epoch, (size_t) -1);
+		/* drift of the incremental caches is tiny: refresh them now and then */
+		if (t->epoch > 0 && t->epoch % 8 == 0)
+			Refresh(cd);
+		if (sample)
 		{
-			cd->job_iter = (uint64_t) t->epoch;
-			atomic_store(&cd->job_next, 0);
-			FmPoolRun(t->pool, LatentWorker, cd);
+			if (t->p.task == FM_TASK_BINARY)
+			{
+				cd->job_iter = (uint64_t) t->epoch;
+				atomic_store(&cd->job_next, 0);
+				FmPoolRun(t->pool, LatentWorker, cd);
+			}
+			DrawHyper(cd, &rng);
 		}
-		DrawHyper(cd, &rng);
+		UpdateBias(cd, &rng, sample);
+		cd->stage = 1;
+		cd->next_feat = cd->group_start[0];
 	}
-	UpdateBias(cd, &rng, sample);
-	for (int g = 0; g < N_GROUPS; g++)
+
+	/*
+	 * The groups' features, in slices of about SLICE_WORK / k rows (a
+	 * quarter of a second at most): the caller
+	 * checks for interrupts between slices, so even an iteration over
+	 * tens of millions of rows can be cancelled within a fraction of a
+	 * second.
+	 */
+	while (cd->stage <= N_GROUPS)
 	{
-		cd->job_lo = cd->group_start[g];
-		cd->job_hi = cd->group_start[g + 1];
+		int			g = cd->stage - 1;
+		size_t		hi = cd->group_start[g + 1];
+		size_t		end = cd->next_feat;
+		uint64_t	rows = 0;
+
+		if (cd->next_feat >= hi)
+		{
+			cd->stage++;
+			if (cd->stage <= N_GROUPS)
+				cd->next_feat = cd->group_start[cd->stage - 1];
+			continue;
+		}
+		while (end < hi && rows < SLICE_WORK / (unsigned) cd->k)
+		{
+			rows += cd->coff[end + 1] - cd->coff[end];
+			end++;
+		}
+		cd->job_lo = cd->next_feat;
+		cd->job_hi = end;
+		cd->job_group = g;
 		cd->job_iter = (uint64_t) t->epoch;
 		atomic_store(&cd->job_next, cd->job_lo);
-		if (cd->job_lo == cd->job_hi)
-			continue;
 		if (g < 2)
 			FmPoolRun(t->pool, GroupWorker, cd);	/* users, items: parallel */
 		else
 			GroupWorker(cd, 0);
+		cd->next_feat = end;
+		if (end < hi)
+			return FM_RUNNING;
 	}
+	cd->stage = 0;
 
 	/* statistics, divergence, averaging */
 	for (size_t r = 0; r < cd->n; r++)
