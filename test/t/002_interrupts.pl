@@ -74,6 +74,23 @@ SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task');
 	isnt($? >> 8, 0, "threads=$threads: the cancelled statement failed");
 }
 
+# the coordinate-wise solvers stop as fast
+for my $solver ('als', 'mcmc')
+{
+	my $t0 = time;
+	my ($res, $out, $err) = psql_result(qq{
+\\set ON_ERROR_STOP 0
+SET statement_timeout = '2s';
+SELECT 1 FROM fm_train('keep', 'big', solver => '$solver', epochs => 100000, threads => 2, quiet => true);
+RESET statement_timeout;
+SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task');
+});
+	my $elapsed = time - $t0;
+	like($err, qr/canceling statement due to statement timeout/, "$solver: statement_timeout fires");
+	cmp_ok($elapsed, '<', 3.0, sprintf("$solver: stopped within a second of the 2 s timeout (%.2f s)", $elapsed));
+	is($out, '1', "$solver: no worker thread is left in the backend");
+}
+
 is(psql(q{SELECT md5(model) || version FROM fm_models WHERE name = 'keep'}), $before,
 	'the previous model is unchanged');
 is(psql('SELECT pg_postmaster_start_time()'), $started, 'the server never restarted');
