@@ -112,47 +112,41 @@ Sigmoid(double x)
  * Gathers the active features of row r into act; returns how many.  W and
  * V may be the live parameters (stride 2, 2 kp) or a saved copy (1, kp).
  */
+/* Appends entity e's features of lists l (global indexes from first). */
+static inline int
+GatherList(const FmListsData *l, size_t e, size_t first, float *W, float *V,
+		   size_t ws, size_t vs, Active *act, int n)
+{
+	if (l->off == NULL)
+		return n;
+	for (uint64_t a = l->off[e]; a < l->off[e + 1]; a++)
+	{
+		size_t		f = first + l->feat[a];
+
+		act[n].w = W + f * ws;
+		act[n].v = V + f * vs;
+		act[n++].x = l->val[a];
+	}
+	return n;
+}
+
 int
 FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
-	   size_t ws, size_t vs, Active *act)
+		 size_t ws, size_t vs, Active *act)
 {
 	const FmDatasetData *ds = t->ds;
+	size_t		item = ds->n_users + (size_t) r->i;
 	int			n = 0;
 
 	act[n].w = W + (size_t) r->u * ws;
 	act[n].v = V + (size_t) r->u * vs;
 	act[n++].x = 1.0f;
-	if (ds->uattr.off)
-		for (uint64_t a = ds->uattr.off[r->u]; a < ds->uattr.off[r->u + 1]; a++)
-		{
-			size_t		f = t->off_uf + ds->uattr.feat[a];
-
-			act[n].w = W + f * ws;
-			act[n].v = V + f * vs;
-			act[n++].x = ds->uattr.val[a];
-		}
-	act[n].w = W + (ds->n_users + (size_t) r->i) * ws;
-	act[n].v = V + (ds->n_users + (size_t) r->i) * vs;
+	n = GatherList(&ds->uattr, r->u, t->off_uf, W, V, ws, vs, act, n);
+	act[n].w = W + item * ws;
+	act[n].v = V + item * vs;
 	act[n++].x = 1.0f;
-	if (ds->iattr.off)
-		for (uint64_t a = ds->iattr.off[r->i]; a < ds->iattr.off[r->i + 1]; a++)
-		{
-			size_t		f = t->off_if + ds->iattr.feat[a];
-
-			act[n].w = W + f * ws;
-			act[n].v = V + f * vs;
-			act[n++].x = ds->iattr.val[a];
-		}
-	if (ds->ctx.off)
-		for (uint64_t a = ds->ctx.off[r->c]; a < ds->ctx.off[r->c + 1]; a++)
-		{
-			size_t		f = t->off_cf + ds->ctx.feat[a];
-
-			act[n].w = W + f * ws;
-			act[n].v = V + f * vs;
-			act[n++].x = ds->ctx.val[a];
-		}
-	return n;
+	n = GatherList(&ds->iattr, r->i, t->off_if, W, V, ws, vs, act, n);
+	return GatherList(&ds->ctx, r->c, t->off_cf, W, V, ws, vs, act, n);
 }
 
 /* FM score of gathered features; S receives the sum of x v (kp floats). */

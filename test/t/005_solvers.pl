@@ -65,12 +65,7 @@ SKIP:
 {
 	my $dir = shared_data('ml-latest-small');
 	skip 'ml-latest-small is not in ../shared/data', 4 unless $dir;
-	psql(qq{
-CREATE TABLE ml (u int, i int, rating float8, ts bigint);
-\\copy ml FROM '$dir/ratings.csv' WITH (FORMAT csv, HEADER true)
-CREATE TABLE ml_test AS SELECT u, i, rating FROM ml WHERE hashint8(u * 1000003 + i) % 10 = 0;
-CREATE TABLE ml_train AS SELECT u, i, rating FROM ml WHERE hashint8(u * 1000003 + i) % 10 <> 0;
-});
+	load_movielens($dir);
 	my $secs = psql(q{SELECT round(seconds::numeric, 2) FROM fm_train('ml_mcmc', 'ml_train', solver => 'mcmc', threads => 2, quiet => true)});
 	my $m = psql(q{SELECT rmse('ml_mcmc', 'ml_test')});
 	note("ml-latest-small: MCMC regression (k = 64, 100 iterations) test RMSE $m in $secs s (fm_train, 2 threads)");

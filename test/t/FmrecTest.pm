@@ -9,7 +9,7 @@ use Exporter 'import';
 use File::Temp qw(tempfile);
 use Test::More;
 
-our @EXPORT = qw(new_db psql psql_result shared_data);
+our @EXPORT = qw(new_db psql psql_result shared_data load_movielens);
 
 my $db;
 
@@ -58,6 +58,19 @@ sub shared_data
 	my ($what) = @_;
 	my $dir = $ENV{FMREC_SHARED_DATA} // "$ENV{FMREC_ROOT}/../shared/data";
 	return -d "$dir/$what" ? "$dir/$what" : undef;
+}
+
+# Loads ml-latest-small's ratings into ml(u, i, rating, ts) and the fixed
+# 90/10 split ml_train / ml_test (by a hash of user and movie).
+sub load_movielens
+{
+	my ($dir) = @_;
+	psql(qq{
+CREATE TABLE ml (u int, i int, rating float8, ts bigint);
+\\copy ml FROM '$dir/ratings.csv' WITH (FORMAT csv, HEADER true)
+CREATE TABLE ml_test AS SELECT u, i, rating FROM ml WHERE hashint8(u * 1000003 + i) % 10 = 0;
+CREATE TABLE ml_train AS SELECT u, i, rating FROM ml WHERE hashint8(u * 1000003 + i) % 10 <> 0;
+});
 }
 
 1;
