@@ -48,10 +48,21 @@ SELECT t.item AS movie_id, round(t.score::numeric, 3) AS predicted_rating
 FROM fm_topn('movies', 999999, 5) t;
 
 \echo
+\echo '== An anonymous session that just rated three movies: folded in, no retraining'
+SELECT t.item AS movie_id, round(t.score::numeric, 3) AS predicted_rating
+FROM fm_topn('movies', 5, items => ARRAY[1, 2, 3], ratings => ARRAY[5, 1, 5], verbose => true) t;
+
+\echo
+\echo '== Bayesian FM by MCMC: no learning rate or regularization to tune'
+SELECT name, epochs_run, round(valid_rmse::numeric, 4) AS valid_rmse, round(seconds::numeric, 2) AS seconds
+FROM fm_train('movies_mcmc', 'ratings', solver => 'mcmc', epochs => 40, validation => 0.1,
+              threads => 2, quiet => true);
+
+\echo
 \echo '== fm_predict for a few pairs, and the catalog'
 SELECT user_id, movie_id, rating, round(fm_predict('movies', user_id, movie_id)::numeric, 3) AS predicted
 FROM ratings ORDER BY user_id, movie_id LIMIT 5;
-SELECT name, task, n_rows, n_users, n_items, size_bytes, hyperparams->>'factors' AS factors,
+SELECT name, task, solver, n_rows, n_users, n_items, size_bytes, hyperparams->>'factors' AS factors,
        metrics->>'valid_rmse' AS valid_rmse, metrics->>'valid_auc' AS valid_auc
 FROM fm_models ORDER BY name;
 SQL
