@@ -53,7 +53,7 @@ endif
 # The core is the hot path: full optimization, sqrtf without errno so it
 # vectorizes, and no -fwrapv (PostgreSQL's own code needs it, the core does
 # not, and with it GCC cannot vectorize the strided factor loops: SGD epochs
-# take 40% longer).  None of this is -ffast-math: IEEE semantics are kept.
+# take 40% longer).  None of this relaxes IEEE semantics (no fast-math).
 $(CORE_OBJS): CFLAGS += -O3 -fno-math-errno -fno-wrapv
 
 src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h: proto/fmrec.proto
