@@ -460,12 +460,10 @@ UpdateLarge(FmCd cd, size_t j, int g, bool sample, const double *z, Local *l)
 	for (size_t a = 0; a < n; a++)
 	{
 		uint32_t	r = crow[lo + a];
-		const float *q = q0 + (size_t) r * kp;
 
 		l->x[a] = cd->cval[lo + a];
 		l->wt[a] = cd->weight[r];
 		le[a] = e[r];
-		(void) q;
 	}
 	/* dimension-major: contiguous stores, each row's line reused k/16 times */
 	for (int f = 0; f < k; f++)
@@ -686,7 +684,6 @@ FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
 	size_t		nnz = 0;
 	size_t		maxcol = 0;
 	Active	   *act;
-	FmRng		rng;
 
 	if (cd == NULL)
 		goto nomem;
@@ -799,8 +796,6 @@ FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
 		for (int f = 0; f < cd->k; f++)
 			cd->lam_v[g * cd->k + f] = t->p.solver == FM_SOLVER_ALS ? t->p.reg_factors : 1.0;
 	}
-	FmRngSeed(&rng, t->p.seed);
-	(void) rng;
 	Refresh(cd);
 	return FM_OK;
 
