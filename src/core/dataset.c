@@ -24,8 +24,9 @@
 /* context lists of the rows being sorted (qsort has no context argument) */
 static const FmListsData *sort_ctx = NULL;
 
-static int
-CompareId(const void *a, const void *b)
+/* qsort comparator for int64_t */
+int
+FmCompareInt64(const void *a, const void *b)
 {
 	int64_t		x = *(const int64_t *) a;
 	int64_t		y = *(const int64_t *) b;
@@ -116,7 +117,7 @@ NumberIds(const int64_t *ids, size_t n, uint32_t *idx, int64_t **sorted,
 	/* provisional index -> rank among the sorted distinct ids */
 	if ((rank = malloc((nkeys ? nkeys : 1) * sizeof(uint32_t))) == NULL)
 		goto done;
-	qsort(keys, nkeys, sizeof(int64_t), CompareId);
+	qsort(keys, nkeys, sizeof(int64_t), FmCompareInt64);
 	for (size_t r = 0; r < nkeys; r++)
 	{
 		uint32_t	found;
@@ -247,8 +248,8 @@ BuildLists(Triple *t, size_t nt, uint32_t n_ent, FmListsData *out,
 	return FM_OK;
 }
 
-static void
-FreeLists(FmListsData *l)
+void
+FmListsFree(FmListsData *l)
 {
 	free(l->off);
 	free(l->feat);
@@ -256,11 +257,12 @@ FreeLists(FmListsData *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static void
-FreeNames(FmNamesData *n)
+void
+FmNamesFree(FmNamesData *n)
 {
-	for (uint32_t j = 0; j < n->n; j++)
-		free(n->names[j]);
+	if (n->names)
+		for (uint32_t j = 0; j < n->n; j++)
+			free(n->names[j]);
 	free(n->names);
 	memset(n, 0, sizeof(*n));
 }
@@ -463,7 +465,7 @@ done:
 	free(start);
 	free(renum);
 	free(t);
-	FreeLists(&raw_ctx);
+	FmListsFree(&raw_ctx);
 	return st;
 }
 
@@ -479,11 +481,11 @@ FmDatasetFree(FmDataset ds)
 	free(ds->user_ids);
 	free(ds->item_ids);
 	free(ds->rows);
-	FreeNames(&ds->ufeat);
-	FreeNames(&ds->ifeat);
-	FreeNames(&ds->cfeat);
-	FreeLists(&ds->uattr);
-	FreeLists(&ds->iattr);
-	FreeLists(&ds->ctx);
+	FmNamesFree(&ds->ufeat);
+	FmNamesFree(&ds->ifeat);
+	FmNamesFree(&ds->cfeat);
+	FmListsFree(&ds->uattr);
+	FmListsFree(&ds->iattr);
+	FmListsFree(&ds->ctx);
 	memset(ds, 0, sizeof(*ds));
 }

@@ -256,6 +256,9 @@ typedef struct FmDatasetData
 
 typedef FmDatasetData *FmDataset;
 
+extern void FmNamesFree(FmNamesData *n);
+extern void FmListsFree(FmListsData *l);
+extern int	FmCompareInt64(const void *a, const void *b);
 extern FmStatus FmDatasetBuild(FmDataset ds, const FmRatingsData *r,
 							   const FmSideData *users, const FmSideData *items,
 							   char *err, size_t errlen);

@@ -255,13 +255,6 @@ Refresh(FmCd cd)
 /* ---------------------------------------------------------------- */
 /* one parameter at a time */
 
-/* Draws (or, for ALS, sets to its mean) a value of given precision and mean. */
-static inline double
-Draw(FmRng *rng, bool sample, double mean, double prec)
-{
-	return sample ? mean + FmRngNormal(rng) / sqrt(prec) : mean;
-}
-
 /*
  * Standard normals in pairs by Marsaglia's polar method: no trigonometry,
  * one logarithm per pair.
@@ -633,8 +626,8 @@ UpdateBias(FmCd cd, FmRng *rng, bool sample)
 		p += cd->weight[r];
 		s += cd->weight[r] * (cd->e[r] + cd->w0);
 	}
-	p *= cd->alpha;
-	neu = Draw(rng, sample, cd->alpha * s / p, p);
+	neu = Conditional(cd->alpha, p, s, 0.0, 0.0, sample,
+					  sample ? FmRngNormal(rng) : 0.0);
 	delta = (float) (neu - cd->w0);
 	for (size_t r = 0; r < cd->n; r++)
 		cd->e[r] -= delta;

@@ -162,6 +162,21 @@ Compose(const float *v, const float *w, const float *vf, const float *wf,
 	}
 }
 
+/* Allocates and computes one side's composites (see Compose). */
+static FmStatus
+ComposeSide(FmModel m, const float *v, const float *w, const float *vf,
+			const float *wf, const FmListsData *attr, uint32_t n, float **p,
+			float **b)
+{
+	*p = malloc(((size_t) n * m->k + 1) * sizeof(float));
+	*b = malloc(((size_t) n + 1) * sizeof(float));
+	if (*p == NULL || *b == NULL)
+		return FM_ERR_NOMEM;
+	Compose(v, w, vf, wf, attr, n, m->k, *p, *b);
+	m->mem_bytes += (size_t) n * (m->k + 1) * sizeof(float);
+	return FM_OK;
+}
+
 static FmStatus
 BuildDict(FmFeatDict d, const FmNamesData *names)
 {
@@ -212,36 +227,14 @@ FmModelIndex(FmModel m)
 		(st = BuildDict(&m->idict, &m->ifeat)) != FM_OK ||
 		(st = BuildDict(&m->cdict, &m->cfeat)) != FM_OK)
 		return st;
-	if (m->ufeat.n > 0)
-	{
-		m->pu = malloc(((size_t) m->n_users * m->k + 1) * sizeof(float));
-		m->bu = malloc(((size_t) m->n_users + 1) * sizeof(float));
-		if (m->pu == NULL || m->bu == NULL)
-			return FM_ERR_NOMEM;
-		Compose(m->vu, m->wu, m->vuf, m->wuf, &m->uattr, m->n_users, m->k,
-				m->pu, m->bu);
-		m->mem_bytes += (size_t) m->n_users * (m->k + 1) * sizeof(float);
-	}
-	if (m->ifeat.n > 0)
-	{
-		m->qi = malloc(((size_t) m->n_items * m->k + 1) * sizeof(float));
-		m->bi = malloc(((size_t) m->n_items + 1) * sizeof(float));
-		if (m->qi == NULL || m->bi == NULL)
-			return FM_ERR_NOMEM;
-		Compose(m->vi, m->wi, m->vif, m->wif, &m->iattr, m->n_items, m->k,
-				m->qi, m->bi);
-		m->mem_bytes += (size_t) m->n_items * (m->k + 1) * sizeof(float);
-	}
+	if ((m->ufeat.n > 0 &&
+		 (st = ComposeSide(m, m->vu, m->wu, m->vuf, m->wuf, &m->uattr,
+						   m->n_users, &m->pu, &m->bu)) != FM_OK) ||
+		(m->ifeat.n > 0 &&
+		 (st = ComposeSide(m, m->vi, m->wi, m->vif, m->wif, &m->iattr,
+						   m->n_items, &m->qi, &m->bi)) != FM_OK))
+		return st;
 	return FM_OK;
-}
-
-static void
-FreeNamesOf(FmNamesData *n)
-{
-	if (n->names)
-		for (uint32_t j = 0; j < n->n; j++)
-			free(n->names[j]);
-	free(n->names);
 }
 
 void
@@ -259,21 +252,17 @@ FmModelFree(FmModel m)
 		free(m->qi);
 	if (m->bi != m->wi)
 		free(m->bi);
-	FreeNamesOf(&m->ufeat);
-	FreeNamesOf(&m->ifeat);
-	FreeNamesOf(&m->cfeat);
+	FmNamesFree(&m->ufeat);
+	FmNamesFree(&m->ifeat);
+	FmNamesFree(&m->cfeat);
 	FmFeatDictFree(&m->udict);
 	FmFeatDictFree(&m->idict);
 	FmFeatDictFree(&m->cdict);
 	free(m->wuf);
 	free(m->wif);
 	free(m->wcf);
-	free(m->uattr.off);
-	free(m->uattr.feat);
-	free(m->uattr.val);
-	free(m->iattr.off);
-	free(m->iattr.feat);
-	free(m->iattr.val);
+	FmListsFree(&m->uattr);
+	FmListsFree(&m->iattr);
 	free(m->user_rated);
 	free(m->item_rated);
 	free(m->user_ids);			/* the base of the one allocation */

@@ -106,15 +106,6 @@ CompareBestFirst(const void *a, const void *b)
 	return 0;
 }
 
-static int
-CompareInt64(const void *a, const void *b)
-{
-	int64_t		x = *(const int64_t *) a;
-	int64_t		y = *(const int64_t *) b;
-
-	return (x > y) - (x < y);
-}
-
 static bool
 Seen(const FmModelData *m, int64_t uidx, int64_t iidx)
 {
@@ -201,7 +192,7 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 		if (c == NULL)
 			goto done;
 		memcpy(c, q->candidates, q->n_candidates * sizeof(int64_t));
-		qsort(c, q->n_candidates, sizeof(int64_t), CompareInt64);
+		qsort(c, q->n_candidates, sizeof(int64_t), FmCompareInt64);
 		for (size_t j = 0; j < q->n_candidates; j++)
 		{
 			int64_t		iidx;
