@@ -233,15 +233,10 @@ fmrec_agg_final(PG_FUNCTION_ARGS)
 {
 	AggState   *s;
 	FmrecOptionsData opts;
-	FmDatasetData ds;
-	FmModel		m;
 	MemoryContext cxt;
 	MemoryContext old;
-	char		err[FM_ERRLEN];
-	FmStatus	st;
 	double		seconds;
-	uint8_t    *bytes;
-	size_t		len;
+	FmModel		m;
 	bytea	   *out;
 
 	if (PG_ARGISNULL(0))
@@ -249,36 +244,13 @@ fmrec_agg_final(PG_FUNCTION_ARGS)
 	s = (AggState *) PG_GETARG_POINTER(0);
 	FmrecOptionsFromJsonb(s->options, &opts);
 
+	/* everything but the result is freed with this context */
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec aggregate training",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	st = FmDatasetBuild(&ds, &s->r, NULL, NULL, err, sizeof(err));
-	FmrecReport(st, err);
-	PG_TRY();
-	{
-		m = FmrecTrainDataset(&ds, &opts, &seconds);
-		if (FmModelEncode(m, &bytes, &len) != FM_OK)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory encoding the model")));
-	}
-	PG_FINALLY();
-	{
-		FmDatasetFree(&ds);
-	}
-	PG_END_TRY();
+	m = FmrecTrainDataset(FmrecBuildDataset(&s->r, NULL, NULL), &opts, &seconds);
 	MemoryContextSwitchTo(old);
-	out = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-	if (out != NULL)
-	{
-		SET_VARSIZE(out, VARHDRSZ + len);
-		memcpy(VARDATA(out), bytes, len);
-	}
-	free(bytes);
+	out = FmrecEncodeModel(m);
 	MemoryContextDelete(cxt);
-	if (out == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
 	PG_RETURN_BYTEA_P(out);
 }

@@ -82,20 +82,16 @@ Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
 
 /* Stores a model under name, replacing any older one; returns its version. */
 int64
-FmrecStoreModel(const char *name, const FmModelData *m, const uint8_t *bytes,
-				size_t len, const FmrecTimingData *timing)
+FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
+				const FmrecTimingData *timing)
 {
 	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
 	INT8OID, INT8OID, INT8OID, BYTEAOID};
 	Datum		values[9];
-	bytea	   *b;
 	int64		version;
 	bool		isnull;
 	SPIPlanPtr	plan;
 
-	b = palloc(VARHDRSZ + len);
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), bytes, len);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(FmTaskName(m->task));
 	values[2] = CStringGetTextDatum(FmrecParamsJson(&m->params));
@@ -103,8 +99,8 @@ FmrecStoreModel(const char *name, const FmModelData *m, const uint8_t *bytes,
 	values[4] = Int64GetDatum((int64) m->info.rows);
 	values[5] = Int64GetDatum((int64) m->n_users);
 	values[6] = Int64GetDatum((int64) m->n_items);
-	values[7] = Int64GetDatum((int64) len);
-	values[8] = PointerGetDatum(b);
+	values[7] = Int64GetDatum((int64) VARSIZE(bytes) - VARHDRSZ);
+	values[8] = PointerGetDatum(bytes);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

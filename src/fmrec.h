@@ -59,8 +59,7 @@ extern void FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 
 /* catalog.c */
 extern int64 FmrecStoreModel(const char *name, const FmModelData *m,
-							 const uint8_t *bytes, size_t len,
-							 const FmrecTimingData *timing);
+							 const bytea *bytes, const FmrecTimingData *timing);
 extern bool FmrecModelVersion(const char *name, int64 *version);
 extern bytea *FmrecModelBytes(const char *name, int64 version);
 
@@ -71,6 +70,10 @@ extern FmModel FmrecModelByBytes(FunctionCallInfo fcinfo, Datum bytes);
 extern FmModel FmrecDecode(const void *bytes, size_t len);
 
 /* train.c */
+extern FmDataset FmrecBuildDataset(const FmRatingsData *ratings,
+								   const FmSideData *users,
+								   const FmSideData *items);
+extern bytea *FmrecEncodeModel(const FmModelData *m);
 extern FmModel FmrecTrainDataset(const FmDatasetData *ds,
 								 const FmrecOptionsData *opts,
 								 double *seconds);

@@ -244,11 +244,9 @@ RankInto(FunctionCallInfo fcinfo, FmModel m, const FmRep *rep, int n,
 		q.candidates = Int64Array(fcinfo, cand_arg, "candidates", &nc);
 		q.n_candidates = nc;
 	}
-	if (q.n > 0 && q.candidates == NULL && (uint32) q.n > m->n_items)
-		q.n = (int) m->n_items;
-	if (q.n > 0 && q.candidates != NULL && (size_t) q.n > q.n_candidates)
-		q.n = (int) q.n_candidates;
-	out = palloc(Max(q.n, 1) * sizeof(FmScored));
+	/* room for what can come back; FmTopnRep caps n the same way */
+	out = palloc(Max(Min((size_t) n, q.candidates ? q.n_candidates : m->n_items), 1) *
+				 sizeof(FmScored));
 	if (FmTopnRep(m, rep, &q, out, &n_out) != FM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),

@@ -128,6 +128,33 @@ FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	return m;
 }
 
+/* The model's bytes as a bytea in the current memory context. */
+bytea *
+FmrecEncodeModel(const FmModelData *m)
+{
+	uint8_t    *bytes;
+	size_t		len;
+	bytea	   *out;
+
+	if (FmModelEncode(m, &bytes, &len) != FM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory encoding the model")));
+	out = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (out == NULL)
+	{
+		free(bytes);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed on a model of %zu bytes.", len)));
+	}
+	SET_VARSIZE(out, VARHDRSZ + len);
+	memcpy(VARDATA(out), bytes, len);
+	free(bytes);
+	return out;
+}
+
 /* Loads user or item attributes when a source is given, else NULL. */
 static FmSide
 LoadSide(FunctionCallInfo fcinfo, int arg)
@@ -144,8 +171,9 @@ LoadSide(FunctionCallInfo fcinfo, int arg)
 }
 
 /* Builds the canonical dataset, freed with the current context. */
-static FmDataset
-BuildDataset(FmRatings ratings, FmSide users, FmSide items)
+FmDataset
+FmrecBuildDataset(const FmRatingsData *ratings, const FmSideData *users,
+				  const FmSideData *items)
 {
 	FmDataset	ds = palloc0(sizeof(FmDatasetData));
 	char		err[FM_ERRLEN];
@@ -178,8 +206,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	FmSide		items;
 	FmDataset	ds;
 	FmModel		m;
-	uint8_t    *bytes;
-	size_t		len;
+	bytea	   *bytes;
 	double		t0 = Seconds();
 	FmrecTimingData timing;
 	TupleDesc	tupdesc;
@@ -208,7 +235,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	users = LoadSide(fcinfo, 2 + FmrecOptionCount());
 	items = LoadSide(fcinfo, 3 + FmrecOptionCount());
 	timing.load = Seconds() - t0;
-	ds = BuildDataset(ratings, users, items);
+	ds = FmrecBuildDataset(ratings, users, items);
 	/* the dataset has what it needs */
 	FmRatingsFree(ratings);
 	if (users)
@@ -217,13 +244,9 @@ fmrec_train(PG_FUNCTION_ARGS)
 		FmSideFree(items);
 
 	m = FmrecTrainDataset(ds, &opts, &timing.train);
-	if (FmModelEncode(m, &bytes, &len) != FM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory encoding the model")));
-	FmrecRegisterFree(cxt, free, bytes);
+	bytes = FmrecEncodeModel(m);
 	timing.total = Seconds() - t0;
-	FmrecStoreModel(name, m, bytes, len, &timing);
+	FmrecStoreModel(name, m, bytes, &timing);
 
 	MemoryContextSwitchTo(old);
 	values[0] = CStringGetTextDatum(name);
@@ -239,7 +262,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	for (int c = 7; c <= 9; c++)
 		nulls[c] = isnan(DatumGetFloat8(values[c]));
 	values[10] = Float8GetDatum(timing.total);
-	values[11] = Int64GetDatum((int64) len);
+	values[11] = Int64GetDatum((int64) VARSIZE(bytes) - VARHDRSZ);
 	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
 	MemoryContextDelete(cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
