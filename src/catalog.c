@@ -94,7 +94,7 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(FmTaskName(m->task));
-	values[2] = CStringGetTextDatum(FmrecParamsJson(&m->params));
+	values[2] = CStringGetTextDatum(FmrecParamsJson(&m->params, true));
 	values[3] = CStringGetTextDatum(FmrecMetricsJson(m, timing));
 	values[4] = Int64GetDatum((int64) m->info.rows);
 	values[5] = Int64GetDatum((int64) m->n_users);

@@ -40,7 +40,7 @@ extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,
 extern void FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts);
 extern void FmrecOptionsFinish(FmrecOptionsData *opts);
 extern int	FmrecOptionCount(void);
-extern char *FmrecParamsJson(const FmParamsData *p);
+extern char *FmrecParamsJson(const FmParamsData *p, bool with_threads);
 /* wall-clock seconds of a training run's phases; negative when unknown */
 typedef struct FmrecTimingData
 {

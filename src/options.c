@@ -285,8 +285,13 @@ AppendReal(StringInfo buf, const char *key, double v)
 		appendStringInfo(buf, ", \"%s\": null", key);
 }
 
+/*
+ * The hyperparameters as JSON.  The thread count is a property of the
+ * training run, not of the model, and is not in the model bytes: it is
+ * shown only where it is known (fm_models, not fm_model_info).
+ */
 char *
-FmrecParamsJson(const FmParamsData *p)
+FmrecParamsJson(const FmParamsData *p, bool with_threads)
 {
 	StringInfoData buf;
 
@@ -305,9 +310,11 @@ FmrecParamsJson(const FmParamsData *p)
 	AppendReal(&buf, "threshold", p->threshold);
 	AppendReal(&buf, "validation", p->validation);
 	appendStringInfo(&buf, ", \"patience\": %d, \"seed\": " INT64_FORMAT
-					 ", \"threads\": %d, \"store_seen\": %s}",
-					 p->patience, (int64) p->seed, p->threads,
-					 p->store_seen ? "true" : "false");
+					 ", \"store_seen\": %s",
+					 p->patience, (int64) p->seed, p->store_seen ? "true" : "false");
+	if (with_threads)
+		appendStringInfo(&buf, ", \"threads\": %d", p->threads);
+	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 

@@ -477,6 +477,6 @@ fmrec_model_info(PG_FUNCTION_ARGS)
 					FM_FORMAT_VERSION, FmTaskName(m->task), m->k,
 					m->n_users, m->n_items, (uint64) m->seen_off[m->n_users],
 					(uint64) m->mem_bytes,
-					FmrecParamsJson(&m->params), FmrecMetricsJson(m, NULL));
+					FmrecParamsJson(&m->params, false), FmrecMetricsJson(m, NULL));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }
