@@ -74,48 +74,47 @@ fmrec_predict_default(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(FmModelPredict(m, PG_GETARG_INT64(0), PG_GETARG_INT64(1)));
 }
 
-/* The elements of a bigint[] argument; NULL elements are an error. */
+/* The elements of an array argument of type elemtype; NULLs are an error. */
+static Datum *
+ArrayDatums(FunctionCallInfo fcinfo, int arg, Oid elemtype, const char *what,
+			int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int16		len;
+	bool		byval;
+	char		align;
+
+	get_typlenbyvalalign(elemtype, &len, &byval, &align);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), elemtype, len, byval, align,
+					  &elems, &nulls, n);
+	for (int j = 0; j < *n; j++)
+		if (nulls[j])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain nulls", what)));
+	return elems;
+}
+
 static int64 *
 Int64Array(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
 {
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(arg);
-	Datum	   *elems;
-	bool	   *nulls;
-	int64	   *out;
+	Datum	   *elems = ArrayDatums(fcinfo, arg, INT8OID, what, n);
+	int64	   *out = palloc(Max(*n, 1) * sizeof(int64));
 
-	deconstruct_array(arr, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-					  &elems, &nulls, n);
-	out = palloc(Max(*n, 1) * sizeof(int64));
 	for (int j = 0; j < *n; j++)
-	{
-		if (nulls[j])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", what)));
 		out[j] = DatumGetInt64(elems[j]);
-	}
 	return out;
 }
 
-/* The elements of a text[] argument as C strings; no NULLs allowed. */
 static char **
 TextArray(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
 {
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(arg);
-	Datum	   *elems;
-	bool	   *nulls;
-	char	  **out;
+	Datum	   *elems = ArrayDatums(fcinfo, arg, TEXTOID, what, n);
+	char	  **out = palloc(Max(*n, 1) * sizeof(char *));
 
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, n);
-	out = palloc(Max(*n, 1) * sizeof(char *));
 	for (int j = 0; j < *n; j++)
-	{
-		if (nulls[j])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", what)));
 		out[j] = TextDatumGetCString(elems[j]);
-	}
 	return out;
 }
 
