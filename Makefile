@@ -21,7 +21,7 @@ LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \
 OBJS = $(CORE_OBJS) $(LAYER_OBJS)
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql
-REGRESS = api errors model_bytes aggregate rollback features solvers
+REGRESS = api errors model_bytes aggregate rollback features solvers format1
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # OpenBLAS, single-threaded build: a PostgreSQL backend must not grow
