@@ -8,7 +8,9 @@
  * final function trains.  Because dataset.c puts rows in canonical order,
  * the result does not depend on how the rows were split or ordered: for
  * the same rows and options it is byte for byte the model fm_train
- * stores.  The options are taken from the first row that has them
+ * stores with one thread.  The aggregate always trains on one thread,
+ * whatever fmrec.threads says, so it is the pure function its IMMUTABLE
+ * label promises (SGD with more threads is Hogwild, not reproducible).  The options are taken from the first row that has them
  * (they are meant to be a constant).  Over no rows the aggregate returns
  * NULL, like sum().
  */
@@ -115,11 +117,9 @@ fmrec_agg_combine(PG_FUNCTION_ARGS)
 }
 
 /*
- * Serialized state: n (uint64), weighted (uint8), options length (uint32),
- * then n users, n items, n ratings, [n weights], options bytes.
+ * Serialized state: the options' length (uint32) and bytes, then the rows
+ * as the core serializes them (FmRatingsSerialize).
  */
-#define HEADER (sizeof(uint64) + 1 + sizeof(uint32))
-
 PG_FUNCTION_INFO_V1(fmrec_agg_serialize);
 
 /*
@@ -129,39 +129,25 @@ Datum
 fmrec_agg_serialize(PG_FUNCTION_ARGS)
 {
 	AggState   *s = (AggState *) PG_GETARG_POINTER(0);
-	uint64		n = s->r.n;
-	uint8		weighted = s->r.weight != NULL;
 	uint32		olen = s->options ? VARSIZE(s->options) : 0;
-	Size		size = HEADER + n * (2 * sizeof(int64) + sizeof(float)) +
-		(weighted ? n * sizeof(float) : 0) + olen;
+	size_t		rows = FmRatingsSerializedSize(&s->r);
 	bytea	   *out;
 	char	   *p;
 
-	if (size > MaxAllocHugeSize - VARHDRSZ)
+	if (rows == SIZE_MAX || rows > MaxAllocHugeSize - VARHDRSZ - sizeof(uint32) - olen)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("fm_train_agg state of " UINT64_FORMAT " rows is too large to serialize", n)));
-	out = palloc_extended(VARHDRSZ + size, MCXT_ALLOC_HUGE);
-	SET_VARSIZE(out, VARHDRSZ + size);
+				 errmsg("fm_train_agg state of %zu rows is too large to serialize", s->r.n)));
+	out = palloc_extended(VARHDRSZ + sizeof(uint32) + olen + rows, MCXT_ALLOC_HUGE);
+	SET_VARSIZE(out, VARHDRSZ + sizeof(uint32) + olen + rows);
 	p = VARDATA(out);
-	memcpy(p, &n, sizeof(uint64));
-	p += sizeof(uint64);
-	*p++ = (char) weighted;
 	memcpy(p, &olen, sizeof(uint32));
 	p += sizeof(uint32);
-	memcpy(p, s->r.user, n * sizeof(int64));
-	p += n * sizeof(int64);
-	memcpy(p, s->r.item, n * sizeof(int64));
-	p += n * sizeof(int64);
-	memcpy(p, s->r.rating, n * sizeof(float));
-	p += n * sizeof(float);
-	if (weighted)
-	{
-		memcpy(p, s->r.weight, n * sizeof(float));
-		p += n * sizeof(float);
-	}
 	if (olen)
 		memcpy(p, s->options, olen);
+	p += olen;
+	if (FmRatingsSerialize(&s->r, (uint8_t *) p) != FM_OK)
+		elog(ERROR, "fm_train_agg state has context features");
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -177,49 +163,29 @@ fmrec_agg_deserialize(PG_FUNCTION_ARGS)
 	const char *p = VARDATA_ANY(in);
 	Size		len = VARSIZE_ANY_EXHDR(in);
 	AggState   *s = NewState(CurrentMemoryContext);
-	uint64		n;
-	uint8		weighted;
 	uint32		olen;
-	FmRatingsData src;
+	size_t		used;
+	FmStatus	st;
 
-	if (len < HEADER)
+	if (len < sizeof(uint32))
 		elog(ERROR, "invalid fm_train_agg state");
-	memcpy(&n, p, sizeof(uint64));
-	weighted = (uint8) p[sizeof(uint64)];
-	memcpy(&olen, p + sizeof(uint64) + 1, sizeof(uint32));
-	p += HEADER;
-	if (n > (len - HEADER) / (2 * sizeof(int64) + sizeof(float)) ||
-		len != HEADER + n * (2 * sizeof(int64) + sizeof(float)) +
-		(weighted ? n * sizeof(float) : 0) + olen)
+	memcpy(&olen, p, sizeof(uint32));
+	if (olen > len - sizeof(uint32) || (olen > 0 && olen < VARHDRSZ))
 		elog(ERROR, "invalid fm_train_agg state");
-
-	/* the rows are appended from aligned copies, not from the buffer */
-	FmRatingsInit(&src);
-	src.n = n;
-	src.user = palloc_extended(Max(n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
-	src.item = palloc_extended(Max(n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
-	src.rating = palloc_extended(Max(n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
-	memcpy(src.user, p, n * sizeof(int64));
-	p += n * sizeof(int64);
-	memcpy(src.item, p, n * sizeof(int64));
-	p += n * sizeof(int64);
-	memcpy(src.rating, p, n * sizeof(float));
-	p += n * sizeof(float);
-	if (weighted)
-	{
-		src.weight = palloc_extended(Max(n, 1) * sizeof(float), MCXT_ALLOC_HUGE);
-		memcpy(src.weight, p, n * sizeof(float));
-		p += n * sizeof(float);
-	}
-	if (FmRatingsAppend(&s->r, &src) != FM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory reading " UINT64_FORMAT " training rows", n)));
 	if (olen)
 	{
 		s->options = palloc(olen);
-		memcpy(s->options, p, olen);
+		memcpy(s->options, p + sizeof(uint32), olen);
 	}
+	p += sizeof(uint32) + olen;
+	len -= sizeof(uint32) + olen;
+	st = FmRatingsDeserialize(&s->r, (const uint8_t *) p, len, &used);
+	if (st == FM_ERR_NOMEM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory reading fm_train_agg state")));
+	if (st != FM_OK || used != len)
+		elog(ERROR, "invalid fm_train_agg state");
 	PG_RETURN_POINTER(s);
 }
 
@@ -243,6 +209,14 @@ fmrec_agg_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	s = (AggState *) PG_GETARG_POINTER(0);
 	FmrecOptionsFromJsonb(s->options, &opts);
+	/* one thread, always: the aggregate is IMMUTABLE, its bytes reproducible */
+	if (FmrecOptionGiven(&opts, "threads") && opts.params.threads != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fm_train_agg trains on one thread"),
+				 errdetail("The aggregate is immutable: the same rows and options must give the same bytes."),
+				 errhint("Leave out \"threads\", or train with fm_train for more threads.")));
+	opts.params.threads = 1;
 
 	/* everything but the result is freed with this context */
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec aggregate training",

@@ -10,6 +10,17 @@
  * from fm_models_version_seq; the serving cache keys decoded models by
  * (name, version); a trigger gives every written row, even one updated by
  * hand, a new version.  Plans are prepared once per backend.
+ *
+ * Privileges.  Roles do not write fm_models themselves (only SELECT is
+ * granted, filtered by row-level security): this file reads and writes it
+ * as the owner of the table, the role that created the extension, and
+ * checks the caller's rights in the same statement as the access, so no
+ * check and use can race.  A model's owner is the role that trained it
+ * first; its members (and superusers) may retrain, drop and grant it;
+ * others may serve it or read its bytes only when granted (fm_grant).
+ * Queries run in that elevated context are fully qualified, operators
+ * included, so no object on the caller's search_path can be captured, and
+ * they run with SECURITY_RESTRICTED_OPERATION.
  */
 #include "postgres.h"
 
@@ -21,9 +32,13 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "utils/fmgroids.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 
 #include "fmrec.h"
 
@@ -31,6 +46,9 @@ static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr bytes_plan = NULL;
 static SPIPlanPtr store_plan = NULL;
 static SPIPlanPtr drop_plan = NULL;
+static SPIPlanPtr owner_plan = NULL;
+static SPIPlanPtr grant_plan = NULL;
+static SPIPlanPtr revoke_plan = NULL;
 
 /* The extension's schema (get_extension_schema is not exported before 16) */
 static Oid
@@ -64,12 +82,36 @@ Qualified(const char *rel)
 	return quote_qualified_identifier(schema, rel);
 }
 
+/* The owner of fm_models: the role catalog access runs as. */
+static Oid
+CatalogOwner(void)
+{
+	Oid			relid = get_relname_relid("fm_models", ExtensionSchema());
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("fmrec catalog fm_models does not exist")));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Prepares a catalog statement once per backend; %1$s in fmt is fm_models,
+ * %2$s fm_model_grants, both schema-qualified.
+ */
 static SPIPlanPtr
 Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
-		char	   *sql = psprintf(fmt, Qualified("fm_models"));
+		char	   *sql = psprintf(fmt, Qualified("fm_models"), Qualified("fm_model_grants"));
 		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
 
 		if (p == NULL)
@@ -80,16 +122,57 @@ Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
 	return *plan;
 }
 
-/* Stores a model under name, replacing any older one; returns its version. */
+/*
+ * Runs a prepared catalog statement as the catalog's owner, restricted;
+ * returns SPI_execute_plan's code.  The caller has connected SPI.
+ */
+static int
+ExecAsOwner(SPIPlanPtr plan, Datum *values, bool read_only, long count)
+{
+	Oid			save_user;
+	int			save_sec;
+	int			rc;
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(CatalogOwner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, NULL, read_only, count);
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_user, save_sec);
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+static void
+NotOwner(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("must be owner of model \"%s\"", name),
+			 errhint("Only members of the role that owns a model may retrain, drop or grant it.")));
+}
+
+/*
+ * Stores a model under name, replacing any older one the caller owns;
+ * returns its version.  A model of that name owned by a role the caller
+ * has no privileges of is not touched: permission denied.
+ */
 int64
 FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 				const FmrecTimingData *timing)
 {
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
-	INT8OID, INT8OID, INT8OID, BYTEAOID};
-	Datum		values[9];
-	int64		version;
+	Oid			types[10] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
+	INT8OID, INT8OID, INT8OID, BYTEAOID, OIDOID};
+	Datum		values[10];
+	int64		version = 0;
 	bool		isnull;
+	bool		stored;
 	SPIPlanPtr	plan;
 
 	values[0] = CStringGetTextDatum(name);
@@ -101,56 +184,87 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 	values[6] = Int64GetDatum((int64) m->n_items);
 	values[7] = Int64GetDatum((int64) VARSIZE(bytes) - VARHDRSZ);
 	values[8] = PointerGetDatum(bytes);
+	values[9] = ObjectIdGetDatum(GetUserId());
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = Prepare(&store_plan,
-				   "INSERT INTO %s AS m (name, task, solver, hyperparams, metrics, "
+				   "INSERT INTO %1$s AS m (name, owner, task, solver, hyperparams, metrics, "
 				   "n_rows, n_users, n_items, size_bytes, version, created_at, model) "
-				   "VALUES ($1, $2, $3::jsonb->>'solver', $3::jsonb, $4::jsonb, $5, $6, $7, $8, "
-				   "0, now(), $9) "
+				   "VALUES ($1, $10::pg_catalog.regrole, $2, "
+				   "$3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'solver', "
+				   "$3::pg_catalog.jsonb, $4::pg_catalog.jsonb, $5, $6, $7, $8, "
+				   "0, pg_catalog.now(), $9) "
 				   "ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, "
 				   "solver = EXCLUDED.solver, hyperparams = EXCLUDED.hyperparams, "
 				   "metrics = EXCLUDED.metrics, n_rows = EXCLUDED.n_rows, "
 				   "n_users = EXCLUDED.n_users, n_items = EXCLUDED.n_items, "
 				   "size_bytes = EXCLUDED.size_bytes, "
 				   "created_at = EXCLUDED.created_at, model = EXCLUDED.model "
+				   "WHERE pg_catalog.pg_has_role($10, m.owner::pg_catalog.oid, 'USAGE') "
 				   "RETURNING m.version",
-				   9, types);
-	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
+				   10, types);
+	if (ExecAsOwner(plan, values, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not store model \"%s\"", name);
-	version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
+	stored = SPI_processed == 1;
+	if (stored)
+		version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
+	if (!stored)
+		NotOwner(name);
 	return version;
 }
 
-/* Looks up the current version of a model; false when there is none. */
+/*
+ * Looks up the current version of a model the caller may serve (read:
+ * also its bytes); false when there is no model of that name.  A model the
+ * caller may not use is permission denied.
+ */
 bool
 FmrecModelVersion(const char *name, int64 *version)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
 	bool		found;
+	bool		allowed = false;
 	bool		isnull;
 
 	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(GetUserId());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&version_plan, "SELECT version FROM %s WHERE name = $1",
-			1, types);
-	if (SPI_execute_plan(version_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+	Prepare(&version_plan,
+			"SELECT m.version, pg_catalog.pg_has_role($2, m.owner::pg_catalog.oid, 'USAGE') "
+			"OR EXISTS (SELECT 1 FROM %2$s g WHERE g.model OPERATOR(pg_catalog.=) m.name "
+			"AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true "
+			"ELSE pg_catalog.pg_has_role($2, g.grantee, 'USAGE') END) "
+			"FROM %1$s m WHERE m.name OPERATOR(pg_catalog.=) $1",
+			2, types);
+	if (ExecAsOwner(version_plan, values, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up model \"%s\"", name);
 	found = SPI_processed == 1;
 	if (found)
+	{
 		*version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 1, &isnull));
+		allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+	}
 	SPI_finish();
+	if (found && !allowed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for model \"%s\"", name),
+				 errhint("The model's owner can grant it with fm_grant('%s', role, 'serve').",
+						 name)));
 	return found;
 }
 
-/* Fetches a model's bytes, copied into the caller's memory context. */
+/*
+ * Fetches a model's bytes, copied into the caller's memory context; the
+ * caller has been allowed by FmrecModelVersion in this statement.
+ */
 bytea *
 FmrecModelBytes(const char *name, int64 version)
 {
@@ -163,9 +277,10 @@ FmrecModelBytes(const char *name, int64 version)
 	values[1] = Int64GetDatum(version);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&bytes_plan, "SELECT model FROM %s WHERE name = $1 AND version = $2",
+	Prepare(&bytes_plan, "SELECT model FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 "
+			"AND version OPERATOR(pg_catalog.=) $2",
 			2, types);
-	if (SPI_execute_plan(bytes_plan, values, NULL, true, 1) != SPI_OK_SELECT)
+	if (ExecAsOwner(bytes_plan, values, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read model \"%s\"", name);
 	if (SPI_processed == 1)
 	{
@@ -185,6 +300,35 @@ FmrecModelBytes(const char *name, int64 version)
 	return result;
 }
 
+/*
+ * Whether the caller owns model name: 1 yes, 0 no, -1 there is no such
+ * model.
+ */
+static int
+OwnsModel(const char *name)
+{
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	int			result = -1;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(GetUserId());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(&owner_plan,
+			"SELECT pg_catalog.pg_has_role($2, owner::pg_catalog.oid, 'USAGE') "
+			"FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+			2, types);
+	if (ExecAsOwner(owner_plan, values, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up model \"%s\"", name);
+	if (SPI_processed == 1)
+		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull)) ? 1 : 0;
+	SPI_finish();
+	return result;
+}
+
 PG_FUNCTION_INFO_V1(fmrec_drop);
 
 /*
@@ -197,24 +341,125 @@ fmrec_drop(PG_FUNCTION_ARGS)
 	bool		if_exists = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1];
-	uint64		n;
+	int			owns;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("model name must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	owns = OwnsModel(name);		/* locks the row */
+	if (owns < 0)
+	{
+		if (!if_exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("model \"%s\" does not exist", name)));
+		PG_RETURN_BOOL(false);
+	}
+	if (owns == 0)
+		NotOwner(name);
 	values[0] = PG_GETARG_DATUM(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&drop_plan, "DELETE FROM %s WHERE name = $1", 1, types);
-	if (SPI_execute_plan(drop_plan, values, NULL, false, 0) != SPI_OK_DELETE)
+	Prepare(&drop_plan, "DELETE FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1", 1, types);
+	if (ExecAsOwner(drop_plan, values, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not drop model \"%s\"", name);
-	n = SPI_processed;
 	SPI_finish();
-	if (n == 0 && !if_exists)
+	PG_RETURN_BOOL(true);
+}
+
+/* The oid of a role name, or 0 for "public"; an unknown role is an error. */
+static Oid
+GranteeOid(const char *role)
+{
+	if (pg_strcasecmp(role, "public") == 0)
+		return InvalidOid;
+	return get_role_oid(role, false);
+}
+
+static const char *
+CheckPrivilege(const char *priv)
+{
+	if (strcmp(priv, "serve") != 0 && strcmp(priv, "read") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized model privilege \"%s\"", priv),
+				 errhint("Use \"serve\" (fm_predict, fm_topn) or \"read\" (the model's bytes and row).")));
+	return priv;
+}
+
+/* Checks that model exists and the caller owns it. */
+static void
+CheckOwner(const char *name)
+{
+	int			owns = OwnsModel(name);
+
+	if (owns < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", name)));
+	if (owns == 0)
+		NotOwner(name);
+}
+
+PG_FUNCTION_INFO_V1(fmrec_grant);
+
+/*
+ * fm_grant(model text, role text, privilege text DEFAULT 'serve') RETURNS void
+ *
+ * 'read' implies 'serve'.
+ */
+Datum
+fmrec_grant(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			grantee = GranteeOid(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	const char *priv = CheckPrivilege(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+
+	CheckOwner(name);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = CStringGetTextDatum(priv);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(&grant_plan, "INSERT INTO %2$s (model, grantee, privilege) VALUES ($1, $2, $3) "
+			"ON CONFLICT DO NOTHING", 3, types);
+	if (ExecAsOwner(grant_plan, values, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not grant model \"%s\"", name);
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(fmrec_revoke);
+
+/*
+ * fm_revoke(model text, role text, privilege text DEFAULT 'serve') RETURNS boolean
+ */
+Datum
+fmrec_revoke(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			grantee = GranteeOid(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	const char *priv = CheckPrivilege(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+	uint64		n;
+
+	CheckOwner(name);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = CStringGetTextDatum(priv);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(&revoke_plan, "DELETE FROM %2$s WHERE model OPERATOR(pg_catalog.=) $1 "
+			"AND grantee OPERATOR(pg_catalog.=) $2 AND privilege OPERATOR(pg_catalog.=) $3",
+			3, types);
+	if (ExecAsOwner(revoke_plan, values, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not revoke model \"%s\"", name);
+	n = SPI_processed;
+	SPI_finish();
 	PG_RETURN_BOOL(n > 0);
 }

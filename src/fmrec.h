@@ -33,13 +33,16 @@ typedef struct FmrecOptionsData
 	FmParamsData params;
 	bool		quiet;
 	unsigned	set;			/* FM_SET_* bits of options given explicitly */
+	uint64		given;			/* options seen, by table position */
+	char	   *user_features;	/* attribute sources, or NULL */
+	char	   *item_features;
 } FmrecOptionsData;
 
 extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,
 								 FmrecOptionsData *opts);
 extern void FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts);
 extern void FmrecOptionsFinish(FmrecOptionsData *opts);
-extern int	FmrecOptionCount(void);
+extern bool FmrecOptionGiven(const FmrecOptionsData *opts, const char *name);
 extern char *FmrecParamsJson(const FmParamsData *p, bool with_threads);
 /* wall-clock seconds of a training run's phases; negative when unknown */
 typedef struct FmrecTimingData

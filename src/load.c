@@ -197,27 +197,33 @@ CheckRatingColumns(TupleDesc tupdesc)
 	}
 }
 
-/* Adds one row after checking it; rowno is 1-based, for messages. */
+/*
+ * Adds one row; the core checks it (FmRatingCheck) and this words the
+ * error.  rowno is 1-based, for messages.
+ */
 void
 FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 			   double weight, uint64 rowno)
 {
-	if (!isfinite(rating) || !isfinite((float) rating))
+	FmStatus	st = FmRatingsAdd(r, user, item, rating, weight);
+
+	if (st == FM_OK)
+		return;
+	if (st == FM_ERR_DATA && FmRatingCheck(rating, weight) == FM_ROW_BAD_RATING)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("rating must be a finite number"),
 				 errdetail("Row " UINT64_FORMAT " (user " INT64_FORMAT ", item " INT64_FORMAT
 						   ") has rating %g.", rowno, user, item, rating)));
-	if (!isfinite(weight) || !isfinite((float) weight) || weight < 0)
+	if (st == FM_ERR_DATA)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("row weight must be a finite number not below zero"),
 				 errdetail("Row " UINT64_FORMAT " has weight %g.", rowno, weight)));
-	if (FmRatingsAdd(r, user, item, (float) rating, (float) weight) != FM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Failed to store " UINT64_FORMAT " training rows.", rowno)));
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("out of memory"),
+			 errdetail("Failed to store " UINT64_FORMAT " training rows.", rowno)));
 }
 
 /*
@@ -275,8 +281,8 @@ IsRealType(Oid t)
 
 /*
  * Adds a context feature for column c of a row: "name=value" for
- * categorical columns, or the real-valued feature "name" for float and
- * numeric columns.  NULL means the feature is absent.
+ * categorical columns (FmFeatureName), or the real-valued feature "name"
+ * for float and numeric columns.  NULL means the feature is absent.
  */
 static void
 AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
@@ -303,8 +309,18 @@ AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
 		x = (float) v;
 	}
 	else
-		name = psprintf("%s=%s", NameStr(att->attname),
-						SPI_getvalue(tup, desc, c + 1));
+	{
+		/* the core's vocabulary: booleans are true/false, as in scoring */
+		const char *value = att->atttypid == BOOLOID ?
+			FmBoolText(DatumGetBool(d)) : SPI_getvalue(tup, desc, c + 1);
+		char	   *full = FmFeatureName(NameStr(att->attname), strlen(NameStr(att->attname)),
+										 value, strlen(value));
+
+		if (full == NULL)
+			FmrecReport(FM_ERR_NOMEM, "could not name a context feature");
+		name = pstrdup(full);
+		free(full);
+	}
 	if ((st = FmRatingsAddContext(r, name, strlen(name), x)) != FM_OK)
 		FmrecReport(st, "could not store a context feature");
 }

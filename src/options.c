@@ -15,59 +15,24 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
+#include "utils/syscache.h"
 
 #include "fmrec.h"
 
-typedef enum OptionKind
-{
-	OPT_TASK,
-	OPT_SOLVER,
-	OPT_INT,
-	OPT_INT64,
-	OPT_REAL,
-	OPT_BOOL
-} OptionKind;
-
-typedef struct OptionDef
-{
-	const char *name;
-	const char *alias;			/* SageMaker's name, or NULL */
-	OptionKind	kind;
-	size_t		offset;			/* in FmrecOptionsData */
-	unsigned	setbit;			/* FM_SET_* when solver defaults depend on it */
-} OptionDef;
-
-#define P(field) offsetof(FmrecOptionsData, params.field)
-
-/* fm_train's option arguments, in SQL declaration order */
-static const OptionDef option_defs[] = {
-	{"task", "predictor_type", OPT_TASK, P(task), 0},
-	{"factors", "num_factors", OPT_INT, P(factors), 0},
-	{"epochs", NULL, OPT_INT, P(epochs), FM_SET_EPOCHS},
-	{"batch_size", "mini_batch_size", OPT_INT, P(batch_size), 0},
-	{"learning_rate", NULL, OPT_REAL, P(learning_rate), 0},
-	{"reg_bias", "bias_wd", OPT_REAL, P(reg_bias), 0},
-	{"reg_linear", "linear_wd", OPT_REAL, P(reg_linear), FM_SET_REG_LINEAR},
-	{"reg_factors", "factors_wd", OPT_REAL, P(reg_factors), FM_SET_REG_FACTORS},
-	{"init_stdev", "factors_init_sigma", OPT_REAL, P(init_stdev), FM_SET_INIT_STDEV},
-	{"threshold", NULL, OPT_REAL, P(threshold), 0},
-	{"validation", NULL, OPT_REAL, P(validation), 0},
-	{"patience", NULL, OPT_INT, P(patience), 0},
-	{"seed", NULL, OPT_INT64, P(seed), 0},
-	{"threads", NULL, OPT_INT, P(threads), 0},
-	{"store_seen", NULL, OPT_BOOL, P(store_seen), 0},
-	{"quiet", NULL, OPT_BOOL, offsetof(FmrecOptionsData, quiet), 0},
-	{"solver", NULL, OPT_SOLVER, P(solver), 0},
-	{"burn_in", NULL, OPT_INT, P(burn_in), FM_SET_BURN_IN},
-};
-
-#define N_OPTIONS lengthof(option_defs)
+/*
+ * Options of the layer itself, beside the core's table (params.c): they
+ * shape the call, not the model.
+ */
+static const char *const layer_options[] = {"quiet", "user_features", "item_features"};
 
 static void
 Init(FmrecOptionsData *opts)
@@ -76,6 +41,41 @@ Init(FmrecOptionsData *opts)
 	opts->params.threads = -1;	/* resolved from fmrec.threads */
 	opts->quiet = false;
 	opts->set = 0;
+	opts->given = 0;
+	opts->user_features = NULL;
+	opts->item_features = NULL;
+}
+
+/* "a, b, c and d": every option name, for the unrecognized-option hint. */
+static char *
+OptionList(void)
+{
+	StringInfoData buf;
+	size_t		n;
+	const FmOptionDef *defs = FmOptionDefs(&n);
+	size_t		total = n + lengthof(layer_options);
+
+	initStringInfo(&buf);
+	for (size_t j = 0; j < total; j++)
+	{
+		const char *name = j < n ? defs[j].name : layer_options[j - n];
+
+		if (j > 0)
+			appendStringInfoString(&buf, j + 1 == total ? " and " : ", ");
+		appendStringInfoString(&buf, name);
+	}
+	return buf.data;
+}
+
+static void
+UnknownOption(const char *key)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unrecognized training option \"%s\"", key),
+			 errhint("Valid options are %s; SageMaker's names (num_factors, predictor_type, "
+					 "mini_batch_size, bias_wd, linear_wd, factors_wd, factors_init_sigma) "
+					 "are accepted too.", OptionList())));
 }
 
 static void
@@ -85,7 +85,7 @@ SetSolver(FmrecOptionsData *opts, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unrecognized solver \"%s\"", name),
-				 errhint("Use \"sgd\", \"als\" or \"mcmc\".")));
+				 errhint("Use %s.", FmSolverList())));
 }
 
 static void
@@ -98,24 +98,25 @@ SetTask(FmrecOptionsData *opts, const char *name)
 				 errhint("Use \"regression\" or \"binary\".")));
 }
 
+/* Sets a numeric option; integers must be whole and in range of their type. */
 static void
-SetReal(const OptionDef *def, FmrecOptionsData *opts, double v)
+SetNumber(const FmOptionDef *def, FmrecOptionsData *opts, double v)
 {
-	char	   *field = (char *) opts + def->offset;
+	char	   *field = (char *) &opts->params + def->offset;
 
 	switch (def->kind)
 	{
-		case OPT_REAL:
+		case FM_OPT_REAL:
 			*(double *) field = v;
 			break;
-		case OPT_INT:
+		case FM_OPT_INT:
 			if (!isfinite(v) || v != floor(v) || v < INT_MIN || v > INT_MAX)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("option \"%s\" must be an integer", def->name)));
 			*(int *) field = (int) v;
 			break;
-		case OPT_INT64:
+		case FM_OPT_INT64:
 			if (!isfinite(v) || v != floor(v) || v < -9.2e18 || v > 9.2e18)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -125,76 +126,98 @@ SetReal(const OptionDef *def, FmrecOptionsData *opts, double v)
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" must not be a number", def->name)));
+					 errmsg("training option \"%s\" has the wrong type", def->name)));
 	}
 }
 
 /*
- * Reads fm_train's option arguments, fcinfo args first.., in the order of
- * option_defs.  NULL keeps the default.
+ * Marks option number `bit` of the core table (or a layer option) given;
+ * an option given twice, as an argument and in the options object or by
+ * both of its names, is an error rather than a silent choice.
  */
-void
-FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first, FmrecOptionsData *opts)
+static void
+MarkGiven(FmrecOptionsData *opts, int bit, const char *name)
 {
-	Init(opts);
-	for (int j = 0; j < (int) N_OPTIONS && first + j < PG_NARGS(); j++)
+	if (opts->given & ((uint64) 1 << bit))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"%s\" is given more than once", name)));
+	opts->given |= (uint64) 1 << bit;
+}
+
+/* Index of a layer option, or -1. */
+static int
+LayerOption(const char *key)
+{
+	for (int j = 0; j < (int) lengthof(layer_options); j++)
+		if (strcmp(layer_options[j], key) == 0)
+			return j;
+	return -1;
+}
+
+/* Applies one jsonb option value. */
+static void
+ApplyJsonb(FmrecOptionsData *opts, const char *key, JsonbValue *v)
+{
+	size_t		n;
+	const FmOptionDef *defs = FmOptionDefs(&n);
+	const FmOptionDef *def = FmOptionFind(key);
+	int			layer = def ? -1 : LayerOption(key);
+
+	if (def == NULL && layer < 0)
+		UnknownOption(key);
+	if (v->type == jbvNull)
+		return;
+	if (def == NULL)
 	{
-		const OptionDef *def = &option_defs[j];
-		int			a = first + j;
-
-		if (PG_ARGISNULL(a))
-			continue;
-		opts->set |= def->setbit;
-		switch (def->kind)
+		MarkGiven(opts, (int) n + layer, key);
+		if (layer == 0 && v->type == jbvBool)
+			opts->quiet = v->val.boolean;
+		else if (layer > 0 && v->type == jbvString)
 		{
-			case OPT_TASK:
-				SetTask(opts, text_to_cstring(PG_GETARG_TEXT_PP(a)));
-				break;
-			case OPT_SOLVER:
-				SetSolver(opts, text_to_cstring(PG_GETARG_TEXT_PP(a)));
-				break;
-			case OPT_INT:
-				SetReal(def, opts, PG_GETARG_INT32(a));
-				break;
-			case OPT_INT64:
-				*(uint64_t *) ((char *) opts + def->offset) =
-					(uint64_t) PG_GETARG_INT64(a);
-				break;
-			case OPT_REAL:
-				SetReal(def, opts, PG_GETARG_FLOAT8(a));
-				break;
-			case OPT_BOOL:
-				*(bool *) ((char *) opts + def->offset) = PG_GETARG_BOOL(a);
-				break;
+			char	   *src = pnstrdup(v->val.string.val, v->val.string.len);
+
+			if (layer == 1)
+				opts->user_features = src;
+			else
+				opts->item_features = src;
 		}
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("training option \"%s\" has the wrong type", key)));
+		return;
 	}
-	FmrecOptionsFinish(opts);
+	MarkGiven(opts, (int) (def - defs), def->name);
+	opts->set |= def->setbit;
+	if (def->kind == FM_OPT_TASK && v->type == jbvString)
+		SetTask(opts, pnstrdup(v->val.string.val, v->val.string.len));
+	else if (def->kind == FM_OPT_SOLVER && v->type == jbvString)
+		SetSolver(opts, pnstrdup(v->val.string.val, v->val.string.len));
+	else if (def->kind == FM_OPT_BOOL && v->type == jbvBool)
+		*(bool *) ((char *) &opts->params + def->offset) = v->val.boolean;
+	else if (v->type == jbvNumeric &&
+			 (def->kind == FM_OPT_INT || def->kind == FM_OPT_INT64 || def->kind == FM_OPT_REAL))
+		SetNumber(def, opts,
+				  DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+													 NumericGetDatum(v->val.numeric))));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("training option \"%s\" has the wrong type", def->name)));
 }
 
-static const OptionDef *
-FindOption(const char *key)
-{
-	for (int j = 0; j < (int) N_OPTIONS; j++)
-		if (strcmp(option_defs[j].name, key) == 0 ||
-			(option_defs[j].alias && strcmp(option_defs[j].alias, key) == 0))
-			return &option_defs[j];
-	return NULL;
-}
-
-void
-FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts)
+/* Applies the keys of a jsonb object of options (NULL: none). */
+static void
+ApplyOptionsJsonb(FmrecOptionsData *opts, Jsonb *jb)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	const OptionDef *def = NULL;
+	char	   *key = NULL;
 
-	Init(opts);
 	if (jb == NULL)
-	{
-		FmrecOptionsFinish(opts);
 		return;
-	}
 	if (!JB_ROOT_IS_OBJECT(jb))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -204,56 +227,163 @@ FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts)
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE && key != NULL)
 		{
-			char	   *key = pnstrdup(v.val.string.val, v.val.string.len);
-
-			def = FindOption(key);
-			if (def == NULL)
+			if (v.type == jbvBinary)
+			{
+				if (FmOptionFind(key) == NULL && LayerOption(key) < 0)
+					UnknownOption(key);
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unrecognized training option \"%s\"", key),
-						 errhint("Valid options are task, factors, epochs, batch_size, "
-								 "learning_rate, reg_bias, reg_linear, reg_factors, "
-								 "init_stdev, threshold, validation, patience, seed, "
-								 "threads, store_seen, quiet, solver and burn_in.")));
-		}
-		else if (tok == WJB_VALUE && def != NULL)
-		{
-			if (v.type == jbvNull)
-				continue;
-			opts->set |= def->setbit;
-			if (def->kind == OPT_TASK && v.type == jbvString)
-				SetTask(opts, pnstrdup(v.val.string.val, v.val.string.len));
-			else if (def->kind == OPT_SOLVER && v.type == jbvString)
-				SetSolver(opts, pnstrdup(v.val.string.val, v.val.string.len));
-			else if (def->kind == OPT_BOOL && v.type == jbvBool)
-				*(bool *) ((char *) opts + def->offset) = v.val.boolean;
-			else if (v.type == jbvNumeric && def->kind != OPT_TASK &&
-					 def->kind != OPT_SOLVER && def->kind != OPT_BOOL)
-				SetReal(def, opts,
-						DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-														   NumericGetDatum(v.val.numeric))));
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("training option \"%s\" has the wrong type", def->name)));
-		}
-		else if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
-		{
-			if (def != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("training option \"%s\" has the wrong type", def->name)));
+						 errmsg("training option \"%s\" has the wrong type", key)));
+			}
+			ApplyJsonb(opts, key, &v);
+			key = NULL;
 		}
 	}
+}
+
+/*
+ * Applies one named SQL argument: an option of the core table, a layer
+ * option, or the options object.  Arguments are matched by their declared
+ * name, so the SQL signature may list any subset in any order.
+ */
+static void
+ApplyArgument(FunctionCallInfo fcinfo, int a, const char *name, Oid type,
+			  FmrecOptionsData *opts)
+{
+	JsonbValue	v;
+
+	if (strcmp(name, "options") == 0)
+	{
+		ApplyOptionsJsonb(opts, PG_GETARG_JSONB_P(a));
+		return;
+	}
+	/* every other argument goes through the jsonb path: one set of rules */
+	switch (type)
+	{
+		case TEXTOID:
+			{
+				text	   *t = PG_GETARG_TEXT_PP(a);
+
+				v.type = jbvString;
+				v.val.string.val = VARDATA_ANY(t);
+				v.val.string.len = VARSIZE_ANY_EXHDR(t);
+				break;
+			}
+		case BOOLOID:
+			v.type = jbvBool;
+			v.val.boolean = PG_GETARG_BOOL(a);
+			break;
+		case INT4OID:
+			v.type = jbvNumeric;
+			v.val.numeric = int64_to_numeric(PG_GETARG_INT32(a));
+			break;
+		case INT8OID:
+			{
+				/* seeds are any bigint: set it exactly, not through float8 */
+				const FmOptionDef *def = FmOptionFind(name);
+				size_t		n;
+
+				if (def != NULL && def->kind == FM_OPT_INT64)
+				{
+					MarkGiven(opts, (int) (def - FmOptionDefs(&n)), def->name);
+					*(uint64_t *) ((char *) &opts->params + def->offset) =
+						(uint64_t) PG_GETARG_INT64(a);
+					return;
+				}
+				v.type = jbvNumeric;
+				v.val.numeric = int64_to_numeric(PG_GETARG_INT64(a));
+				break;
+			}
+		case FLOAT8OID:
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
+																PG_GETARG_DATUM(a)));
+			break;
+		default:
+			elog(ERROR, "fm_train argument \"%s\" has an unsupported type", name);
+	}
+	ApplyJsonb(opts, name, &v);
+}
+
+/* The declared names and types of a function's input arguments, cached per call site. */
+typedef struct ArgNames
+{
+	int			nargs;
+	char	  **names;
+	Oid		   *types;
+} ArgNames;
+
+static ArgNames *
+GetArgNames(FunctionCallInfo fcinfo)
+{
+	ArgNames   *an = fcinfo->flinfo->fn_extra;
+	HeapTuple	tup;
+	Oid		   *types;
+	char	  **names;
+	char	   *modes;
+	int			n;
+	MemoryContext old;
+
+	if (an != NULL)
+		return an;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	n = get_func_arg_info(tup, &types, &names, &modes);
+	an = palloc0(sizeof(ArgNames));
+	an->names = palloc0(Max(n, 1) * sizeof(char *));
+	an->types = palloc0(Max(n, 1) * sizeof(Oid));
+	for (int j = 0; j < n; j++)
+	{
+		if (modes != NULL && modes[j] != PROARGMODE_IN && modes[j] != PROARGMODE_INOUT)
+			continue;
+		an->names[an->nargs] = names ? pstrdup(names[j]) : "";
+		an->types[an->nargs++] = types[j];
+	}
+	MemoryContextSwitchTo(old);
+	ReleaseSysCache(tup);
+	fcinfo->flinfo->fn_extra = an;
+	return an;
+}
+
+/*
+ * Reads fm_train's options from its arguments after the first `first`
+ * (model and ratings), by their declared names; NULL keeps the default.
+ */
+void
+FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first, FmrecOptionsData *opts)
+{
+	ArgNames   *an = GetArgNames(fcinfo);
+
+	Init(opts);
+	for (int a = first; a < PG_NARGS() && a < an->nargs; a++)
+		if (!PG_ARGISNULL(a))
+			ApplyArgument(fcinfo, a, an->names[a], an->types[a], opts);
 	FmrecOptionsFinish(opts);
 }
 
-/* How many option arguments fm_train has (they follow model and ratings). */
-int
-FmrecOptionCount(void)
+/* True when the option (by its name) was given explicitly. */
+bool
+FmrecOptionGiven(const FmrecOptionsData *opts, const char *name)
 {
-	return (int) N_OPTIONS;
+	size_t		n;
+	const FmOptionDef *defs = FmOptionDefs(&n);
+	const FmOptionDef *def = FmOptionFind(name);
+
+	return def != NULL && (opts->given & ((uint64) 1 << (def - defs))) != 0;
+}
+
+/* Reads options from a jsonb object (fm_train_agg); NULL: all defaults. */
+void
+FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts)
+{
+	Init(opts);
+	ApplyOptionsJsonb(opts, jb);
+	FmrecOptionsFinish(opts);
 }
 
 /* Resolves the thread count and validates everything before any work. */

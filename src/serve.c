@@ -118,11 +118,26 @@ TextArray(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
 	return out;
 }
 
+/* The core's name for a categorical value, in palloc'd memory. */
+static char *
+ContextName(const char *key, const char *value, size_t vlen)
+{
+	char	   *full = FmFeatureName(key, strlen(key), value, vlen);
+	char	   *name;
+
+	if (full == NULL)
+		FmrecReport(FM_ERR_NOMEM, "could not name a context feature");
+	name = pstrdup(full);
+	free(full);
+	return name;
+}
+
 /*
- * Adds the context features of a jsonb object: a string value v of key k
- * is the feature "k=v"; a number is the real-valued feature "k" when the
- * model has one by that name, else "k=<number>"; true/false is
- * "k=true"/"k=false"; null is no feature.
+ * Adds the context features of a jsonb object, named as training names
+ * them (FmFeatureName): a string value v of key k is the feature "k=v"; a
+ * number is the real-valued feature "k" when the model has one by that
+ * name, else "k=<number>"; a boolean is "k=true"/"k=false", as a boolean
+ * column is in training; null is no feature.
  */
 static void
 AddContext(FmModel m, FmRep *rep, Jsonb *jb)
@@ -161,10 +176,11 @@ AddContext(FmModel m, FmRep *rep, Jsonb *jb)
 		switch (v.type)
 		{
 			case jbvString:
-				name = psprintf("%s=%.*s", key, v.val.string.len, v.val.string.val);
+				name = ContextName(key, v.val.string.val, v.val.string.len);
 				break;
 			case jbvBool:
-				name = psprintf("%s=%s", key, v.val.boolean ? "true" : "false");
+				name = ContextName(key, FmBoolText(v.val.boolean),
+								   strlen(FmBoolText(v.val.boolean)));
 				break;
 			case jbvNumeric:
 				if (FmModelHasFeatures(m) && FmFeatDictGet(&m->cdict, key, strlen(key)) >= 0)
@@ -174,9 +190,12 @@ AddContext(FmModel m, FmRep *rep, Jsonb *jb)
 																   NumericGetDatum(v.val.numeric)));
 				}
 				else
-					name = psprintf("%s=%s", key,
-									DatumGetCString(DirectFunctionCall1(numeric_out,
-																		NumericGetDatum(v.val.numeric))));
+				{
+					char	   *txt = DatumGetCString(DirectFunctionCall1(numeric_out,
+																		  NumericGetDatum(v.val.numeric)));
+
+					name = ContextName(key, txt, strlen(txt));
+				}
 				break;
 			default:
 				break;
@@ -243,9 +262,7 @@ RankInto(FunctionCallInfo fcinfo, FmModel m, const FmRep *rep, int n,
 		q.candidates = Int64Array(fcinfo, cand_arg, "candidates", &nc);
 		q.n_candidates = nc;
 	}
-	/* room for what can come back; FmTopnRep caps n the same way */
-	out = palloc(Max(Min((size_t) n, q.candidates ? q.n_candidates : m->n_items), 1) *
-				 sizeof(FmScored));
+	out = palloc(Max(FmTopnCapacity(m, &q), 1) * sizeof(FmScored));
 	if (FmTopnRep(m, rep, &q, out, &n_out) != FM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),

@@ -157,16 +157,16 @@ FmrecEncodeModel(const FmModelData *m)
 
 /* Loads user or item attributes when a source is given, else NULL. */
 static FmSide
-LoadSide(FunctionCallInfo fcinfo, int arg)
+LoadSide(const char *source)
 {
 	FmSide		side;
 
-	if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+	if (source == NULL)
 		return NULL;
 	side = palloc0(sizeof(FmSideData));
 	FmSideInit(side);
 	FmrecRegisterFree(CurrentMemoryContext, FreeSide, side);
-	FmrecLoadSide(text_to_cstring(PG_GETARG_TEXT_PP(arg)), side);
+	FmrecLoadSide(source, side);
 	return side;
 }
 
@@ -188,10 +188,11 @@ PG_FUNCTION_INFO_V1(fmrec_train);
 
 /*
  * fm_train(model text, ratings text, task text, factors int, ...,
- *			user_features text, item_features text) RETURNS record
+ *			user_features text, item_features text, options jsonb)
+ *			RETURNS record
  *
- * Options follow the two fixed arguments in the order of options.c, then
- * the two attribute sources.
+ * Options are the arguments after the first two, matched by their
+ * declared names (options.c), so this serves 0.1.0's signature too.
  */
 Datum
 fmrec_train(PG_FUNCTION_ARGS)
@@ -232,8 +233,8 @@ fmrec_train(PG_FUNCTION_ARGS)
 	ratings = palloc0(sizeof(FmRatingsData));
 	FmrecRegisterFree(cxt, FreeRatings, ratings);
 	FmrecLoadRatings(source, ratings);
-	users = LoadSide(fcinfo, 2 + FmrecOptionCount());
-	items = LoadSide(fcinfo, 3 + FmrecOptionCount());
+	users = LoadSide(opts.user_features);
+	items = LoadSide(opts.item_features);
 	timing.load = Seconds() - t0;
 	ds = FmrecBuildDataset(ratings, users, items);
 	/* the dataset has what it needs */

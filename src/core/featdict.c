@@ -185,3 +185,28 @@ FmSideAdd(FmSide s, int64_t id, const char *name, size_t len, float val)
 	s->n++;
 	return FM_OK;
 }
+
+/*
+ * The name of the feature for value[0..vlen) of column[0..clen): "c=v",
+ * malloc'ed; NULL when memory runs out.
+ */
+char *
+FmFeatureName(const char *column, size_t clen, const char *value, size_t vlen)
+{
+	char	   *name = malloc(clen + vlen + 2);
+
+	if (name == NULL)
+		return NULL;
+	memcpy(name, column, clen);
+	name[clen] = '=';
+	memcpy(name + clen + 1, value, vlen);
+	name[clen + 1 + vlen] = '\0';
+	return name;
+}
+
+/* How a boolean value is spelled in a feature name. */
+const char *
+FmBoolText(bool value)
+{
+	return value ? "true" : "false";
+}

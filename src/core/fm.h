@@ -59,8 +59,8 @@ typedef enum FmTask
 typedef enum FmSolver
 {
 	FM_SOLVER_SGD = 0,			/* sgd.c: Adagrad SGD */
-	FM_SOLVER_ALS = 1,			/* mcmc.c: coordinate-wise least squares */
-	FM_SOLVER_MCMC = 2			/* mcmc.c: Gibbs sampling, Bayesian FM */
+	FM_SOLVER_ALS = 1,			/* cd.c: alternating least squares */
+	FM_SOLVER_MCMC = 2			/* cd.c: Gibbs sampling, Bayesian FM */
 } FmSolver;
 
 /* Hyperparameters; names follow SageMaker FM where one exists. */
@@ -87,13 +87,44 @@ typedef struct FmParamsData
 
 typedef FmParamsData *FmParams;
 
+/* params.c: the table of options, defaults and checks */
+typedef enum FmOptKind
+{
+	FM_OPT_TASK,
+	FM_OPT_SOLVER,
+	FM_OPT_INT,
+	FM_OPT_INT64,
+	FM_OPT_REAL,
+	FM_OPT_BOOL
+} FmOptKind;
+
+typedef struct FmOptionDef
+{
+	const char *name;
+	const char *alias;			/* SageMaker's name, or NULL */
+	FmOptKind	kind;
+	size_t		offset;			/* in FmParamsData */
+	double		min;			/* range of FM_OPT_INT and FM_OPT_REAL */
+	double		max;
+	unsigned	setbit;			/* FM_SET_* when solver defaults depend on it */
+} FmOptionDef;
+
+#define FM_MAX_REG			1e6
+
 extern void FmParamsDefault(FmParams p);
 extern FmStatus FmParamsCheck(const FmParamsData *p, char *err, size_t errlen);
 extern void FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set);
+extern const FmOptionDef *FmOptionDefs(size_t *n);
+extern const FmOptionDef *FmOptionFind(const char *name);
 extern const char *FmTaskName(FmTask task);
 extern bool FmTaskFromName(const char *name, FmTask *task);
+
+/* solvers.c */
 extern const char *FmSolverName(FmSolver solver);
 extern bool FmSolverFromName(const char *name, FmSolver *solver);
+extern bool FmSolverKnown(FmSolver solver);
+extern bool FmSolverSupports(FmSolver solver, FmTask task);
+extern const char *FmSolverList(void);
 
 /* FmParamsSolverDefaults: bits of the options the user gave explicitly */
 #define FM_SET_EPOCHS		0x01
@@ -187,10 +218,32 @@ typedef FmRatingsData *FmRatings;
 
 extern void FmRatingsInit(FmRatings r);
 extern void FmRatingsFree(FmRatings r);
+typedef enum FmRowProblem
+{
+	FM_ROW_OK = 0,
+	FM_ROW_BAD_RATING,			/* not finite, also as a float */
+	FM_ROW_BAD_WEIGHT			/* not finite, or negative */
+} FmRowProblem;
+
+extern FmRowProblem FmRatingCheck(double rating, double weight);
 extern FmStatus FmRatingsAdd(FmRatings r, int64_t user, int64_t item,
-							 float rating, float weight);
+							 double rating, double weight);
+extern size_t FmRatingsSerializedSize(const FmRatingsData *r);
+extern FmStatus FmRatingsSerialize(const FmRatingsData *r, uint8_t *out);
+extern FmStatus FmRatingsDeserialize(FmRatings r, const uint8_t *in,
+									 size_t len, size_t *used);
 extern FmStatus FmRatingsAddContext(FmRatings r, const char *name, size_t len,
 									float val);
+
+/*
+ * The one vocabulary of feature names (featdict.c), used by training and
+ * by scoring alike: a categorical value v of column c is the feature
+ * "c=v", a boolean's value is spelled "true" or "false", and a real value
+ * is the feature "c" itself, with the value as x.
+ */
+extern char *FmFeatureName(const char *column, size_t clen, const char *value,
+						   size_t vlen);
+extern const char *FmBoolText(bool value);
 extern FmStatus FmRatingsAppend(FmRatings dst, const FmRatingsData *src);
 
 /* ---------------------------------------------------------------- */
@@ -357,7 +410,7 @@ extern double FmModelOutput(const FmModelData *m, double raw);
 extern double FmModelPredict(const FmModelData *m, int64_t user, int64_t item);
 
 /* ---------------------------------------------------------------- */
-/* sgd.c: the trainer, stepped by the caller between interrupt checks */
+/* trainer.c: a training, stepped by the caller between interrupt checks */
 
 typedef struct FmTrainerData *FmTrainer;
 
@@ -458,6 +511,7 @@ typedef struct FmTopnQuery
 	size_t		n_exclude;
 } FmTopnQuery;
 
+extern size_t FmTopnCapacity(const FmModelData *m, const FmTopnQuery *q);
 extern FmStatus FmTopn(const FmModelData *m, const FmTopnQuery *q,
 					   FmScored *out, int *n_out);
 extern FmStatus FmTopnRep(const FmModelData *m, const FmRep *rep,

@@ -7,6 +7,7 @@
  * train (negative rates) or that would take absurd time or memory.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,35 +72,6 @@ FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set)
 }
 
 const char *
-FmSolverName(FmSolver solver)
-{
-	switch (solver)
-	{
-		case FM_SOLVER_ALS:
-			return "als";
-		case FM_SOLVER_MCMC:
-			return "mcmc";
-		case FM_SOLVER_SGD:
-			break;
-	}
-	return "sgd";
-}
-
-bool
-FmSolverFromName(const char *name, FmSolver *solver)
-{
-	if (strcmp(name, "sgd") == 0)
-		*solver = FM_SOLVER_SGD;
-	else if (strcmp(name, "als") == 0)
-		*solver = FM_SOLVER_ALS;
-	else if (strcmp(name, "mcmc") == 0)
-		*solver = FM_SOLVER_MCMC;
-	else
-		return false;
-	return true;
-}
-
-const char *
 FmTaskName(FmTask task)
 {
 	return task == FM_TASK_BINARY ? "binary" : "regression";
@@ -118,57 +90,134 @@ FmTaskFromName(const char *name, FmTask *task)
 	return true;
 }
 
-static FmStatus
-RangeError(char *err, size_t errlen, const char *name, const char *range)
+#define F(field) offsetof(FmParamsData, field)
+
+/*
+ * Every hyperparameter, its SageMaker name where one exists, its type,
+ * its place in FmParamsData and its range.  The SQL layer parses options
+ * by this table and FmParamsCheck checks ranges by it, so the names, the
+ * messages and the limits are written once.
+ */
+static const FmOptionDef option_defs[] = {
+	{"task", "predictor_type", FM_OPT_TASK, F(task), 0, 0, 0},
+	{"factors", "num_factors", FM_OPT_INT, F(factors), 1, FM_MAX_FACTORS, 0},
+	{"epochs", NULL, FM_OPT_INT, F(epochs), 1, FM_MAX_EPOCHS, FM_SET_EPOCHS},
+	{"batch_size", "mini_batch_size", FM_OPT_INT, F(batch_size), 1, FM_MAX_BATCH, 0},
+	{"learning_rate", NULL, FM_OPT_REAL, F(learning_rate), 1e-9, 10, 0},
+	{"reg_bias", "bias_wd", FM_OPT_REAL, F(reg_bias), 0, FM_MAX_REG, 0},
+	{"reg_linear", "linear_wd", FM_OPT_REAL, F(reg_linear), 0, FM_MAX_REG, FM_SET_REG_LINEAR},
+	{"reg_factors", "factors_wd", FM_OPT_REAL, F(reg_factors), 0, FM_MAX_REG, FM_SET_REG_FACTORS},
+	{"init_stdev", "factors_init_sigma", FM_OPT_REAL, F(init_stdev), 0, 10, FM_SET_INIT_STDEV},
+	{"threshold", NULL, FM_OPT_REAL, F(threshold), -INFINITY, INFINITY, 0},
+	{"validation", NULL, FM_OPT_REAL, F(validation), 0, 0.5, 0},
+	{"patience", NULL, FM_OPT_INT, F(patience), 1, FM_MAX_EPOCHS, 0},
+	{"seed", NULL, FM_OPT_INT64, F(seed), 0, 0, 0},
+	{"threads", NULL, FM_OPT_INT, F(threads), 1, FM_MAX_THREADS, 0},
+	{"store_seen", NULL, FM_OPT_BOOL, F(store_seen), 0, 0, 0},
+	{"solver", NULL, FM_OPT_SOLVER, F(solver), 0, 0, 0},
+	{"burn_in", NULL, FM_OPT_INT, F(burn_in), 0, FM_MAX_EPOCHS, FM_SET_BURN_IN},
+};
+
+#define N_OPTIONS (sizeof(option_defs) / sizeof(option_defs[0]))
+
+/* The option table; *n receives its length. */
+const FmOptionDef *
+FmOptionDefs(size_t *n)
 {
-	snprintf(err, errlen, "\"%s\" must be %s", name, range);
+	*n = N_OPTIONS;
+	return option_defs;
+}
+
+/* The option of that name or SageMaker alias, or NULL. */
+const FmOptionDef *
+FmOptionFind(const char *name)
+{
+	for (size_t j = 0; j < N_OPTIONS; j++)
+		if (strcmp(option_defs[j].name, name) == 0 ||
+			(option_defs[j].alias && strcmp(option_defs[j].alias, name) == 0))
+			return &option_defs[j];
+	return NULL;
+}
+
+/* A limit as people write it: 0, 64, 0.5, 1e-9, 1e6. */
+static void
+FormatLimit(char *buf, size_t len, double v)
+{
+	double		e = log10(fabs(v));
+
+	if (v == floor(v) && fabs(v) < 1e5)
+		snprintf(buf, len, "%.0f", v);
+	else if (v != 0 && e == floor(e))
+		snprintf(buf, len, "%s1e%.0f", v < 0 ? "-" : "", e);
+	else
+		snprintf(buf, len, "%g", v);
+}
+
+/* "\"name\" must be ...", from the option's range in the table. */
+static FmStatus
+RangeError(const FmOptionDef *def, char *err, size_t errlen)
+{
+	char		lo[32],
+				hi[32];
+
+	FormatLimit(lo, sizeof(lo), def->min);
+	FormatLimit(hi, sizeof(hi), def->max);
+	if (def->kind == FM_OPT_INT)
+		snprintf(err, errlen, "\"%s\" must be between %.0f and %.0f", def->name,
+				 def->min, def->max);
+	else if (isinf(def->min) && isinf(def->max))
+		snprintf(err, errlen, "\"%s\" must be a finite number", def->name);
+	else
+		snprintf(err, errlen, "\"%s\" must be a finite number between %s and %s",
+				 def->name, lo, hi);
 	return FM_ERR_PARAM;
 }
 
-static bool
-RealIn(double v, double lo, double hi)
-{
-	return isfinite(v) && v >= lo && v <= hi;
-}
-
+/* Checks every option against its range in the table, then the rules across options. */
 FmStatus
 FmParamsCheck(const FmParamsData *p, char *err, size_t errlen)
 {
-	if (p->task != FM_TASK_REGRESSION && p->task != FM_TASK_BINARY)
-		return RangeError(err, errlen, "task", "\"regression\" or \"binary\"");
-	if (p->factors < 1 || p->factors > FM_MAX_FACTORS)
-		return RangeError(err, errlen, "factors", "between 1 and 1024");
-	if (p->epochs < 1 || p->epochs > FM_MAX_EPOCHS)
-		return RangeError(err, errlen, "epochs", "between 1 and 100000");
-	if (p->batch_size < 1 || p->batch_size > FM_MAX_BATCH)
-		return RangeError(err, errlen, "batch_size", "between 1 and 1000000");
-	if (!RealIn(p->learning_rate, 1e-9, 10.0))
-		return RangeError(err, errlen, "learning_rate",
-						  "a finite number between 1e-9 and 10");
-	if (!RealIn(p->reg_bias, 0.0, 1e6))
-		return RangeError(err, errlen, "reg_bias", "between 0 and 1e6");
-	if (!RealIn(p->reg_linear, 0.0, 1e6))
-		return RangeError(err, errlen, "reg_linear", "between 0 and 1e6");
-	if (!RealIn(p->reg_factors, 0.0, 1e6))
-		return RangeError(err, errlen, "reg_factors", "between 0 and 1e6");
-	if (!RealIn(p->init_stdev, 0.0, 10.0))
-		return RangeError(err, errlen, "init_stdev", "between 0 and 10");
-	if (!isfinite(p->threshold))
-		return RangeError(err, errlen, "threshold", "a finite number");
-	if (!RealIn(p->validation, 0.0, 0.5))
-		return RangeError(err, errlen, "validation", "between 0 and 0.5");
-	if (p->patience < 1 || p->patience > FM_MAX_EPOCHS)
-		return RangeError(err, errlen, "patience", "between 1 and 100000");
-	if (p->threads < 1 || p->threads > FM_MAX_THREADS)
-		return RangeError(err, errlen, "threads", "between 1 and 64");
-	if (p->solver != FM_SOLVER_SGD && p->solver != FM_SOLVER_ALS &&
-		p->solver != FM_SOLVER_MCMC)
-		return RangeError(err, errlen, "solver", "\"sgd\", \"als\" or \"mcmc\"");
+	/* a rule across options, checked first for its clearer message */
 	if (p->burn_in < 0 || (p->solver == FM_SOLVER_MCMC && p->burn_in >= p->epochs))
-		return RangeError(err, errlen, "burn_in", "at least 0 and below epochs");
-	if (p->solver == FM_SOLVER_ALS && p->task != FM_TASK_REGRESSION)
 	{
-		snprintf(err, errlen, "solver \"als\" supports only the regression task");
+		snprintf(err, errlen, "\"burn_in\" must be at least 0 and below epochs");
+		return FM_ERR_PARAM;
+	}
+	for (size_t j = 0; j < N_OPTIONS; j++)
+	{
+		const FmOptionDef *def = &option_defs[j];
+		const char *field = (const char *) p + def->offset;
+
+		if (def->kind == FM_OPT_INT)
+		{
+			int			v = *(const int *) field;
+
+			if (v < def->min || v > def->max)
+				return RangeError(def, err, errlen);
+		}
+		else if (def->kind == FM_OPT_REAL)
+		{
+			double		v = *(const double *) field;
+
+			if (!isfinite(v) || v < def->min || v > def->max)
+				return RangeError(def, err, errlen);
+		}
+	}
+	if (p->task != FM_TASK_REGRESSION && p->task != FM_TASK_BINARY)
+	{
+		snprintf(err, errlen, "\"task\" must be \"regression\" or \"binary\"");
+		return FM_ERR_PARAM;
+	}
+	if (!FmSolverKnown(p->solver))
+	{
+		snprintf(err, errlen, "\"solver\" must be %s", FmSolverList());
+		return FM_ERR_PARAM;
+	}
+	if (!FmSolverSupports(p->solver, p->task))
+	{
+		snprintf(err, errlen, "solver \"%s\" supports only the %s task",
+				 FmSolverName(p->solver),
+				 p->task == FM_TASK_BINARY ? "regression" : "binary");
 		return FM_ERR_PARAM;
 	}
 	return FM_OK;

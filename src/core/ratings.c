@@ -6,6 +6,8 @@
  * transition function; dataset.c turns it into the canonical training set.
  * Weights are stored only once a row carries a weight other than 1.
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,19 +81,39 @@ StartWeights(FmRatings r)
 	return FM_OK;
 }
 
-FmStatus
-FmRatingsAdd(FmRatings r, int64_t user, int64_t item, float rating,
-			 float weight)
+/*
+ * What is wrong with a row's rating and weight, if anything: a rating must
+ * be finite also as a float, a weight finite and not negative.
+ */
+FmRowProblem
+FmRatingCheck(double rating, double weight)
 {
+	if (!isfinite(rating) || !isfinite((float) rating))
+		return FM_ROW_BAD_RATING;
+	if (!isfinite(weight) || !isfinite((float) weight) || weight < 0)
+		return FM_ROW_BAD_WEIGHT;
+	return FM_ROW_OK;
+}
+
+/*
+ * Adds a row; FM_ERR_DATA when FmRatingCheck finds it bad (nothing is
+ * added), FM_ERR_NOMEM when memory runs out.
+ */
+FmStatus
+FmRatingsAdd(FmRatings r, int64_t user, int64_t item, double rating,
+			 double weight)
+{
+	if (FmRatingCheck(rating, weight) != FM_ROW_OK)
+		return FM_ERR_DATA;
 	if (Reserve(r, r->n + 1) != FM_OK)
 		return FM_ERR_NOMEM;
-	if (weight != 1.0f && r->weight == NULL && StartWeights(r) != FM_OK)
+	if ((float) weight != 1.0f && r->weight == NULL && StartWeights(r) != FM_OK)
 		return FM_ERR_NOMEM;
 	r->user[r->n] = user;
 	r->item[r->n] = item;
-	r->rating[r->n] = rating;
+	r->rating[r->n] = (float) rating;
 	if (r->weight)
-		r->weight[r->n] = weight;
+		r->weight[r->n] = (float) weight;
 	r->n++;
 	if (r->ctx_off)
 		r->ctx_off[r->n] = r->ctx_n;
@@ -157,5 +179,94 @@ FmRatingsAppend(FmRatings dst, const FmRatingsData *src)
 			dst->weight[n0 + j] = src->weight ? src->weight[j] : 1.0f;
 	}
 	dst->n += src->n;
+	return FM_OK;
+}
+
+/*
+ * The serialized form of rows without context (the aggregate's partial
+ * state): n (uint64), weighted (uint8), then n users, n items, n ratings
+ * and, when weighted, n weights, all in native byte order (partial states
+ * never leave the server that made them).
+ */
+#define RATINGS_HEADER (sizeof(uint64_t) + 1)
+
+static size_t
+RowBytes(bool weighted)
+{
+	return 2 * sizeof(int64_t) + sizeof(float) + (weighted ? sizeof(float) : 0);
+}
+
+/* Bytes FmRatingsSerialize writes; SIZE_MAX when they do not fit a size_t. */
+size_t
+FmRatingsSerializedSize(const FmRatingsData *r)
+{
+	size_t		row = RowBytes(r->weight != NULL);
+
+	if (r->n > (SIZE_MAX - RATINGS_HEADER) / row)
+		return SIZE_MAX;
+	return RATINGS_HEADER + r->n * row;
+}
+
+/* Writes FmRatingsSerializedSize(r) bytes to out; FM_ERR_DATA with context. */
+FmStatus
+FmRatingsSerialize(const FmRatingsData *r, uint8_t *out)
+{
+	uint64_t	n = r->n;
+	uint8_t		weighted = r->weight != NULL;
+
+	if (r->ctx_off != NULL)
+		return FM_ERR_DATA;
+	memcpy(out, &n, sizeof(n));
+	out += sizeof(n);
+	*out++ = weighted;
+	memcpy(out, r->user, r->n * sizeof(int64_t));
+	out += r->n * sizeof(int64_t);
+	memcpy(out, r->item, r->n * sizeof(int64_t));
+	out += r->n * sizeof(int64_t);
+	memcpy(out, r->rating, r->n * sizeof(float));
+	out += r->n * sizeof(float);
+	if (weighted)
+		memcpy(out, r->weight, r->n * sizeof(float));
+	return FM_OK;
+}
+
+/*
+ * Appends the rows serialized in in[0..len) to r; *used receives the bytes
+ * they took.  FM_ERR_CORRUPT when the bytes are not such rows.
+ */
+FmStatus
+FmRatingsDeserialize(FmRatings r, const uint8_t *in, size_t len, size_t *used)
+{
+	uint64_t	n;
+	bool		weighted;
+	size_t		row;
+	const uint8_t *p = in + RATINGS_HEADER;
+
+	if (len < RATINGS_HEADER)
+		return FM_ERR_CORRUPT;
+	memcpy(&n, in, sizeof(n));
+	if (in[sizeof(n)] > 1)
+		return FM_ERR_CORRUPT;
+	weighted = in[sizeof(n)] == 1;
+	row = RowBytes(weighted);
+	if (n > (len - RATINGS_HEADER) / row)
+		return FM_ERR_CORRUPT;
+	for (uint64_t j = 0; j < n; j++)
+	{
+		int64_t		u,
+					i;
+		float		y,
+					w = 1.0f;
+		FmStatus	st;
+
+		memcpy(&u, p + j * sizeof(int64_t), sizeof(u));
+		memcpy(&i, p + (n + j) * sizeof(int64_t), sizeof(i));
+		memcpy(&y, p + 2 * n * sizeof(int64_t) + j * sizeof(float), sizeof(y));
+		if (weighted)
+			memcpy(&w, p + 2 * n * sizeof(int64_t) + (n + j) * sizeof(float), sizeof(w));
+		if ((st = FmRatingsAdd(r, u, i, y, w)) != FM_OK)
+			return st == FM_ERR_DATA ? FM_ERR_CORRUPT : st;
+	}
+	*used = RATINGS_HEADER + (size_t) n * row;
 	return FM_OK;
 }

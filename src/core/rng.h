@@ -10,6 +10,7 @@
 #define FM_RNG_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct FmRng
@@ -76,5 +77,11 @@ FmRngNormal(FmRng *r)
 
 	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
+
+/* samplers.c: draws from other distributions */
+extern double FmGamma(FmRng *rng, double shape);
+extern double FmNormalCdf(double x);
+extern double FmTruncatedNormal(FmRng *rng, double mean, bool positive);
+extern void FmNormals(FmRng *rng, double *out, int n);
 
 #endif							/* FM_RNG_H */

@@ -142,8 +142,25 @@ InSorted(const uint32_t *v, size_t n, uint32_t x)
 }
 
 /*
- * Top-N for a representation (features.c).  Writes at most q->n entries
- * to out (room for q->n is the caller's job), best first, and their count
+ * How many entries a top-N query can return: n, but no more than the
+ * candidates or, without candidates, the items.  The caller sizes out by
+ * it.
+ */
+size_t
+FmTopnCapacity(const FmModelData *m, const FmTopnQuery *q)
+{
+	size_t		cap = q->n > 0 ? (size_t) q->n : 0;
+
+	if (q->candidates == NULL && cap > m->n_items)
+		cap = m->n_items;
+	if (q->candidates != NULL && cap > q->n_candidates)
+		cap = q->n_candidates;
+	return cap;
+}
+
+/*
+ * Top-N for a representation (features.c).  Writes at most
+ * FmTopnCapacity(m, q) entries to out, best first, and their count
  * to *n_out.  q->user is ignored; the representation's known user, if
  * any, supplies the seen list.
  */
@@ -152,7 +169,7 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 		  FmScored *out, int *n_out)
 {
 	int64_t		uidx = q->exclude_seen ? rep->uidx : -1;
-	int			cap = q->n;
+	int			cap = (int) FmTopnCapacity(m, q);
 	int			len = 0;
 	HeapEntry  *heap;
 	uint32_t   *excl = NULL;
@@ -161,12 +178,6 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 
 	*n_out = 0;
 	if (cap <= 0)
-		return FM_OK;
-	if (q->candidates == NULL && (size_t) cap > m->n_items)
-		cap = (int) m->n_items;
-	if (q->candidates != NULL && (size_t) cap > q->n_candidates)
-		cap = (int) q->n_candidates;
-	if (cap == 0)
 		return FM_OK;
 	heap = malloc((size_t) cap * sizeof(HeapEntry));
 	if (heap == NULL)

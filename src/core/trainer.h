@@ -1,8 +1,19 @@
 /*
  * trainer.h
- *	  The trainer's state, shared by the solvers (sgd.c, mcmc.c).
+ *	  The trainer's state and the interface every solver implements.
  *
- * Internal to the core: only fm.h is the core's API.
+ * Internal to the core: only fm.h is the core's API.  Layering, lowest
+ * first, with no cycle:
+ *
+ *	  trainrow.c	a training row's active features, its score, hold-out
+ *					predictions and metrics (what every solver shares)
+ *	  sgd.c, cd.c	the solvers, each exporting one FmSolverOps
+ *	  solvers.c		the table of solvers, looked up by FmSolver
+ *	  trainer.c		the solver-independent lifecycle (split, init, step
+ *					loop, validation, early stopping, divergence, model)
+ *
+ * Adding a solver is one new file exporting its FmSolverOps plus one row
+ * in solvers.c, as pgvector's index access methods fill an IndexAmRoutine.
  */
 #ifndef FM_TRAINER_H
 #define FM_TRAINER_H
@@ -10,46 +21,50 @@
 #include "fm.h"
 #include "rng.h"
 
-/* one active feature of a row: its parameters and value */
+/* one active feature of a row: pointers to its parameters and its value */
 typedef struct Active
 {
-	float	   *w;				/* [w, g] */
-	float	   *v;				/* [v (kp) | g (kp)] */
+	float	   *w;				/* its linear weight */
+	float	   *v;				/* its factor row */
 	float		x;
 } Active;
 
-typedef struct WorkerStats
+/*
+ * A view of a solver's parameters in the trainer's feature order
+ * [users | items | user attrs | item attrs | context]: feature f has its
+ * weight at W[f * ws] and its factors at V + f * vs.
+ */
+typedef struct FmParamView
 {
-	double		loss;
-	double		weight;
-	char		pad[48];		/* one cache line per worker */
-} WorkerStats;
+	float		w0;
+	const float *W;
+	const float *V;
+	size_t		ws;
+	size_t		vs;
+} FmParamView;
+
+struct FmSolverOps;
 
 typedef struct FmTrainerData
 {
 	const FmDatasetData *ds;
 	FmParamsData p;
+	const struct FmSolverOps *ops;
 	int			kp;				/* k padded to FM_KPAD */
 
-	/*
-	 * Parameters of all features, indexed [users | items | user attrs |
-	 * item attrs | context]: W holds [w, adagrad sum] pairs, V rows of
-	 * [v (kp) | adagrad sums (kp)].  wu/vu and wi/vi point into them.
-	 */
-	float		w0;
-	float		gw0;
+	/* the feature table: offsets of each namespace and the total */
 	size_t		n_feat;
 	size_t		off_uf;
 	size_t		off_if;
 	size_t		off_cf;
-	float	   *W;
-	float	   *V;
-	float	   *wu;
-	float	   *wi;
-	float	   *vu;
-	float	   *vi;
 	bool		general;		/* some row has side features */
-	float	   *scratch;		/* per worker: S (kp) + gathered features */
+
+	/* initial parameters, set by the trainer, copied by the solver */
+	float		init_w0;
+	float	   *init_v;			/* n_feat x kp; zero rows for unrated ids */
+
+	/* per worker: S (kp floats), then max_nnz + 1 Active entries */
+	float	   *scratch;
 	size_t		scratch_stride;
 
 	FmRow	   *train;
@@ -59,43 +74,67 @@ typedef struct FmTrainerData
 	float	   *vpred;
 	float	   *vlabel;
 
-	/* best epoch so far, when validating: w (n_feat) and v (n_feat x kp) */
+	/* best epoch so far, when validating with early stopping */
 	float		best_w0;
-	float	   *best_w;
-	float	   *best_v;
+	float	   *best_w;			/* n_feat */
+	float	   *best_v;			/* n_feat x kp */
 	double		best_score;
 	int			best_epoch;
 
-	FmRng		rng;
+	FmRng		rng;			/* initialization, then the solver's own draws */
 	FmPool		pool;
 	int			epoch;			/* epochs finished */
-	size_t		pos;			/* next batch of the current epoch */
-	size_t		chunk_end;
-	size_t		n_batches;
-	uint32_t   *order;			/* the epoch's order of batches */
-	uint32_t   *offset;			/* per batch: where the epoch starts in it */
 	bool		done;
 	FmEpochStats stats;
-	WorkerStats ws[FM_MAX_THREADS];
-	struct FmCdData *cd;		/* ALS and MCMC state (mcmc.c), or NULL */
-	bool		use_best;		/* FmTrainerFinish takes best_w0/w/v */
+	void	   *solver;			/* the solver's private state */
 } FmTrainerData;
 
-/* sgd.c, for mcmc.c */
-extern bool FmExploded(const FmTrainerData *t, double train_loss);
-extern void FmEpochDone(FmTrainerData *t, bool validating, double score,
-						void (*save) (FmTrainerData *t));
+/* capabilities of a solver */
+#define FM_CAP_REGRESSION	0x01
+#define FM_CAP_BINARY		0x02
+#define FM_CAP_EARLY_STOP	0x04	/* keeps the best validated epoch */
+#define FM_CAP_SHUFFLE		0x08	/* wants the training rows shuffled once */
+#define FM_CAP_ANY_THREADS	0x10	/* same bytes for any thread count */
+#define FM_CAP_WARM_START	0x20	/* can start from an existing model */
+
+/*
+ * A solver.  create() builds the private state from the trainer's rows
+ * and initial parameters; step() does a bounded slice of work (a few
+ * milliseconds to a quarter of a second) and returns FM_RUNNING, or
+ * FM_EPOCH_END with stats.train_loss set, or an error with a message;
+ * view() shows the parameters to validate after an epoch (false: none
+ * yet, as during MCMC burn-in); final() the parameters to store when no
+ * kept best epoch takes their place; free() releases the state.
+ */
+typedef struct FmSolverOps
+{
+	FmSolver	id;
+	const char *name;			/* as SQL spells it */
+	const char *unit;			/* "epoch" or "iteration", for messages */
+	unsigned	caps;
+	FmStatus	(*create) (FmTrainerData *t, char *err, size_t errlen);
+	FmStatus	(*step) (FmTrainerData *t, char *err, size_t errlen);
+	bool		(*view) (FmTrainerData *t, FmParamView *v);
+	void		(*final) (FmTrainerData *t, FmParamView *v);
+	void		(*free) (FmTrainerData *t);
+} FmSolverOps;
+
+/* solvers.c */
+extern const FmSolverOps fm_sgd_ops;	/* sgd.c */
+extern const FmSolverOps fm_als_ops;	/* cd.c */
+extern const FmSolverOps fm_mcmc_ops;	/* cd.c */
+extern const FmSolverOps *FmSolverOpsFor(FmSolver solver);
+
+/* trainrow.c */
 extern int	FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
 					 size_t ws, size_t vs, Active *act);
-extern void FmPredictValid(FmTrainerData *t, float w0, float *W, float *V,
-						   size_t ws, size_t vs);
+extern int	FmGatherIndex(const FmTrainerData *t, const FmRow *r,
+						  uint32_t *feat, float *val);
+extern float FmScoreActive(const FmTrainerData *t, float w0, const Active *act,
+						   int n, float *S);
+extern void FmPredictValid(FmTrainerData *t, const FmParamView *pv);
 extern void FmValidMetrics(const FmTrainerData *t, double *rmse, double *auc,
 						   double *logloss);
-
-/* mcmc.c: the coordinate-wise solvers */
-extern FmStatus FmCdCreate(FmTrainerData *t, char *err, size_t errlen);
-extern FmStatus FmCdStep(FmTrainerData *t, char *err, size_t errlen);
-extern void FmCdFinish(FmTrainerData *t);
-extern void FmCdFree(struct FmCdData *cd);
+extern float FmLabelOf(const FmParamsData *p, float rating);
 
 #endif							/* FM_TRAINER_H */

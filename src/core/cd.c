@@ -1,8 +1,10 @@
 /*
- * mcmc.c
- *	  Coordinate-wise solvers: alternating least squares and Bayesian
- *	  Gibbs sampling (MCMC), as in Rendle's "Factorization Machines with
- *	  libFM" (ACM TIST 2012).
+ * cd.c
+ *	  Coordinate descent solvers: alternating least squares (ALS) and
+ *	  Bayesian Gibbs sampling (MCMC), as in Rendle's "Factorization
+ *	  Machines with libFM" (ACM TIST 2012).  One file because they are one
+ *	  algorithm: MCMC draws each coordinate from the conditional whose mean
+ *	  ALS takes.
  *
  * Design.  Both solvers visit every parameter in turn and set it from its
  * conditional distribution given all others.  Because the FM prediction is
@@ -99,6 +101,9 @@ typedef struct FmCdData
 	double	   *sum_w;
 	double	   *sum_v;
 	int			n_samples;
+	float		out_w0;			/* MCMC: the average of the draws so far */
+	float	   *out_w;
+	float	   *out_v;
 	float	   *scratch;		/* per thread: a Local of scratch_len rows */
 	size_t		scratch_len;
 	double	   *normals;		/* per thread: k + 2 normals */
@@ -115,91 +120,6 @@ typedef struct FmCdData
 } FmCdData;
 
 typedef FmCdData *FmCd;
-
-/* ---------------------------------------------------------------- */
-/* random draws */
-
-static double
-Gamma(FmRng *rng, double shape)
-{
-	/* Marsaglia and Tsang; shape >= 1 here */
-	double		d = shape - 1.0 / 3.0;
-	double		c = 1.0 / sqrt(9.0 * d);
-
-	for (;;)
-	{
-		double		x,
-					v,
-					u;
-
-		do
-		{
-			x = FmRngNormal(rng);
-			v = 1.0 + c * x;
-		} while (v <= 0);
-		v = v * v * v;
-		u = FmRngUniform(rng);
-		if (u < 1.0 - 0.0331 * x * x * x * x ||
-			log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
-			return d * v;
-	}
-}
-
-/* standard normal quantile (Acklam's rational approximation, ~1e-9) */
-static double
-NormalQuantile(double p)
-{
-	static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-		-2.759285104469687e+02, 1.383577518672690e+02, -3.066479806614716e+01,
-	2.506628277459239e+00};
-	static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-		-1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01};
-	static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-		-2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00,
-	2.938163982698783e+00};
-	static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-	2.445134137142996e+00, 3.754408661907416e+00};
-	double		q,
-				r;
-
-	if (p <= 0)
-		return -40.0;
-	if (p >= 1)
-		return 40.0;
-	if (p < 0.02425)
-	{
-		q = sqrt(-2 * log(p));
-		return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-			((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-	}
-	if (p > 1 - 0.02425)
-	{
-		q = sqrt(-2 * log(1 - p));
-		return -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-			((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-	}
-	q = p - 0.5;
-	r = q * q;
-	return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-		(((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
-}
-
-static double
-NormalCdf(double x)
-{
-	return 0.5 * erfc(-x / sqrt(2.0));
-}
-
-/* z ~ N(mean, 1) truncated to z > 0 (positive) or z < 0 */
-static double
-TruncatedNormal(FmRng *rng, double mean, bool positive)
-{
-	double		u = FmRngUniform(rng);
-
-	if (positive)				/* eps > -mean */
-		return mean - NormalQuantile(u * NormalCdf(mean));
-	return mean + NormalQuantile(u * NormalCdf(-mean));
-}
 
 /* a generator for one (seed, iteration, feature or chunk) */
 static void
@@ -254,33 +174,6 @@ Refresh(FmCd cd)
 
 /* ---------------------------------------------------------------- */
 /* one parameter at a time */
-
-/*
- * Standard normals in pairs by Marsaglia's polar method: no trigonometry,
- * one logarithm per pair.
- */
-static void
-Normals(FmRng *rng, double *out, int n)
-{
-	for (int j = 0; j < n; j += 2)
-	{
-		double		u,
-					v,
-					s,
-					m;
-
-		do
-		{
-			u = 2.0 * FmRngUniform(rng) - 1.0;
-			v = 2.0 * FmRngUniform(rng) - 1.0;
-			s = u * u + v * v;
-		} while (s >= 1.0 || s == 0.0);
-		m = sqrt(-2.0 * log(s) / s);
-		out[j] = u * m;
-		if (j + 1 < n)
-			out[j + 1] = v * m;
-	}
-}
 
 /* per-thread scratch of one feature's rows, factor sums transposed */
 typedef struct Local
@@ -520,7 +413,7 @@ UpdateFeature(FmCd cd, size_t j, int g, bool sample, FmRng *rng, Local *l)
 	if (n == 0 && !sample)
 		return;					/* ALS: a feature without rows keeps its value */
 	if (sample)
-		Normals(rng, l->z, cd->k + 1);
+		FmNormals(rng, l->z, cd->k + 1);
 	else
 		memset(l->z, 0, (cd->k + 1) * sizeof(double));
 	if (n < FM_CD_LARGE)
@@ -536,7 +429,7 @@ GroupWorker(void *arg, int worker)
 {
 	FmCd		cd = arg;
 	FmTrainerData *t = cd->t;
-	bool		sample = t->p.solver == FM_SOLVER_MCMC;
+	bool		sample = t->ops->id == FM_SOLVER_MCMC;
 	Local		l;
 	int			g = cd->job_group;
 
@@ -582,7 +475,7 @@ DrawPrior(FmRng *rng, const float *vals, size_t n, size_t stride,
 		ss += d * d;
 	}
 	ss += *mu * *mu;
-	*lam = Gamma(rng, (1.0 + n + 1.0) / 2.0) / ((1.0 + ss) / 2.0);
+	*lam = FmGamma(rng, (1.0 + n + 1.0) / 2.0) / ((1.0 + ss) / 2.0);
 }
 
 static void
@@ -597,7 +490,7 @@ DrawHyper(FmCd cd, FmRng *rng)
 		wsum += cd->weight[r];
 	}
 	if (cd->t->p.task == FM_TASK_REGRESSION)
-		cd->alpha = Gamma(rng, (1.0 + wsum) / 2.0) / ((1.0 + se) / 2.0);
+		cd->alpha = FmGamma(rng, (1.0 + wsum) / 2.0) / ((1.0 + se) / 2.0);
 	for (int g = 0; g < N_GROUPS; g++)
 	{
 		size_t		lo = cd->group_start[g];
@@ -658,7 +551,7 @@ LatentWorker(void *arg, int worker)
 		for (size_t r = lo; r < lo + LATENT_CHUNK && r < cd->n; r++)
 		{
 			double		pred = cd->target[r] - cd->e[r];
-			double		z = TruncatedNormal(&rng, pred, cd->label[r] > 0.5f);
+			double		z = FmTruncatedNormal(&rng, pred, cd->label[r] > 0.5f);
 
 			cd->target[r] = (float) z;
 			cd->e[r] = (float) (z - pred);
@@ -668,19 +561,26 @@ LatentWorker(void *arg, int worker)
 
 /* ---------------------------------------------------------------- */
 
-FmStatus
-FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
+/*
+ * Builds the coordinate-wise view of the training rows: each row's active
+ * features (row-major) and each feature's rows (column-major), the row
+ * weights and targets, and the caches of residuals and factor sums, from
+ * the trainer's initial factors.
+ */
+static FmStatus
+CdCreate(FmTrainerData *t, char *err, size_t errlen)
 {
 	const FmDatasetData *ds = t->ds;
 	FmCd		cd = calloc(1, sizeof(FmCdData));
 	size_t		n = t->n_train;
 	size_t		nnz = 0;
 	size_t		maxcol = 0;
-	Active	   *act;
+	uint32_t   *feat;
+	float	   *val;
 
 	if (cd == NULL)
 		goto nomem;
-	t->cd = cd;
+	t->solver = cd;
 	cd->t = t;
 	cd->n = n;
 	cd->F = t->n_feat;
@@ -694,14 +594,19 @@ FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
 	cd->group_start[5] = t->n_feat;
 
 	/* rows as lists of global feature indexes (FmGather's order) */
-	act = malloc((ds->max_nnz + 1) * sizeof(Active));
+	feat = malloc((ds->max_nnz + 1) * sizeof(uint32_t));
+	val = malloc((ds->max_nnz + 1) * sizeof(float));
 	cd->roff = malloc((n + 1) * sizeof(uint64_t));
-	if (act == NULL || cd->roff == NULL)
+	if (feat == NULL || val == NULL || cd->roff == NULL)
+	{
+		free(feat);
+		free(val);
 		goto nomem;
+	}
 	cd->roff[0] = 0;
 	for (size_t r = 0; r < n; r++)
 	{
-		nnz += FmGather(t, &t->train[r], t->W, t->V, 2, 2 * cd->kp, act);
+		nnz += FmGatherIndex(t, &t->train[r], feat, val);
 		cd->roff[r + 1] = nnz;
 	}
 	cd->rfeat = malloc((nnz + 1) * sizeof(uint32_t));
@@ -720,27 +625,27 @@ FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
 	cd->lam_v = malloc(N_GROUPS * cd->k * sizeof(double));
 	cd->sum_w = calloc(cd->F + 1, sizeof(double));
 	cd->sum_v = calloc(cd->F * cd->kp + 1, sizeof(double));
-	t->best_w = t->best_w ? t->best_w : malloc((cd->F + 1) * sizeof(float));
-	t->best_v = t->best_v ? t->best_v : malloc((cd->F * cd->kp + 1) * sizeof(float));
+	cd->out_w = malloc((cd->F + 1) * sizeof(float));
+	cd->out_v = malloc((cd->F * cd->kp + 1) * sizeof(float));
 	if (!cd->rfeat || !cd->rval || !cd->crow || !cd->cval || !cd->coff ||
 		!cd->weight || !cd->target || !cd->label || !cd->e || !cd->q ||
 		!cd->w || !cd->v || !cd->mu_v || !cd->lam_v || !cd->sum_w ||
-		!cd->sum_v || !t->best_w || !t->best_v)
+		!cd->sum_v || !cd->out_w || !cd->out_v)
 	{
-		free(act);
+		free(feat);
+		free(val);
 		goto nomem;
 	}
 	for (size_t r = 0; r < n; r++)
 	{
-		int			m = FmGather(t, &t->train[r], t->W, t->V, 2, 2 * cd->kp, act);
+		int			m = FmGatherIndex(t, &t->train[r], feat, val);
 
 		for (int a = 0; a < m; a++)
 		{
 			uint64_t	pos = cd->roff[r] + a;
 
-			/* the feature index from the pointer into W */
-			cd->rfeat[pos] = (uint32_t) ((act[a].w - t->W) / 2);
-			cd->rval[pos] = act[a].x;
+			cd->rfeat[pos] = feat[a];
+			cd->rval[pos] = val[a];
 			cd->coff[cd->rfeat[pos] + 1]++;
 		}
 		cd->weight[r] = t->train[r].w;
@@ -748,7 +653,8 @@ FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
 		cd->target[r] = t->p.task == FM_TASK_BINARY ?
 			(t->train[r].y > 0.5f ? 1.0f : -1.0f) : t->train[r].y;
 	}
-	free(act);
+	free(feat);
+	free(val);
 	for (size_t j = 0; j < cd->F; j++)
 	{
 		if (cd->coff[j + 1] > maxcol)
@@ -778,65 +684,54 @@ FmCdCreate(FmTrainerData *t, char *err, size_t errlen)
 		goto nomem;
 
 	/* start: the SGD initialization's factors (zero for unrated ids), no linear terms */
-	cd->w0 = t->p.task == FM_TASK_BINARY ? 0.0 : t->w0;
-	for (size_t j = 0; j < cd->F; j++)
-		memcpy(cd->v + j * cd->kp, t->V + j * 2 * cd->kp, cd->kp * sizeof(float));
+	cd->w0 = t->p.task == FM_TASK_BINARY ? 0.0 : t->init_w0;
+	memcpy(cd->v, t->init_v, cd->F * cd->kp * sizeof(float));
 	cd->alpha = 1.0;
 	for (int g = 0; g < N_GROUPS; g++)
 	{
 		cd->mu_w[g] = 0;
-		cd->lam_w[g] = t->p.solver == FM_SOLVER_ALS ? t->p.reg_linear : 1.0;
+		cd->lam_w[g] = t->ops->id == FM_SOLVER_ALS ? t->p.reg_linear : 1.0;
 		for (int f = 0; f < cd->k; f++)
-			cd->lam_v[g * cd->k + f] = t->p.solver == FM_SOLVER_ALS ? t->p.reg_factors : 1.0;
+			cd->lam_v[g * cd->k + f] = t->ops->id == FM_SOLVER_ALS ? t->p.reg_factors : 1.0;
 	}
 	Refresh(cd);
 	return FM_OK;
 
 nomem:
 	snprintf(err, errlen, "out of memory for the %s solver of %zu rows",
-			 FmSolverName(t->p.solver), n);
+			 t->ops->name, n);
 	return FM_ERR_NOMEM;
 }
 
-/* Copies the current (ALS) parameters as the best so far. */
+/* Averages the draws so far into the out arrays (MCMC). */
 static void
-SaveCurrent(FmTrainerData *t)
+Average(FmCd cd)
 {
-	FmCd		cd = t->cd;
-
-	t->best_w0 = (float) cd->w0;
-	memcpy(t->best_w, cd->w, cd->F * sizeof(float));
-	memcpy(t->best_v, cd->v, cd->F * cd->kp * sizeof(float));
-}
-
-/* Averages the draws so far into the best arrays (MCMC). */
-static void
-SaveAverage(FmTrainerData *t)
-{
-	FmCd		cd = t->cd;
 	double		inv = 1.0 / cd->n_samples;
 	double		lin = 1.0;
 	double		fac = 1.0;
 
-	if (t->p.task == FM_TASK_BINARY)
+	if (cd->t->p.task == FM_TASK_BINARY)
 	{
 		lin = PROBIT_TO_LOGIT;
 		fac = sqrt(PROBIT_TO_LOGIT);
 	}
-	t->best_w0 = (float) (cd->sum_w0 * inv * lin);
+	cd->out_w0 = (float) (cd->sum_w0 * inv * lin);
 	for (size_t j = 0; j < cd->F; j++)
-		t->best_w[j] = (float) (cd->sum_w[j] * inv * lin);
+		cd->out_w[j] = (float) (cd->sum_w[j] * inv * lin);
 	for (size_t j = 0; j < cd->F * cd->kp; j++)
-		t->best_v[j] = (float) (cd->sum_v[j] * inv * fac);
+		cd->out_v[j] = (float) (cd->sum_v[j] * inv * fac);
 }
 
-/* One sweep over all parameters: an iteration of ALS or MCMC. */
-FmStatus
-FmCdStep(FmTrainerData *t, char *err, size_t errlen)
+/*
+ * One slice of a sweep over all parameters; the sweep (an iteration of
+ * ALS or MCMC) ends with FM_EPOCH_END.
+ */
+static FmStatus
+CdStep(FmTrainerData *t, char *err, size_t errlen)
 {
-	FmCd		cd = t->cd;
-	bool		sample = t->p.solver == FM_SOLVER_MCMC;
-	FmEpochStats *st = &t->stats;
+	FmCd		cd = t->solver;
+	bool		sample = t->ops->id == FM_SOLVER_MCMC;
 	FmRng		rng;
 	double		se = 0,
 				wsum = 0;
@@ -864,10 +759,9 @@ FmCdStep(FmTrainerData *t, char *err, size_t errlen)
 
 	/*
 	 * The groups' features, in slices of about SLICE_WORK / k rows (a
-	 * quarter of a second at most): the caller
-	 * checks for interrupts between slices, so even an iteration over
-	 * tens of millions of rows can be cancelled within a fraction of a
-	 * second.
+	 * quarter of a second at most): the caller checks for interrupts
+	 * between slices, so even an iteration over tens of millions of rows
+	 * can be cancelled within a fraction of a second.
 	 */
 	while (cd->stage <= N_GROUPS)
 	{
@@ -903,14 +797,14 @@ FmCdStep(FmTrainerData *t, char *err, size_t errlen)
 	}
 	cd->stage = 0;
 
-	/* statistics, divergence, averaging */
+	/* the training loss of the sweep */
 	for (size_t r = 0; r < cd->n; r++)
 	{
 		double		pred = cd->target[r] - cd->e[r];
 
 		if (t->p.task == FM_TASK_BINARY)
 		{
-			double		pr = NormalCdf(pred);
+			double		pr = FmNormalCdf(pred);
 
 			pr = pr < 1e-15 ? 1e-15 : (pr > 1 - 1e-15 ? 1 - 1e-15 : pr);
 			se -= cd->weight[r] * (cd->label[r] > 0.5f ? log(pr) : log(1 - pr));
@@ -919,65 +813,66 @@ FmCdStep(FmTrainerData *t, char *err, size_t errlen)
 			se += cd->weight[r] * (double) cd->e[r] * cd->e[r];
 		wsum += cd->weight[r];
 	}
-	t->epoch++;
-	st->epoch = t->epoch;
-	st->train_loss = t->p.task == FM_TASK_BINARY ? se / wsum : sqrt(se / wsum);
-	st->valid_rmse = st->valid_auc = st->valid_logloss = NAN;
-	st->improved = false;
-	if (FmExploded(t, st->train_loss) || !isfinite(cd->w0) || !isfinite(cd->alpha))
+	t->stats.train_loss = t->p.task == FM_TASK_BINARY ? se / wsum : sqrt(se / wsum);
+	if (!isfinite(cd->w0) || !isfinite(cd->alpha))
 	{
 		snprintf(err, errlen, "training diverged in iteration %d (train loss %g)",
-				 t->epoch, st->train_loss);
+				 t->epoch + 1, t->stats.train_loss);
 		return FM_ERR_DIVERGED;
 	}
-	if (sample)
+	/* MCMC: the draws after burn-in are summed for the stored average */
+	if (sample && t->epoch + 1 > t->p.burn_in)
 	{
-		if (t->epoch > t->p.burn_in)
-		{
-			cd->sum_w0 += cd->w0;
-			for (size_t j = 0; j < cd->F; j++)
-				cd->sum_w[j] += cd->w[j];
-			for (size_t j = 0; j < cd->F * cd->kp; j++)
-				cd->sum_v[j] += cd->v[j];
-			cd->n_samples++;
-			if (t->n_valid > 0)
-			{
-				SaveAverage(t);
-				FmPredictValid(t, t->best_w0, t->best_w, t->best_v, 1, cd->kp);
-				FmValidMetrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
-			}
-		}
-		FmEpochDone(t, false, 0, NULL);		/* MCMC never stops early */
+		cd->sum_w0 += cd->w0;
+		for (size_t j = 0; j < cd->F; j++)
+			cd->sum_w[j] += cd->w[j];
+		for (size_t j = 0; j < cd->F * cd->kp; j++)
+			cd->sum_v[j] += cd->v[j];
+		cd->n_samples++;
 	}
-	else if (t->n_valid > 0)
-	{
-		FmPredictValid(t, (float) cd->w0, cd->w, cd->v, 1, cd->kp);
-		FmValidMetrics(t, &st->valid_rmse, &st->valid_auc, &st->valid_logloss);
-		FmEpochDone(t, true, -st->valid_rmse, SaveCurrent);
-	}
-	else
-		FmEpochDone(t, false, 0, NULL);
 	return FM_EPOCH_END;
 }
 
-/* Puts the parameters to store into the trainer's best arrays. */
-void
-FmCdFinish(FmTrainerData *t)
+/* ALS: the current parameters; MCMC: the average of the draws, if any. */
+static void
+CdFinal(FmTrainerData *t, FmParamView *v)
 {
-	FmCd		cd = t->cd;
+	FmCd		cd = t->solver;
 
-	if (t->p.solver == FM_SOLVER_MCMC && cd->n_samples > 0)
-		SaveAverage(t);
-	else if (!(t->n_valid > 0 && t->best_epoch > 0 && t->p.solver == FM_SOLVER_ALS))
-		SaveCurrent(t);
-	t->use_best = true;
+	if (t->ops->id == FM_SOLVER_MCMC && cd->n_samples > 0)
+	{
+		Average(cd);
+		v->w0 = cd->out_w0;
+		v->W = cd->out_w;
+		v->V = cd->out_v;
+	}
+	else
+	{
+		v->w0 = (float) cd->w0;
+		v->W = cd->w;
+		v->V = cd->v;
+	}
+	v->ws = 1;
+	v->vs = cd->kp;
 }
 
-void
-FmCdFree(FmCd cd)
+/* What to validate: MCMC validates its average, so only after burn-in. */
+static bool
+CdValidate(FmTrainerData *t, FmParamView *v)
 {
-	if (cd == NULL)
-		return;
+	FmCd		cd = t->solver;
+
+	if (t->ops->id == FM_SOLVER_MCMC && cd->n_samples == 0)
+		return false;
+	CdFinal(t, v);
+	return true;
+}
+
+static void
+CdFree(FmTrainerData *t)
+{
+	FmCd		cd = t->solver;
+
 	free(cd->roff);
 	free(cd->rfeat);
 	free(cd->rval);
@@ -995,7 +890,34 @@ FmCdFree(FmCd cd)
 	free(cd->lam_v);
 	free(cd->sum_w);
 	free(cd->sum_v);
+	free(cd->out_w);
+	free(cd->out_v);
 	free(cd->scratch);
 	free(cd->normals);
 	free(cd);
+	t->solver = NULL;
 }
+
+const FmSolverOps fm_als_ops = {
+	.id = FM_SOLVER_ALS,
+	.name = "als",
+	.unit = "iteration",
+	.caps = FM_CAP_REGRESSION | FM_CAP_EARLY_STOP | FM_CAP_ANY_THREADS,
+	.create = CdCreate,
+	.step = CdStep,
+	.view = CdValidate,
+	.final = CdFinal,
+	.free = CdFree,
+};
+
+const FmSolverOps fm_mcmc_ops = {
+	.id = FM_SOLVER_MCMC,
+	.name = "mcmc",
+	.unit = "iteration",
+	.caps = FM_CAP_REGRESSION | FM_CAP_BINARY | FM_CAP_ANY_THREADS,
+	.create = CdCreate,
+	.step = CdStep,
+	.view = CdValidate,
+	.final = CdFinal,
+	.free = CdFree,
+};

@@ -1,0 +1,346 @@
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION fmrec" to load this file. \quit
+
+-- Every object reference below is qualified (pg_catalog., @extschema@.) and
+-- every SQL body pins its search_path: a role that can create objects in a
+-- schema on the installer's search_path must not be able to capture a
+-- name.  sql/security.sql tests this.
+
+-- ------------------------------------------------------------------
+-- Catalog
+-- ------------------------------------------------------------------
+
+CREATE SEQUENCE @extschema@.fm_models_version_seq;
+COMMENT ON SEQUENCE @extschema@.fm_models_version_seq IS 'versions of fm_models rows';
+
+CREATE TABLE @extschema@.fm_models (
+    name        pg_catalog.text PRIMARY KEY
+                CHECK (pg_catalog.octet_length(name) OPERATOR(pg_catalog.>=) 1
+                       AND pg_catalog.octet_length(name) OPERATOR(pg_catalog.<=) 63),
+    owner       pg_catalog.regrole NOT NULL,
+    task        pg_catalog.text NOT NULL,
+    solver      pg_catalog.text NOT NULL,
+    hyperparams pg_catalog.jsonb NOT NULL,
+    metrics     pg_catalog.jsonb NOT NULL,
+    n_rows      pg_catalog.int8 NOT NULL,
+    n_users     pg_catalog.int8 NOT NULL,
+    n_items     pg_catalog.int8 NOT NULL,
+    size_bytes  pg_catalog.int8 NOT NULL,
+    version     pg_catalog.int8 NOT NULL
+                DEFAULT pg_catalog.nextval('@extschema@.fm_models_version_seq'::pg_catalog.regclass),
+    created_at  pg_catalog.timestamptz NOT NULL,
+    model       pg_catalog.bytea NOT NULL
+);
+-- model bytes are float arrays: compression gains little and costs time
+ALTER TABLE @extschema@.fm_models ALTER COLUMN model SET STORAGE EXTERNAL;
+COMMENT ON TABLE @extschema@.fm_models IS 'fmrec models: one row per trained model, written by fm_train';
+COMMENT ON COLUMN @extschema@.fm_models.name IS 'the model''s name, 1 to 63 bytes';
+COMMENT ON COLUMN @extschema@.fm_models.owner IS 'the role that trained it first; only its members may retrain, drop or grant it';
+COMMENT ON COLUMN @extschema@.fm_models.task IS 'regression or binary';
+COMMENT ON COLUMN @extschema@.fm_models.solver IS 'sgd, als or mcmc';
+COMMENT ON COLUMN @extschema@.fm_models.hyperparams IS 'the options it was trained with, defaults filled in';
+COMMENT ON COLUMN @extschema@.fm_models.metrics IS 'training results: rows, epochs, losses, validation metrics, seconds';
+COMMENT ON COLUMN @extschema@.fm_models.n_rows IS 'rating rows it was trained on';
+COMMENT ON COLUMN @extschema@.fm_models.n_users IS 'users in the model, with ratings or attributes';
+COMMENT ON COLUMN @extschema@.fm_models.n_items IS 'items in the model, with ratings or attributes';
+COMMENT ON COLUMN @extschema@.fm_models.size_bytes IS 'length of the model bytes';
+COMMENT ON COLUMN @extschema@.fm_models.version IS 'changes with every write of the row; serving caches key on it';
+COMMENT ON COLUMN @extschema@.fm_models.created_at IS 'when this version was trained';
+COMMENT ON COLUMN @extschema@.fm_models.model IS 'the model as bytes (proto/fmrec.proto, format 2)';
+
+-- Every write of a row gets a new version, also a hand-made UPDATE, so
+-- the per-backend caches of decoded models never serve stale bytes.
+CREATE FUNCTION @extschema@.fm_models_new_version() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.version := pg_catalog.nextval('@extschema@.fm_models_version_seq'::pg_catalog.regclass);
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fm_models_new_version() IS 'internal: gives each written fm_models row a new version';
+
+CREATE TRIGGER fm_models_version BEFORE INSERT OR UPDATE ON @extschema@.fm_models
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.fm_models_new_version();
+
+-- Who may serve or read a model besides its owner's members.
+CREATE TABLE @extschema@.fm_model_grants (
+    model       pg_catalog.text NOT NULL
+                REFERENCES @extschema@.fm_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    grantee     pg_catalog.oid NOT NULL,
+    privilege   pg_catalog.text NOT NULL
+                CHECK (privilege OPERATOR(pg_catalog.=) ANY (ARRAY['serve', 'read']::pg_catalog.text[])),
+    PRIMARY KEY (model, grantee, privilege)
+);
+COMMENT ON TABLE @extschema@.fm_model_grants IS 'privileges on models granted by their owners with fm_grant';
+COMMENT ON COLUMN @extschema@.fm_model_grants.model IS 'the model''s name';
+COMMENT ON COLUMN @extschema@.fm_model_grants.grantee IS 'the role (its oid), or 0 for PUBLIC';
+COMMENT ON COLUMN @extschema@.fm_model_grants.privilege IS 'serve (fm_predict, fm_topn by name) or read (the bytes, seen lists included)';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_models', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_models_version_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_model_grants', '');
+
+-- Roles read the rows of the models they own or may read; all writes go
+-- through fm_train, fm_drop, fm_grant and fm_revoke, which check ownership.
+ALTER TABLE @extschema@.fm_models ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON @extschema@.fm_models FROM PUBLIC;
+GRANT SELECT ON @extschema@.fm_models TO PUBLIC;
+CREATE POLICY fm_models_read ON @extschema@.fm_models FOR SELECT
+    USING (pg_catalog.pg_has_role(fm_models.owner::pg_catalog.oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM @extschema@.fm_model_grants g
+                      WHERE g.model OPERATOR(pg_catalog.=) fm_models.name
+                        AND g.privilege OPERATOR(pg_catalog.=) 'read'
+                        AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true
+                                 ELSE pg_catalog.pg_has_role(g.grantee, 'USAGE') END));
+ALTER TABLE @extschema@.fm_model_grants ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON @extschema@.fm_model_grants FROM PUBLIC;
+GRANT SELECT ON @extschema@.fm_model_grants TO PUBLIC;
+CREATE POLICY fm_model_grants_read ON @extschema@.fm_model_grants FOR SELECT
+    USING (EXISTS (SELECT 1 FROM @extschema@.fm_models m
+                   WHERE m.name OPERATOR(pg_catalog.=) fm_model_grants.model
+                     AND pg_catalog.pg_has_role(m.owner::pg_catalog.oid, 'USAGE')));
+REVOKE ALL ON SEQUENCE @extschema@.fm_models_version_seq FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.fm_grant(model pg_catalog.text, role pg_catalog.text,
+    privilege pg_catalog.text DEFAULT 'serve')
+RETURNS void
+AS 'MODULE_PATHNAME', 'fmrec_grant'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_grant(pg_catalog.text, pg_catalog.text, pg_catalog.text)
+IS 'lets a role (or public) serve or read a model; only the model''s owner may grant';
+
+CREATE FUNCTION @extschema@.fm_revoke(model pg_catalog.text, role pg_catalog.text,
+    privilege pg_catalog.text DEFAULT 'serve')
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fmrec_revoke'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_revoke(pg_catalog.text, pg_catalog.text, pg_catalog.text)
+IS 'takes back a privilege given with fm_grant; true when there was one';
+
+-- ------------------------------------------------------------------
+-- Training
+-- ------------------------------------------------------------------
+
+-- The named options of 0.1.0 stay; every option, also those added later,
+-- is accepted in options (the names of fm_train_agg's jsonb, SageMaker's
+-- too), so this signature does not change when an option is added.
+CREATE FUNCTION @extschema@.fm_train(
+    model pg_catalog.text,
+    ratings pg_catalog.text,
+    task pg_catalog.text DEFAULT NULL,
+    factors pg_catalog.int4 DEFAULT NULL,
+    epochs pg_catalog.int4 DEFAULT NULL,
+    batch_size pg_catalog.int4 DEFAULT NULL,
+    learning_rate pg_catalog.float8 DEFAULT NULL,
+    reg_bias pg_catalog.float8 DEFAULT NULL,
+    reg_linear pg_catalog.float8 DEFAULT NULL,
+    reg_factors pg_catalog.float8 DEFAULT NULL,
+    init_stdev pg_catalog.float8 DEFAULT NULL,
+    threshold pg_catalog.float8 DEFAULT NULL,
+    validation pg_catalog.float8 DEFAULT NULL,
+    patience pg_catalog.int4 DEFAULT NULL,
+    seed pg_catalog.int8 DEFAULT NULL,
+    threads pg_catalog.int4 DEFAULT NULL,
+    store_seen pg_catalog.bool DEFAULT NULL,
+    quiet pg_catalog.bool DEFAULT NULL,
+    solver pg_catalog.text DEFAULT NULL,
+    burn_in pg_catalog.int4 DEFAULT NULL,
+    user_features pg_catalog.text DEFAULT NULL,
+    item_features pg_catalog.text DEFAULT NULL,
+    options pg_catalog.jsonb DEFAULT NULL,
+    OUT name pg_catalog.text,
+    OUT rows_used pg_catalog.int8,
+    OUT users pg_catalog.int8,
+    OUT items pg_catalog.int8,
+    OUT epochs_run pg_catalog.int4,
+    OUT best_epoch pg_catalog.int4,
+    OUT train_loss pg_catalog.float8,
+    OUT valid_rmse pg_catalog.float8,
+    OUT valid_auc pg_catalog.float8,
+    OUT valid_logloss pg_catalog.float8,
+    OUT seconds pg_catalog.float8,
+    OUT model_bytes pg_catalog.int8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'fmrec_train'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_train(pg_catalog.text, pg_catalog.text, pg_catalog.text,
+    pg_catalog.int4, pg_catalog.int4, pg_catalog.int4, pg_catalog.float8, pg_catalog.float8,
+    pg_catalog.float8, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8,
+    pg_catalog.float8, pg_catalog.int4, pg_catalog.int8, pg_catalog.int4, pg_catalog.bool,
+    pg_catalog.bool, pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.text,
+    pg_catalog.jsonb)
+IS 'trains a factorization machine from (user, item, rating [, weight [, context...]]) rows and optional user and item attributes, and stores it in fm_models';
+
+CREATE FUNCTION @extschema@.fm_drop(model pg_catalog.text, if_exists pg_catalog.bool DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'fmrec_drop'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_drop(pg_catalog.text, pg_catalog.bool) IS 'removes a model from fm_models; only its owner may';
+
+-- aggregate training: fm_train_agg(user_id, item_id, rating [, options]) -> bytea
+-- It always trains on one thread, so it is the pure function IMMUTABLE
+-- promises: the same rows and options give the same bytes.
+
+CREATE FUNCTION @extschema@.fmrec_agg_trans(internal, pg_catalog.int8, pg_catalog.int8, pg_catalog.float8, pg_catalog.jsonb)
+RETURNS internal AS 'MODULE_PATHNAME', 'fmrec_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fmrec_agg_trans(internal, pg_catalog.int8, pg_catalog.int8, pg_catalog.float8, pg_catalog.jsonb) IS 'fm_train_agg support';
+
+CREATE FUNCTION @extschema@.fmrec_agg_trans(internal, pg_catalog.int8, pg_catalog.int8, pg_catalog.float8)
+RETURNS internal AS 'MODULE_PATHNAME', 'fmrec_agg_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fmrec_agg_trans(internal, pg_catalog.int8, pg_catalog.int8, pg_catalog.float8) IS 'fm_train_agg support';
+
+CREATE FUNCTION @extschema@.fmrec_agg_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'fmrec_agg_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fmrec_agg_combine(internal, internal) IS 'fm_train_agg support';
+
+CREATE FUNCTION @extschema@.fmrec_agg_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'fmrec_agg_serialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fmrec_agg_serialize(internal) IS 'fm_train_agg support';
+
+CREATE FUNCTION @extschema@.fmrec_agg_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'fmrec_agg_deserialize'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fmrec_agg_deserialize(bytea, internal) IS 'fm_train_agg support';
+
+CREATE FUNCTION @extschema@.fmrec_agg_final(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'fmrec_agg_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fmrec_agg_final(internal) IS 'fm_train_agg support';
+
+CREATE AGGREGATE @extschema@.fm_train_agg(user_id pg_catalog.int8, item_id pg_catalog.int8,
+    rating pg_catalog.float8, options pg_catalog.jsonb) (
+    SFUNC = @extschema@.fmrec_agg_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.fmrec_agg_final,
+    COMBINEFUNC = @extschema@.fmrec_agg_combine,
+    SERIALFUNC = @extschema@.fmrec_agg_serialize,
+    DESERIALFUNC = @extschema@.fmrec_agg_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.fm_train_agg(pg_catalog.int8, pg_catalog.int8, pg_catalog.float8, pg_catalog.jsonb)
+IS 'trains a factorization machine over (user, item, rating) rows with jsonb options, on one thread, and returns the model bytes';
+
+CREATE AGGREGATE @extschema@.fm_train_agg(user_id pg_catalog.int8, item_id pg_catalog.int8,
+    rating pg_catalog.float8) (
+    SFUNC = @extschema@.fmrec_agg_trans,
+    STYPE = internal,
+    FINALFUNC = @extschema@.fmrec_agg_final,
+    COMBINEFUNC = @extschema@.fmrec_agg_combine,
+    SERIALFUNC = @extschema@.fmrec_agg_serialize,
+    DESERIALFUNC = @extschema@.fmrec_agg_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE @extschema@.fm_train_agg(pg_catalog.int8, pg_catalog.int8, pg_catalog.float8)
+IS 'trains a factorization machine over (user, item, rating) rows with default options, on one thread, and returns the model bytes';
+
+-- ------------------------------------------------------------------
+-- Serving
+-- ------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fm_predict(model text, user_id bigint, item_id bigint)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fmrec_predict_name'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict(text, bigint, bigint) IS 'predicted rating (regression) or probability (binary) of a user for an item, by model name';
+
+CREATE FUNCTION @extschema@.fm_predict(model bytea, user_id bigint, item_id bigint)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fmrec_predict_bytes'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict(bytea, bigint, bigint) IS 'predicted rating or probability of a user for an item, by model bytes';
+
+CREATE FUNCTION @extschema@.fm_predict(user_id bigint, item_id bigint)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fmrec_predict_default'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict(bigint, bigint) IS 'predicted rating or probability of a user for an item, using the model named by fmrec.model';
+
+CREATE FUNCTION @extschema@.fm_predict(model text, user_id bigint, item_id bigint, context jsonb)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fmrec_predict_context_name'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict(text, bigint, bigint, jsonb) IS 'predicted rating or probability of a user for an item in a context, by model name';
+
+CREATE FUNCTION @extschema@.fm_predict(model bytea, user_id bigint, item_id bigint, context jsonb)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'fmrec_predict_context_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict(bytea, bigint, bigint, jsonb) IS 'predicted rating or probability of a user for an item in a context, by model bytes';
+
+CREATE FUNCTION @extschema@.fm_topn(model text, user_id bigint, n integer,
+    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_name'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(text, bigint, integer, bigint[], boolean, jsonb, boolean) IS 'the n best items for a user, best first, by model name';
+
+CREATE FUNCTION @extschema@.fm_topn(model bytea, user_id bigint, n integer,
+    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(bytea, bigint, integer, bigint[], boolean, jsonb, boolean) IS 'the n best items for a user, best first, by model bytes';
+
+-- anonymous users: attributes, a session's items (fold-in), or nothing
+CREATE FUNCTION @extschema@.fm_topn(model text, n integer,
+    user_features text[] DEFAULT NULL, items bigint[] DEFAULT NULL,
+    ratings float8[] DEFAULT NULL, candidates bigint[] DEFAULT NULL,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_anon_name'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(text, integer, text[], bigint[], float8[], bigint[], jsonb, boolean) IS 'the n best items for an anonymous user described by attributes and/or a session of items, by model name';
+
+CREATE FUNCTION @extschema@.fm_topn(model bytea, n integer,
+    user_features text[] DEFAULT NULL, items bigint[] DEFAULT NULL,
+    ratings float8[] DEFAULT NULL, candidates bigint[] DEFAULT NULL,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_anon_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(bytea, integer, text[], bigint[], float8[], bigint[], jsonb, boolean) IS 'the n best items for an anonymous user described by attributes and/or a session of items, by model bytes';
+
+CREATE FUNCTION @extschema@.fm_topn(user_id bigint, n integer,
+    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_default'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(bigint, integer, bigint[], boolean) IS 'the n best items for a user, best first, using the model named by fmrec.model';
+
+CREATE FUNCTION @extschema@.fm_model_info(model bytea)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'fmrec_model_info'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_model_info(bytea) IS 'what model bytes hold: task, sizes, hyperparameters and training metrics';
+
+-- ------------------------------------------------------------------
+-- Built-in data
+-- ------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fm_synthetic_ratings(users integer DEFAULT 600,
+    items integer DEFAULT 1000, ratings bigint DEFAULT 50000,
+    seed bigint DEFAULT 42, noise float8 DEFAULT 0.5,
+    genres integer DEFAULT 0, groups integer DEFAULT 0)
+RETURNS TABLE (user_id bigint, item_id bigint, rating float8, expected float8)
+AS 'MODULE_PATHNAME', 'fmrec_synthetic_ratings'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 50000;
+COMMENT ON FUNCTION @extschema@.fm_synthetic_ratings(integer, integer, bigint, bigint, float8, integer, integer)
+IS 'MovieLens-shaped ratings with planted structure (optionally driven by item genres and user groups); expected is the noise-free truth';
+
+CREATE FUNCTION @extschema@.fm_synthetic_features(users integer DEFAULT 600,
+    items integer DEFAULT 1000, seed bigint DEFAULT 42,
+    genres integer DEFAULT 18, groups integer DEFAULT 8)
+RETURNS TABLE (side text, id bigint, feature text)
+AS 'MODULE_PATHNAME', 'fmrec_synthetic_features'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2000;
+COMMENT ON FUNCTION @extschema@.fm_synthetic_features(integer, integer, bigint, integer, integer)
+IS 'the planted item genres and user groups behind fm_synthetic_ratings with the same arguments';
+

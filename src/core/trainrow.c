@@ -1,0 +1,178 @@
+/*
+ * trainrow.c
+ *	  A training row as every solver sees it: its active features, its FM
+ *	  score, and the hold-out predictions and metrics built from them.
+ *
+ * A row (user u, item i, context c) activates the user id, the user's
+ * attributes, the item id, the item's attributes and the row's context, in
+ * that order, each feature indexed in the trainer's feature table
+ * [users | items | user attrs | item attrs | context].  The gather order is
+ * part of the model's arithmetic: sums run over it, so it is fixed.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "fm.h"
+#include "kernels.h"
+#include "trainer.h"
+
+/* The label a row trains on: the rating, or 0/1 against the threshold. */
+float
+FmLabelOf(const FmParamsData *p, float rating)
+{
+	if (p->task == FM_TASK_BINARY)
+		return rating >= p->threshold ? 1.0f : 0.0f;
+	return rating;
+}
+
+/* Appends entity e's features of lists l (global indexes from first). */
+static inline int
+GatherList(const FmListsData *l, size_t e, size_t first, float *W, float *V,
+		   size_t ws, size_t vs, Active *act, int n)
+{
+	if (l->off == NULL)
+		return n;
+	for (uint64_t a = l->off[e]; a < l->off[e + 1]; a++)
+	{
+		size_t		f = first + l->feat[a];
+
+		act[n].w = W + f * ws;
+		act[n].v = V + f * vs;
+		act[n++].x = l->val[a];
+	}
+	return n;
+}
+
+/*
+ * Gathers the active features of row r into act; returns how many (at most
+ * the dataset's max_nnz).  W and V may be a solver's live parameters or a
+ * saved copy, with strides ws and vs.
+ */
+int
+FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
+		 size_t ws, size_t vs, Active *act)
+{
+	const FmDatasetData *ds = t->ds;
+	size_t		item = ds->n_users + (size_t) r->i;
+	int			n = 0;
+
+	act[n].w = W + (size_t) r->u * ws;
+	act[n].v = V + (size_t) r->u * vs;
+	act[n++].x = 1.0f;
+	n = GatherList(&ds->uattr, r->u, t->off_uf, W, V, ws, vs, act, n);
+	act[n].w = W + item * ws;
+	act[n].v = V + item * vs;
+	act[n++].x = 1.0f;
+	n = GatherList(&ds->iattr, r->i, t->off_if, W, V, ws, vs, act, n);
+	return GatherList(&ds->ctx, r->c, t->off_cf, W, V, ws, vs, act, n);
+}
+
+static inline int
+GatherIndexList(const FmListsData *l, size_t e, size_t first, uint32_t *feat,
+				float *val, int n)
+{
+	if (l->off == NULL)
+		return n;
+	for (uint64_t a = l->off[e]; a < l->off[e + 1]; a++)
+	{
+		feat[n] = (uint32_t) (first + l->feat[a]);
+		val[n++] = l->val[a];
+	}
+	return n;
+}
+
+/* The same gather as feature indexes and values, for column-wise solvers. */
+int
+FmGatherIndex(const FmTrainerData *t, const FmRow *r, uint32_t *feat,
+			  float *val)
+{
+	const FmDatasetData *ds = t->ds;
+	int			n = 0;
+
+	feat[n] = r->u;
+	val[n++] = 1.0f;
+	n = GatherIndexList(&ds->uattr, r->u, t->off_uf, feat, val, n);
+	feat[n] = (uint32_t) (ds->n_users + r->i);
+	val[n++] = 1.0f;
+	n = GatherIndexList(&ds->iattr, r->i, t->off_if, feat, val, n);
+	return GatherIndexList(&ds->ctx, r->c, t->off_cf, feat, val, n);
+}
+
+/*
+ * FM score of gathered features, by Rendle's identity
+ * sum_{j<l} <v_j, v_l> x_j x_l = (|S|^2 - sum_j x_j^2 |v_j|^2) / 2;
+ * S receives the sum of x v (kp floats).
+ */
+float
+FmScoreActive(const FmTrainerData *t, float w0, const Active *act, int n,
+			  float *S)
+{
+	const int	kp = t->kp;
+	double		lin = 0.0;
+	double		sq = 0.0;
+
+	memset(S, 0, kp * sizeof(float));
+	for (int j = 0; j < n; j++)
+	{
+		const float *v = act[j].v;
+		float		x = act[j].x;
+
+		lin += x * act[j].w[0];
+		for (int f = 0; f < kp; f++)
+			S[f] += x * v[f];
+		sq += (double) x * x * FmDot(v, v, kp);
+	}
+	return (float) (w0 + lin + 0.5 * (FmDot(S, S, kp) - sq));
+}
+
+/* Score of row r under the parameters pv, with worker 0's scratch. */
+static float
+RowScore(const FmTrainerData *t, const FmParamView *pv, const FmRow *r)
+{
+	float	   *S = t->scratch;
+	Active	   *act = (Active *) (S + t->kp);
+	int			n;
+
+	if (!t->general)
+		return pv->w0 + pv->W[r->u * pv->ws] +
+			pv->W[(t->ds->n_users + (size_t) r->i) * pv->ws] +
+			FmDot(pv->V + r->u * pv->vs,
+				  pv->V + (t->ds->n_users + (size_t) r->i) * pv->vs, t->kp);
+	n = FmGather(t, r, (float *) pv->W, (float *) pv->V, pv->ws, pv->vs, act);
+	return FmScoreActive(t, pv->w0, act, n, S);
+}
+
+/* Fills vpred with the predictions of the parameters pv on the hold-out. */
+void
+FmPredictValid(FmTrainerData *t, const FmParamView *pv)
+{
+	for (size_t j = 0; j < t->n_valid; j++)
+	{
+		float		raw = RowScore(t, pv, &t->valid[j]);
+
+		if (t->p.task == FM_TASK_BINARY)
+			t->vpred[j] = (float) (1.0 / (1.0 + exp(-(double) raw)));
+		else
+		{
+			float		lo = t->ds->min_rating;
+			float		hi = t->ds->max_rating;
+
+			t->vpred[j] = raw < lo ? lo : (raw > hi ? hi : raw);
+		}
+	}
+}
+
+/* The hold-out metrics of the last FmPredictValid; NaN where not defined. */
+void
+FmValidMetrics(const FmTrainerData *t, double *rmse, double *auc,
+			   double *logloss)
+{
+	*rmse = *auc = *logloss = NAN;
+	if (t->p.task == FM_TASK_BINARY)
+	{
+		*auc = FmAuc(t->vpred, t->vlabel, t->n_valid);
+		*logloss = FmLogLoss(t->vpred, t->vlabel, t->n_valid);
+	}
+	else
+		*rmse = FmRmse(t->vpred, t->vlabel, t->n_valid);
+}
