@@ -72,13 +72,9 @@ CREATE POLICY fm_models_read ON @extschema@.fm_models FOR SELECT
                         AND g.privilege OPERATOR(pg_catalog.=) 'read'
                         AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true
                                  ELSE pg_catalog.pg_has_role(g.grantee, 'USAGE') END));
-ALTER TABLE @extschema@.fm_model_grants ENABLE ROW LEVEL SECURITY;
+-- Grants are public knowledge, as relation ACLs in pg_class are.
 REVOKE ALL ON @extschema@.fm_model_grants FROM PUBLIC;
 GRANT SELECT ON @extschema@.fm_model_grants TO PUBLIC;
-CREATE POLICY fm_model_grants_read ON @extschema@.fm_model_grants FOR SELECT
-    USING (EXISTS (SELECT 1 FROM @extschema@.fm_models m
-                   WHERE m.name OPERATOR(pg_catalog.=) fm_model_grants.model
-                     AND pg_catalog.pg_has_role(m.owner::pg_catalog.oid, 'USAGE')));
 REVOKE ALL ON SEQUENCE @extschema@.fm_models_version_seq FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.fm_grant(model pg_catalog.text, role pg_catalog.text,

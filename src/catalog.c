@@ -50,6 +50,20 @@ static SPIPlanPtr owner_plan = NULL;
 static SPIPlanPtr grant_plan = NULL;
 static SPIPlanPtr revoke_plan = NULL;
 
+static void
+ForgetPlans(void)
+{
+	SPIPlanPtr *plans[] = {&version_plan, &bytes_plan, &store_plan, &drop_plan,
+	&owner_plan, &grant_plan, &revoke_plan};
+
+	for (int j = 0; j < (int) lengthof(plans); j++)
+		if (*plans[j] != NULL)
+		{
+			SPI_freeplan(*plans[j]);
+			*plans[j] = NULL;
+		}
+}
+
 /* The extension's schema (get_extension_schema is not exported before 16) */
 static Oid
 ExtensionSchema(void)
@@ -103,8 +117,44 @@ CatalogOwner(void)
 }
 
 /*
+ * Whether fm_models has 0.2.0's owner column.  Between installing the 0.2.0
+ * library and ALTER EXTENSION fmrec UPDATE, the catalog is still 0.1.0's:
+ * models are then served and trained with 0.1.0's rules (no owners, no
+ * grants).  Cached plans follow the catalog when it changes.
+ */
+static bool catalog_has_owner = false;
+static bool catalog_known = false;
+
+static void ForgetPlans(void);
+
+static bool
+CatalogHasOwner(void)
+{
+	Oid			relid = get_relname_relid("fm_models", ExtensionSchema());
+	bool		has = OidIsValid(relid) && get_attnum(relid, "owner") != InvalidAttrNumber;
+
+	if (!catalog_known || has != catalog_has_owner)
+	{
+		ForgetPlans();
+		catalog_has_owner = has;
+		catalog_known = true;
+	}
+	return has;
+}
+
+static void
+NeedsUpdate(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("%s needs the fmrec 0.2.0 catalog", what),
+			 errhint("Run ALTER EXTENSION fmrec UPDATE.")));
+}
+
+/*
  * Prepares a catalog statement once per backend; %1$s in fmt is fm_models,
- * %2$s fm_model_grants, both schema-qualified.
+ * %2$s fm_model_grants, both schema-qualified; a statement that names only
+ * the grants uses %2$s after a comment naming %1$s.
  */
 static SPIPlanPtr
 Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
@@ -158,6 +208,40 @@ NotOwner(const char *name)
 			 errhint("Only members of the role that owns a model may retrain, drop or grant it.")));
 }
 
+/* Stores a model into a 0.1.0 catalog, as 0.1.0 did. */
+static int64
+StoreModelV1(const char *name, Datum *values)
+{
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
+	INT8OID, INT8OID, INT8OID, BYTEAOID};
+	int64		version;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(&store_plan,
+			"INSERT INTO %1$s AS m (name, task, solver, hyperparams, metrics, "
+			"n_rows, n_users, n_items, size_bytes, version, created_at, model) "
+			"VALUES ($1, $2, $3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'solver', "
+			"$3::pg_catalog.jsonb, $4::pg_catalog.jsonb, $5, $6, $7, $8, "
+			"0, pg_catalog.now(), $9) "
+			"ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, "
+			"solver = EXCLUDED.solver, hyperparams = EXCLUDED.hyperparams, "
+			"metrics = EXCLUDED.metrics, n_rows = EXCLUDED.n_rows, "
+			"n_users = EXCLUDED.n_users, n_items = EXCLUDED.n_items, "
+			"size_bytes = EXCLUDED.size_bytes, "
+			"created_at = EXCLUDED.created_at, model = EXCLUDED.model "
+			"RETURNING m.version /* %2$s */",
+			9, types);
+	if (ExecAsOwner(store_plan, values, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not store model \"%s\"", name);
+	version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return version;
+}
+
 /*
  * Stores a model under name, replacing any older one the caller owns;
  * returns its version.  A model of that name owned by a role the caller
@@ -186,6 +270,8 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 	values[8] = PointerGetDatum(bytes);
 	values[9] = ObjectIdGetDatum(GetUserId());
 
+	if (!CatalogHasOwner())
+		return StoreModelV1(name, values);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = Prepare(&store_plan,
@@ -202,7 +288,7 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 				   "size_bytes = EXCLUDED.size_bytes, "
 				   "created_at = EXCLUDED.created_at, model = EXCLUDED.model "
 				   "WHERE pg_catalog.pg_has_role($10, m.owner::pg_catalog.oid, 'USAGE') "
-				   "RETURNING m.version",
+				   "RETURNING m.version /* %2$s */",
 				   10, types);
 	if (ExecAsOwner(plan, values, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not store model \"%s\"", name);
@@ -234,6 +320,10 @@ FmrecModelVersion(const char *name, int64 *version)
 	values[1] = ObjectIdGetDatum(GetUserId());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (!CatalogHasOwner())
+		Prepare(&version_plan,
+				"SELECT m.version, $2 IS NOT NULL /* %2$s */ FROM %1$s m "
+				"WHERE m.name OPERATOR(pg_catalog.=) $1", 2, types);
 	Prepare(&version_plan,
 			"SELECT m.version, pg_catalog.pg_has_role($2, m.owner::pg_catalog.oid, 'USAGE') "
 			"OR EXISTS (SELECT 1 FROM %2$s g WHERE g.model OPERATOR(pg_catalog.=) m.name "
@@ -278,7 +368,7 @@ FmrecModelBytes(const char *name, int64 version)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	Prepare(&bytes_plan, "SELECT model FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 "
-			"AND version OPERATOR(pg_catalog.=) $2",
+			"AND version OPERATOR(pg_catalog.=) $2 /* %2$s */",
 			2, types);
 	if (ExecAsOwner(bytes_plan, values, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read model \"%s\"", name);
@@ -316,9 +406,13 @@ OwnsModel(const char *name)
 	values[1] = ObjectIdGetDatum(GetUserId());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (!CatalogHasOwner())
+		Prepare(&owner_plan,
+				"SELECT $2 IS NOT NULL FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 "
+				"FOR UPDATE /* %2$s */", 2, types);
 	Prepare(&owner_plan,
 			"SELECT pg_catalog.pg_has_role($2, owner::pg_catalog.oid, 'USAGE') "
-			"FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+			"FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE /* %2$s */",
 			2, types);
 	if (ExecAsOwner(owner_plan, values, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up model \"%s\"", name);
@@ -362,7 +456,7 @@ fmrec_drop(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&drop_plan, "DELETE FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1", 1, types);
+	Prepare(&drop_plan, "DELETE FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 /* %2$s */", 1, types);
 	if (ExecAsOwner(drop_plan, values, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not drop model \"%s\"", name);
 	SPI_finish();
@@ -419,13 +513,15 @@ fmrec_grant(PG_FUNCTION_ARGS)
 	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
 	Datum		values[3];
 
+	if (!CatalogHasOwner())
+		NeedsUpdate("fm_grant");
 	CheckOwner(name);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(grantee);
 	values[2] = CStringGetTextDatum(priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&grant_plan, "INSERT INTO %2$s (model, grantee, privilege) VALUES ($1, $2, $3) "
+	Prepare(&grant_plan, "/* grants of %1$s */ INSERT INTO %2$s (model, grantee, privilege) VALUES ($1, $2, $3) "
 			"ON CONFLICT DO NOTHING", 3, types);
 	if (ExecAsOwner(grant_plan, values, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not grant model \"%s\"", name);
@@ -448,13 +544,15 @@ fmrec_revoke(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	uint64		n;
 
+	if (!CatalogHasOwner())
+		NeedsUpdate("fm_revoke");
 	CheckOwner(name);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(grantee);
 	values[2] = CStringGetTextDatum(priv);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&revoke_plan, "DELETE FROM %2$s WHERE model OPERATOR(pg_catalog.=) $1 "
+	Prepare(&revoke_plan, "/* grants of %1$s */ DELETE FROM %2$s WHERE model OPERATOR(pg_catalog.=) $1 "
 			"AND grantee OPERATOR(pg_catalog.=) $2 AND privilege OPERATOR(pg_catalog.=) $3",
 			3, types);
 	if (ExecAsOwner(revoke_plan, values, false, 0) != SPI_OK_DELETE)

@@ -484,13 +484,15 @@ Datum
 fmrec_model_info(PG_FUNCTION_ARGS)
 {
 	FmModel		m = FmrecModelByBytes(fcinfo, PG_GETARG_DATUM(0));
+	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
 	char	   *json;
 
 	json = psprintf("{\"format_version\": %d, \"task\": \"%s\", \"factors\": %d, "
 					"\"users\": %u, \"items\": %u, \"seen\": " UINT64_FORMAT ", "
 					"\"memory_bytes\": " UINT64_FORMAT ", "
 					"\"hyperparams\": %s, \"metrics\": %s}",
-					FM_FORMAT_VERSION, FmTaskName(m->task), m->k,
+					FmModelFormat((const uint8_t *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw)),
+					FmTaskName(m->task), m->k,
 					m->n_users, m->n_items, (uint64) m->seen_off[m->n_users],
 					(uint64) m->mem_bytes,
 					FmrecParamsJson(&m->params, false), FmrecMetricsJson(m, NULL));

@@ -1,15 +1,21 @@
 /*
  * codec.c
- *	  Model <-> protobuf bytes (proto/fmrec.proto).
+ *	  Model <-> bytes (proto/fmrec.proto).
+ *
+ * Format 2, written by this version: a 20-byte envelope ("FMRC", the
+ * format number, the payload's length and its CRC-32C) and one protobuf
+ * Model message.  The envelope makes truncation and damage detectable
+ * with certainty before any protobuf parsing: a wrong length or checksum
+ * is FM_ERR_CORRUPT.  Format 1 (fmrec 0.1.0, no envelope, one ModelV1
+ * message) is still read.
  *
  * Decoding trusts nothing: protobuf-c checks the wire format and bounds
  * every length by the input size (so no allocation exceeds a small
- * multiple of the input), and this file then checks the magic number, the
- * format version, every count against the others, id order, seen-list
- * order and ranges, and that every parameter is finite.  Any failure is
- * FM_ERR_CORRUPT with a message saying what was wrong.  Nothing
- * run-dependent (time, names) is encoded, so equal models give equal
- * bytes.
+ * multiple of the input); both formats are then mapped to one neutral
+ * description (Parts) and checked the same way: every count against the
+ * others, id order, seen-list order and ranges, and that every parameter
+ * is finite.  Nothing run-dependent (time, names of the model) is
+ * encoded, so equal models give equal bytes.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +25,9 @@
 
 #include "fm.h"
 #include "fmrec.pb-c.h"
+
+#define ENVELOPE_BYTES 20
+static const uint8_t envelope_magic[4] = {'F', 'M', 'R', 'C'};
 
 static FmStatus Corrupt(char *err, size_t errlen, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
@@ -92,11 +101,108 @@ EncodeUnrated(const uint8_t *rated, uint32_t n, size_t *count)
 	return out;
 }
 
+/* ---------------------------------------------------------------- */
+/* CRC-32C (Castagnoli), as iSCSI and PostgreSQL's WAL use it */
+
+static uint32_t crc_table[8][256];
+static bool crc_ready = false;
+
+static void
+CrcInit(void)
+{
+	for (uint32_t b = 0; b < 256; b++)
+	{
+		uint32_t	c = b;
+
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		crc_table[0][b] = c;
+	}
+	for (uint32_t b = 0; b < 256; b++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][b] = (crc_table[t - 1][b] >> 8) ^
+				crc_table[0][crc_table[t - 1][b] & 0xFF];
+	crc_ready = true;
+}
+
+/* CRC-32C of data[0..len), slicing by 8 (about 1 GB/s). */
+uint32_t
+FmCrc32c(const uint8_t *data, size_t len)
+{
+	uint32_t	c = 0xFFFFFFFFu;
+
+	if (!crc_ready)
+		CrcInit();
+	while (len >= 8)
+	{
+		uint32_t	lo,
+					hi;
+
+		memcpy(&lo, data, 4);
+		memcpy(&hi, data + 4, 4);
+		lo ^= c;
+		c = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^
+			crc_table[5][(lo >> 16) & 0xFF] ^ crc_table[4][lo >> 24] ^
+			crc_table[3][hi & 0xFF] ^ crc_table[2][(hi >> 8) & 0xFF] ^
+			crc_table[1][(hi >> 16) & 0xFF] ^ crc_table[0][hi >> 24];
+		data += 8;
+		len -= 8;
+	}
+	while (len--)
+		c = (c >> 8) ^ crc_table[0][(c ^ *data++) & 0xFF];
+	return c ^ 0xFFFFFFFFu;
+}
+
+static void
+PutLE(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int j = 0; j < bytes; j++)
+		p[j] = (uint8_t) (v >> (8 * j));
+}
+
+static uint64_t
+GetLE(const uint8_t *p, int bytes)
+{
+	uint64_t	v = 0;
+
+	for (int j = 0; j < bytes; j++)
+		v |= (uint64_t) p[j] << (8 * j);
+	return v;
+}
+
+/* ---------------------------------------------------------------- */
+/* encoding (format 2) */
+
+static void
+SetBlock(Fmrec__FeatureBlock *b, const FmNamesData *names, const float *w,
+		 const float *v, size_t k)
+{
+	b->n_names = names->n;
+	b->names = names->names;
+	b->n_linear = names->n;
+	b->linear = (float *) w;
+	b->n_factors = (size_t) names->n * k;
+	b->factors = (float *) v;
+}
+
+/*
+ * Encodes a model as format 2 bytes, malloc'ed into *bytes.  Returns
+ * FM_ERR_NOMEM when memory runs out.
+ */
 FmStatus
 FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 {
 	Fmrec__Model msg = FMREC__MODEL__INIT;
-	Fmrec__TrainInfo info = FMREC__TRAIN_INFO__INIT;
+	Fmrec__Side users = FMREC__SIDE__INIT;
+	Fmrec__Side items = FMREC__SIDE__INIT;
+	Fmrec__FeatureBlock ublock = FMREC__FEATURE_BLOCK__INIT;
+	Fmrec__FeatureBlock iblock = FMREC__FEATURE_BLOCK__INIT;
+	Fmrec__FeatureBlock cblock = FMREC__FEATURE_BLOCK__INIT;
+	Fmrec__SparseLists ulists = FMREC__SPARSE_LISTS__INIT;
+	Fmrec__SparseLists ilists = FMREC__SPARSE_LISTS__INIT;
+	Fmrec__SparseLists seen = FMREC__SPARSE_LISTS__INIT;
+	Fmrec__Hyperparams hp = FMREC__HYPERPARAMS__INIT;
+	Fmrec__TrainResult res = FMREC__TRAIN_RESULT__INIT;
 	uint64_t   *uids;
 	uint64_t   *iids;
 	uint32_t   *counts = NULL;
@@ -108,6 +214,7 @@ FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 			   *unrated_u = NULL,
 			   *unrated_i = NULL;
 	uint64_t	n_seen = m->seen_off[m->n_users];
+	size_t		payload;
 	FmStatus	st = FM_ERR_NOMEM;
 
 	*bytes = NULL;
@@ -117,134 +224,124 @@ FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 		goto done;
 	if (n_seen > 0)
 	{
-		counts = malloc(m->n_users * sizeof(uint32_t));
-		deltas = malloc(n_seen * sizeof(uint32_t));
-		if (counts == NULL || deltas == NULL)
-			goto done;
-		for (uint32_t u = 0; u < m->n_users; u++)
-		{
-			uint32_t	prev = 0;
+		FmListsData l = {m->seen_off, m->seen, NULL};
 
-			counts[u] = (uint32_t) (m->seen_off[u + 1] - m->seen_off[u]);
-			for (uint64_t s = m->seen_off[u]; s < m->seen_off[u + 1]; s++)
-			{
-				deltas[s] = m->seen[s] - prev;
-				prev = m->seen[s];
-			}
-		}
-		msg.n_seen_counts = m->n_users;
-		msg.seen_counts = counts;
-		msg.n_seen_items = n_seen;
-		msg.seen_items = deltas;
+		if (!EncodeLists(&l, m->n_users, n_seen, &counts, &deltas))
+			goto done;
+		seen.n_counts = m->n_users;
+		seen.counts = counts;
+		seen.n_features = n_seen;
+		seen.features = deltas;
+		msg.seen = &seen;
 	}
 
-	msg.magic = FM_MAGIC;
-	msg.format_version = FM_FORMAT_VERSION;
-	msg.task = (uint32_t) m->task;
+	msg.has_task = 1;
+	msg.task = m->task == FM_TASK_BINARY ? FMREC__TASK__TASK_BINARY : FMREC__TASK__TASK_REGRESSION;
+	msg.has_factors = 1;
 	msg.factors = (uint32_t) m->k;
+	msg.has_global_bias = 1;
 	msg.global_bias = m->w0;
+	msg.has_min_rating = 1;
 	msg.min_rating = m->min_rating;
+	msg.has_max_rating = 1;
 	msg.max_rating = m->max_rating;
+	msg.has_threshold = 1;
 	msg.threshold = m->threshold;
-	msg.n_user_ids = m->n_users;
-	msg.user_ids = uids;
-	msg.n_item_ids = m->n_items;
-	msg.item_ids = iids;
-	msg.n_user_linear = m->n_users;
-	msg.user_linear = m->wu;
-	msg.n_item_linear = m->n_items;
-	msg.item_linear = m->wi;
-	msg.n_user_factors = (size_t) m->n_users * m->k;
-	msg.user_factors = m->vu;
-	msg.n_item_factors = (size_t) m->n_items * m->k;
-	msg.item_factors = m->vi;
+	users.n_ids = m->n_users;
+	users.ids = uids;
+	users.n_linear = m->n_users;
+	users.linear = m->wu;
+	users.n_factors = (size_t) m->n_users * m->k;
+	users.factors = m->vu;
+	items.n_ids = m->n_items;
+	items.ids = iids;
+	items.n_linear = m->n_items;
+	items.linear = m->wi;
+	items.n_factors = (size_t) m->n_items * m->k;
+	items.factors = m->vi;
+	msg.users = &users;
+	msg.items = &items;
 
 	if (FmModelHasFeatures(m))
 	{
 		uint64_t	nua = m->uattr.off[m->n_users];
 		uint64_t	nia = m->iattr.off[m->n_items];
-		size_t		k = m->k;
 
-		msg.has_has_features = 1;
-		msg.has_features = 1;
-		msg.n_user_feature_names = m->ufeat.n;
-		msg.user_feature_names = m->ufeat.names;
-		msg.n_user_feature_linear = m->ufeat.n;
-		msg.user_feature_linear = m->wuf;
-		msg.n_user_feature_factors = m->ufeat.n * k;
-		msg.user_feature_factors = m->vuf;
-		msg.n_item_feature_names = m->ifeat.n;
-		msg.item_feature_names = m->ifeat.names;
-		msg.n_item_feature_linear = m->ifeat.n;
-		msg.item_feature_linear = m->wif;
-		msg.n_item_feature_factors = m->ifeat.n * k;
-		msg.item_feature_factors = m->vif;
-		msg.n_context_feature_names = m->cfeat.n;
-		msg.context_feature_names = m->cfeat.names;
-		msg.n_context_feature_linear = m->cfeat.n;
-		msg.context_feature_linear = m->wcf;
-		msg.n_context_feature_factors = m->cfeat.n * k;
-		msg.context_feature_factors = m->vcf;
+		SetBlock(&ublock, &m->ufeat, m->wuf, m->vuf, m->k);
+		SetBlock(&iblock, &m->ifeat, m->wif, m->vif, m->k);
+		SetBlock(&cblock, &m->cfeat, m->wcf, m->vcf, m->k);
+		users.attributes = &ublock;
+		items.attributes = &iblock;
+		msg.context = &cblock;
 		if (!EncodeLists(&m->uattr, m->n_users, nua, &ucounts, &udeltas) ||
 			!EncodeLists(&m->iattr, m->n_items, nia, &icounts, &ideltas))
 			goto done;
 		if (nua > 0)
 		{
-			msg.n_user_attr_counts = m->n_users;
-			msg.user_attr_counts = ucounts;
-			msg.n_user_attr_features = nua;
-			msg.user_attr_features = udeltas;
-			msg.n_user_attr_values = nua;
-			msg.user_attr_values = m->uattr.val;
+			ulists.n_counts = m->n_users;
+			ulists.counts = ucounts;
+			ulists.n_features = nua;
+			ulists.features = udeltas;
+			ulists.n_values = nua;
+			ulists.values = m->uattr.val;
+			users.attribute_lists = &ulists;
 		}
 		if (nia > 0)
 		{
-			msg.n_item_attr_counts = m->n_items;
-			msg.item_attr_counts = icounts;
-			msg.n_item_attr_features = nia;
-			msg.item_attr_features = ideltas;
-			msg.n_item_attr_values = nia;
-			msg.item_attr_values = m->iattr.val;
+			ilists.n_counts = m->n_items;
+			ilists.counts = icounts;
+			ilists.n_features = nia;
+			ilists.features = ideltas;
+			ilists.n_values = nia;
+			ilists.values = m->iattr.val;
+			items.attribute_lists = &ilists;
 		}
-		if ((unrated_u = EncodeUnrated(m->user_rated, m->n_users, &msg.n_unrated_users)) == NULL ||
-			(unrated_i = EncodeUnrated(m->item_rated, m->n_items, &msg.n_unrated_items)) == NULL)
+		if ((unrated_u = EncodeUnrated(m->user_rated, m->n_users, &users.n_unrated)) == NULL ||
+			(unrated_i = EncodeUnrated(m->item_rated, m->n_items, &items.n_unrated)) == NULL)
 			goto done;
-		msg.unrated_users = unrated_u;
-		msg.unrated_items = unrated_i;
+		users.unrated = unrated_u;
+		items.unrated = unrated_i;
 	}
 
-#define SET(field, value) (info.has_##field = 1, info.field = (value))
-	SET(solver, (uint32_t) m->params.solver);
-	SET(burn_in, (uint32_t) m->params.burn_in);
-	SET(epochs, (uint32_t) m->params.epochs);
-	SET(batch_size, (uint32_t) m->params.batch_size);
-	SET(learning_rate, m->params.learning_rate);
-	SET(reg_bias, m->params.reg_bias);
-	SET(reg_linear, m->params.reg_linear);
-	SET(reg_factors, m->params.reg_factors);
-	SET(init_stdev, m->params.init_stdev);
-	SET(validation, m->params.validation);
-	SET(patience, (uint32_t) m->params.patience);
-	SET(seed, m->params.seed);
-	SET(rows, m->info.rows);
-	SET(train_rows, m->info.train_rows);
-	SET(epochs_run, m->info.epochs_run);
-	SET(best_epoch, m->info.best_epoch);
-	SET(train_loss, m->info.train_loss);
+#define SET(msg, field, value) ((msg).has_##field = 1, (msg).field = (value))
+	SET(hp, solver, (Fmrec__Solver) m->params.solver);
+	SET(hp, burn_in, (uint32_t) m->params.burn_in);
+	SET(hp, epochs, (uint32_t) m->params.epochs);
+	SET(hp, batch_size, (uint32_t) m->params.batch_size);
+	SET(hp, learning_rate, m->params.learning_rate);
+	SET(hp, reg_bias, m->params.reg_bias);
+	SET(hp, reg_linear, m->params.reg_linear);
+	SET(hp, reg_factors, m->params.reg_factors);
+	SET(hp, init_stdev, m->params.init_stdev);
+	SET(hp, validation, m->params.validation);
+	SET(hp, patience, (uint32_t) m->params.patience);
+	SET(hp, seed, m->params.seed);
+	SET(hp, store_seen, m->params.store_seen);
+	SET(res, rows, m->info.rows);
+	SET(res, train_rows, m->info.train_rows);
+	SET(res, epochs_run, m->info.epochs_run);
+	SET(res, best_epoch, m->info.best_epoch);
+	SET(res, train_loss, m->info.train_loss);
 	if (!isnan(m->info.valid_rmse))
-		SET(valid_rmse, m->info.valid_rmse);
+		SET(res, valid_rmse, m->info.valid_rmse);
 	if (!isnan(m->info.valid_auc))
-		SET(valid_auc, m->info.valid_auc);
+		SET(res, valid_auc, m->info.valid_auc);
 	if (!isnan(m->info.valid_logloss))
-		SET(valid_logloss, m->info.valid_logloss);
+		SET(res, valid_logloss, m->info.valid_logloss);
 #undef SET
-	msg.train = &info;
+	msg.hyperparams = &hp;
+	msg.result = &res;
 
-	*len = fmrec__model__get_packed_size(&msg);
-	*bytes = malloc(*len ? *len : 1);
+	payload = fmrec__model__get_packed_size(&msg);
+	*len = ENVELOPE_BYTES + payload;
+	*bytes = malloc(*len);
 	if (*bytes == NULL)
 		goto done;
-	fmrec__model__pack(&msg, *bytes);
+	fmrec__model__pack(&msg, *bytes + ENVELOPE_BYTES);
+	memcpy(*bytes, envelope_magic, 4);
+	PutLE(*bytes + 4, FM_FORMAT_VERSION, 4);
+	PutLE(*bytes + 8, payload, 8);
+	PutLE(*bytes + 16, FmCrc32c(*bytes + ENVELOPE_BYTES, payload), 4);
 	st = FM_OK;
 done:
 	free(uids);
@@ -260,6 +357,253 @@ done:
 	return st;
 }
 
+/* ---------------------------------------------------------------- */
+/* decoding: both formats into Parts, then one set of checks */
+
+typedef struct Block
+{
+	char	  **names;
+	size_t		n_names;
+	const float *lin;
+	size_t		n_lin;
+	const float *fac;
+	size_t		n_fac;
+} Block;
+
+typedef struct Lists
+{
+	const uint32_t *counts;
+	size_t		n_counts;
+	const uint32_t *feat;
+	size_t		n_feat;
+	const float *vals;
+	size_t		n_vals;
+} Lists;
+
+typedef struct SidePart
+{
+	const uint64_t *ids;
+	size_t		n;
+	const float *lin;
+	size_t		n_lin;
+	const float *fac;
+	size_t		n_fac;
+	Block		attrs;
+	Lists		lists;
+	const uint32_t *unrated;
+	size_t		n_unrated;
+} SidePart;
+
+/* a model's parts, as either format lays them out */
+typedef struct Parts
+{
+	uint32_t	task;
+	uint32_t	factors;
+	float		w0;
+	float		min_rating;
+	float		max_rating;
+	float		threshold;
+	SidePart	users;
+	SidePart	items;
+	Block		context;
+	const uint32_t *seen_counts;
+	size_t		n_seen_counts;
+	const uint32_t *seen_items;
+	size_t		n_seen_items;
+	bool		has_features;
+	bool		has_train;
+	FmParamsData params;		/* solver, epochs, ... when has_train */
+	FmTrainInfoData info;
+} Parts;
+
+static void
+BlockOf(const Fmrec__FeatureBlock *b, Block *out)
+{
+	if (b == NULL)
+		return;
+	out->names = b->names;
+	out->n_names = b->n_names;
+	out->lin = b->linear;
+	out->n_lin = b->n_linear;
+	out->fac = b->factors;
+	out->n_fac = b->n_factors;
+}
+
+static void
+ListsOf(const Fmrec__SparseLists *l, Lists *out)
+{
+	if (l == NULL)
+		return;
+	out->counts = l->counts;
+	out->n_counts = l->n_counts;
+	out->feat = l->features;
+	out->n_feat = l->n_features;
+	out->vals = l->values;
+	out->n_vals = l->n_values;
+}
+
+static void
+SideOf(const Fmrec__Side *s, SidePart *out)
+{
+	if (s == NULL)
+		return;
+	out->ids = s->ids;
+	out->n = s->n_ids;
+	out->lin = s->linear;
+	out->n_lin = s->n_linear;
+	out->fac = s->factors;
+	out->n_fac = s->n_factors;
+	BlockOf(s->attributes, &out->attrs);
+	ListsOf(s->attribute_lists, &out->lists);
+	out->unrated = s->unrated;
+	out->n_unrated = s->n_unrated;
+}
+
+static void
+FromV2(const Fmrec__Model *msg, Parts *p)
+{
+	p->task = msg->has_task ? (uint32_t) msg->task : 0;
+	p->factors = msg->factors;
+	p->w0 = msg->global_bias;
+	p->min_rating = msg->min_rating;
+	p->max_rating = msg->max_rating;
+	p->threshold = msg->threshold;
+	SideOf(msg->users, &p->users);
+	SideOf(msg->items, &p->items);
+	BlockOf(msg->context, &p->context);
+	if (msg->seen)
+	{
+		p->seen_counts = msg->seen->counts;
+		p->n_seen_counts = msg->seen->n_counts;
+		p->seen_items = msg->seen->features;
+		p->n_seen_items = msg->seen->n_features;
+		if (msg->seen->n_values)
+			p->n_seen_items = (size_t) -1;	/* seen lists carry no values */
+	}
+	p->has_features = (msg->users && msg->users->attributes) ||
+		(msg->items && msg->items->attributes) || msg->context;
+	FmParamsDefault(&p->params);
+	if (msg->hyperparams)
+	{
+		const Fmrec__Hyperparams *h = msg->hyperparams;
+
+		p->has_train = true;
+		p->params.solver = (FmSolver) h->solver;
+		p->params.burn_in = (int) h->burn_in;
+		p->params.epochs = (int) h->epochs;
+		p->params.batch_size = (int) h->batch_size;
+		p->params.learning_rate = h->learning_rate;
+		p->params.reg_bias = h->reg_bias;
+		p->params.reg_linear = h->reg_linear;
+		p->params.reg_factors = h->reg_factors;
+		p->params.init_stdev = h->init_stdev;
+		p->params.validation = h->validation;
+		p->params.patience = (int) h->patience;
+		p->params.seed = h->seed;
+	}
+	if (msg->result)
+	{
+		const Fmrec__TrainResult *r = msg->result;
+
+		p->info.rows = r->rows;
+		p->info.train_rows = r->train_rows;
+		p->info.epochs_run = r->epochs_run;
+		p->info.best_epoch = r->best_epoch;
+		p->info.train_loss = r->train_loss;
+		p->info.valid_rmse = r->has_valid_rmse ? r->valid_rmse : NAN;
+		p->info.valid_auc = r->has_valid_auc ? r->valid_auc : NAN;
+		p->info.valid_logloss = r->has_valid_logloss ? r->valid_logloss : NAN;
+	}
+	else
+		p->info.valid_rmse = p->info.valid_auc = p->info.valid_logloss = NAN;
+}
+
+static FmStatus
+FromV1(const Fmrec__ModelV1 *msg, Parts *p, char *err, size_t errlen)
+{
+	if (msg->magic != FM_MAGIC)
+		return Corrupt(err, errlen, "bad magic number %08x", msg->magic);
+	if (msg->format_version != 1)
+		return Corrupt(err, errlen, "unsupported model format version %u",
+					   msg->format_version);
+	p->task = msg->task;
+	p->factors = msg->factors;
+	p->w0 = msg->global_bias;
+	p->min_rating = msg->min_rating;
+	p->max_rating = msg->max_rating;
+	p->threshold = msg->threshold;
+	p->users.ids = msg->user_ids;
+	p->users.n = msg->n_user_ids;
+	p->users.lin = msg->user_linear;
+	p->users.n_lin = msg->n_user_linear;
+	p->users.fac = msg->user_factors;
+	p->users.n_fac = msg->n_user_factors;
+	p->items.ids = msg->item_ids;
+	p->items.n = msg->n_item_ids;
+	p->items.lin = msg->item_linear;
+	p->items.n_lin = msg->n_item_linear;
+	p->items.fac = msg->item_factors;
+	p->items.n_fac = msg->n_item_factors;
+	p->seen_counts = msg->seen_counts;
+	p->n_seen_counts = msg->n_seen_counts;
+	p->seen_items = msg->seen_items;
+	p->n_seen_items = msg->n_seen_items;
+	p->has_features = msg->has_features;
+	if (!msg->has_features &&
+		(msg->n_user_feature_names || msg->n_item_feature_names ||
+		 msg->n_context_feature_names || msg->n_user_attr_counts ||
+		 msg->n_item_attr_counts || msg->n_unrated_users || msg->n_unrated_items))
+		return Corrupt(err, errlen, "feature fields in a model without features");
+	p->users.attrs = (Block) {msg->user_feature_names, msg->n_user_feature_names,
+		msg->user_feature_linear, msg->n_user_feature_linear,
+	msg->user_feature_factors, msg->n_user_feature_factors};
+	p->items.attrs = (Block) {msg->item_feature_names, msg->n_item_feature_names,
+		msg->item_feature_linear, msg->n_item_feature_linear,
+	msg->item_feature_factors, msg->n_item_feature_factors};
+	p->context = (Block) {msg->context_feature_names, msg->n_context_feature_names,
+		msg->context_feature_linear, msg->n_context_feature_linear,
+	msg->context_feature_factors, msg->n_context_feature_factors};
+	p->users.lists = (Lists) {msg->user_attr_counts, msg->n_user_attr_counts,
+		msg->user_attr_features, msg->n_user_attr_features,
+	msg->user_attr_values, msg->n_user_attr_values};
+	p->items.lists = (Lists) {msg->item_attr_counts, msg->n_item_attr_counts,
+		msg->item_attr_features, msg->n_item_attr_features,
+	msg->item_attr_values, msg->n_item_attr_values};
+	p->users.unrated = msg->unrated_users;
+	p->users.n_unrated = msg->n_unrated_users;
+	p->items.unrated = msg->unrated_items;
+	p->items.n_unrated = msg->n_unrated_items;
+	FmParamsDefault(&p->params);
+	p->info.valid_rmse = p->info.valid_auc = p->info.valid_logloss = NAN;
+	if (msg->train)
+	{
+		const Fmrec__TrainInfoV1 *t = msg->train;
+
+		p->has_train = true;
+		p->params.solver = (FmSolver) t->solver;
+		p->params.burn_in = (int) t->burn_in;
+		p->params.epochs = (int) t->epochs;
+		p->params.batch_size = (int) t->batch_size;
+		p->params.learning_rate = t->learning_rate;
+		p->params.reg_bias = t->reg_bias;
+		p->params.reg_linear = t->reg_linear;
+		p->params.reg_factors = t->reg_factors;
+		p->params.init_stdev = t->init_stdev;
+		p->params.validation = t->validation;
+		p->params.patience = (int) t->patience;
+		p->params.seed = t->seed;
+		p->info.rows = t->rows;
+		p->info.train_rows = t->train_rows;
+		p->info.epochs_run = t->epochs_run;
+		p->info.best_epoch = t->best_epoch;
+		p->info.train_loss = t->train_loss;
+		p->info.valid_rmse = t->has_valid_rmse ? t->valid_rmse : NAN;
+		p->info.valid_auc = t->has_valid_auc ? t->valid_auc : NAN;
+		p->info.valid_logloss = t->has_valid_logloss ? t->valid_logloss : NAN;
+	}
+	return FM_OK;
+}
+
 static bool
 AllFinite(const float *v, size_t n)
 {
@@ -269,46 +613,38 @@ AllFinite(const float *v, size_t n)
 	return true;
 }
 
+/* Checks the counts and scalars of a model's parts against each other. */
 static FmStatus
-Check(const Fmrec__Model *msg, char *err, size_t errlen)
+Check(const Parts *p, char *err, size_t errlen)
 {
-	size_t		nu = msg->n_user_ids;
-	size_t		ni = msg->n_item_ids;
-	size_t		k = msg->factors;
+	size_t		nu = p->users.n;
+	size_t		ni = p->items.n;
+	size_t		k = p->factors;
 
-	if (msg->magic != FM_MAGIC)
-		return Corrupt(err, errlen, "bad magic number %08x", msg->magic);
-	if (msg->format_version != FM_FORMAT_VERSION)
-		return Corrupt(err, errlen, "unsupported model format version %u",
-					   msg->format_version);
-	if (msg->task > FM_TASK_BINARY)
-		return Corrupt(err, errlen, "unknown task %u", msg->task);
+	if (p->task > FM_TASK_BINARY)
+		return Corrupt(err, errlen, "unknown task %u", p->task);
 	if (k < 1 || k > FM_MAX_FACTORS)
 		return Corrupt(err, errlen, "factor count %zu is out of range", k);
 	if (nu > FM_MAX_IDS || ni > FM_MAX_IDS)
 		return Corrupt(err, errlen, "too many ids");
-	if (msg->n_user_linear != nu || msg->n_item_linear != ni)
+	if (p->users.n_lin != nu || p->items.n_lin != ni)
 		return Corrupt(err, errlen, "linear weights do not match the id counts");
 	/* nu, ni < 2^31 and k <= 1024, so the products cannot overflow */
-	if (msg->n_user_factors != nu * k || msg->n_item_factors != ni * k)
+	if (p->users.n_fac != nu * k || p->items.n_fac != ni * k)
 		return Corrupt(err, errlen, "factor matrices do not match the id counts");
-	if (!isfinite(msg->global_bias) || !isfinite(msg->min_rating) ||
-		!isfinite(msg->max_rating) || !isfinite(msg->threshold) ||
-		msg->min_rating > msg->max_rating)
+	if (!isfinite(p->w0) || !isfinite(p->min_rating) ||
+		!isfinite(p->max_rating) || !isfinite(p->threshold) ||
+		p->min_rating > p->max_rating)
 		return Corrupt(err, errlen, "non-finite or inconsistent scalar parameters");
-	if (!AllFinite(msg->user_linear, nu) || !AllFinite(msg->item_linear, ni) ||
-		!AllFinite(msg->user_factors, nu * k) ||
-		!AllFinite(msg->item_factors, ni * k))
+	if (!AllFinite(p->users.lin, nu) || !AllFinite(p->items.lin, ni) ||
+		!AllFinite(p->users.fac, nu * k) || !AllFinite(p->items.fac, ni * k))
 		return Corrupt(err, errlen, "non-finite parameter values");
-	if (msg->n_seen_counts != 0 && msg->n_seen_counts != nu)
+	if (p->n_seen_counts != 0 && p->n_seen_counts != nu)
 		return Corrupt(err, errlen, "seen lists do not match the user count");
-	if (msg->n_seen_counts == 0 && msg->n_seen_items != 0)
+	if (p->n_seen_counts == 0 && p->n_seen_items != 0)
 		return Corrupt(err, errlen, "seen items without seen counts");
-	if (!msg->has_features &&
-		(msg->n_user_feature_names || msg->n_item_feature_names ||
-		 msg->n_context_feature_names || msg->n_user_attr_counts ||
-		 msg->n_item_attr_counts || msg->n_unrated_users || msg->n_unrated_items))
-		return Corrupt(err, errlen, "feature fields in a model without features");
+	if (p->has_train && !FmSolverKnown(p->params.solver))
+		return Corrupt(err, errlen, "unknown solver %d", (int) p->params.solver);
 	return FM_OK;
 }
 
@@ -388,46 +724,45 @@ DecodeUnrated(const uint32_t *d, size_t nd, uint32_t n, uint8_t *rated,
 }
 
 static FmStatus
-DecodeFeatures(const Fmrec__Model *msg, FmModel m, char *err, size_t errlen)
+DecodeFeatures(const Parts *p, FmModel m, char *err, size_t errlen)
 {
 	size_t		k = m->k;
 	FmStatus	st;
 
-	if (msg->n_user_feature_names > FM_MAX_IDS || msg->n_item_feature_names > FM_MAX_IDS ||
-		msg->n_context_feature_names > FM_MAX_IDS)
+	if (p->users.attrs.n_names > FM_MAX_IDS || p->items.attrs.n_names > FM_MAX_IDS ||
+		p->context.n_names > FM_MAX_IDS)
 		return Corrupt(err, errlen, "too many features");
-	if (FmModelAllocFeatures(m, (uint32_t) msg->n_user_feature_names,
-							 (uint32_t) msg->n_item_feature_names,
-							 (uint32_t) msg->n_context_feature_names,
-							 msg->n_user_attr_features,
-							 msg->n_item_attr_features) != FM_OK)
+	if (FmModelAllocFeatures(m, (uint32_t) p->users.attrs.n_names,
+							 (uint32_t) p->items.attrs.n_names,
+							 (uint32_t) p->context.n_names,
+							 p->users.lists.n_feat, p->items.lists.n_feat) != FM_OK)
 	{
 		snprintf(err, errlen, "out of memory decoding features");
 		return FM_ERR_NOMEM;
 	}
-	if ((st = DecodeNames(msg->user_feature_names, msg->n_user_feature_names,
-						  msg->user_feature_linear, msg->n_user_feature_linear,
-						  msg->user_feature_factors, msg->n_user_feature_factors,
+	if ((st = DecodeNames(p->users.attrs.names, p->users.attrs.n_names,
+						  p->users.attrs.lin, p->users.attrs.n_lin,
+						  p->users.attrs.fac, p->users.attrs.n_fac,
 						  k, &m->ufeat, m->wuf, m->vuf, "user", err, errlen)) != FM_OK ||
-		(st = DecodeNames(msg->item_feature_names, msg->n_item_feature_names,
-						  msg->item_feature_linear, msg->n_item_feature_linear,
-						  msg->item_feature_factors, msg->n_item_feature_factors,
+		(st = DecodeNames(p->items.attrs.names, p->items.attrs.n_names,
+						  p->items.attrs.lin, p->items.attrs.n_lin,
+						  p->items.attrs.fac, p->items.attrs.n_fac,
 						  k, &m->ifeat, m->wif, m->vif, "item", err, errlen)) != FM_OK ||
-		(st = DecodeNames(msg->context_feature_names, msg->n_context_feature_names,
-						  msg->context_feature_linear, msg->n_context_feature_linear,
-						  msg->context_feature_factors, msg->n_context_feature_factors,
+		(st = DecodeNames(p->context.names, p->context.n_names,
+						  p->context.lin, p->context.n_lin,
+						  p->context.fac, p->context.n_fac,
 						  k, &m->cfeat, m->wcf, m->vcf, "context", err, errlen)) != FM_OK ||
-		(st = DecodeLists(msg->user_attr_counts, msg->n_user_attr_counts,
-						  msg->user_attr_features, msg->n_user_attr_features,
-						  msg->user_attr_values, msg->n_user_attr_values,
+		(st = DecodeLists(p->users.lists.counts, p->users.lists.n_counts,
+						  p->users.lists.feat, p->users.lists.n_feat,
+						  p->users.lists.vals, p->users.lists.n_vals,
 						  m->n_users, m->ufeat.n, &m->uattr, "user", err, errlen)) != FM_OK ||
-		(st = DecodeLists(msg->item_attr_counts, msg->n_item_attr_counts,
-						  msg->item_attr_features, msg->n_item_attr_features,
-						  msg->item_attr_values, msg->n_item_attr_values,
+		(st = DecodeLists(p->items.lists.counts, p->items.lists.n_counts,
+						  p->items.lists.feat, p->items.lists.n_feat,
+						  p->items.lists.vals, p->items.lists.n_vals,
 						  m->n_items, m->ifeat.n, &m->iattr, "item", err, errlen)) != FM_OK ||
-		(st = DecodeUnrated(msg->unrated_users, msg->n_unrated_users, m->n_users,
+		(st = DecodeUnrated(p->users.unrated, p->users.n_unrated, m->n_users,
 							m->user_rated, "user", err, errlen)) != FM_OK ||
-		(st = DecodeUnrated(msg->unrated_items, msg->n_unrated_items, m->n_items,
+		(st = DecodeUnrated(p->items.unrated, p->items.n_unrated, m->n_items,
 							m->item_rated, "item", err, errlen)) != FM_OK)
 		return st;
 	return FM_OK;
@@ -449,53 +784,48 @@ UndeltaIds(const uint64_t *d, size_t n, int64_t *ids)
 	return true;
 }
 
-FmStatus
-FmModelDecode(const uint8_t *bytes, size_t len, FmModel *out,
-			  char *err, size_t errlen)
+/* Builds a model from checked parts. */
+static FmStatus
+Build(const Parts *p, size_t len, FmModel *out, char *err, size_t errlen)
 {
-	Fmrec__Model *msg;
 	FmModel		m = NULL;
 	uint64_t	total = 0;
 	FmStatus	st;
 
-	*out = NULL;
-	msg = fmrec__model__unpack(NULL, len, bytes);
-	if (msg == NULL)
-		return Corrupt(err, errlen, "the bytes are not a valid model message");
-	if ((st = Check(msg, err, errlen)) != FM_OK)
-		goto done;
-	for (size_t u = 0; u < msg->n_seen_counts; u++)
-		total += msg->seen_counts[u];
-	if (total != msg->n_seen_items)
-	{
-		st = Corrupt(err, errlen, "seen counts add up to %llu, not %zu",
-					 (unsigned long long) total, msg->n_seen_items);
-		goto done;
-	}
-	m = FmModelAlloc((FmTask) msg->task, (int) msg->factors,
-					 (uint32_t) msg->n_user_ids, (uint32_t) msg->n_item_ids,
-					 total);
+	if ((st = Check(p, err, errlen)) != FM_OK)
+		return st;
+	if (!p->has_features &&
+		(p->users.attrs.n_names || p->items.attrs.n_names || p->context.n_names ||
+		 p->users.lists.n_counts || p->items.lists.n_counts ||
+		 p->users.n_unrated || p->items.n_unrated))
+		return Corrupt(err, errlen, "feature fields in a model without features");
+	for (size_t u = 0; u < p->n_seen_counts; u++)
+		total += p->seen_counts[u];
+	if (total != p->n_seen_items)
+		return Corrupt(err, errlen, "seen counts add up to %llu, not %zu",
+					   (unsigned long long) total, p->n_seen_items);
+	m = FmModelAlloc((FmTask) p->task, (int) p->factors,
+					 (uint32_t) p->users.n, (uint32_t) p->items.n, total);
 	if (m == NULL)
 	{
 		snprintf(err, errlen, "out of memory decoding a model of %zu bytes", len);
-		st = FM_ERR_NOMEM;
-		goto done;
+		return FM_ERR_NOMEM;
 	}
-	if (!UndeltaIds(msg->user_ids, m->n_users, m->user_ids) ||
-		!UndeltaIds(msg->item_ids, m->n_items, m->item_ids))
+	if (!UndeltaIds(p->users.ids, m->n_users, m->user_ids) ||
+		!UndeltaIds(p->items.ids, m->n_items, m->item_ids))
 	{
 		st = Corrupt(err, errlen, "ids are not strictly ascending");
 		goto done;
 	}
 	total = 0;
-	for (size_t u = 0; u < msg->n_seen_counts; u++)
+	for (size_t u = 0; u < p->n_seen_counts; u++)
 	{
 		uint64_t	acc = 0;
 
 		m->seen_off[u] = total;
-		for (uint32_t c = 0; c < msg->seen_counts[u]; c++, total++)
+		for (uint32_t c = 0; c < p->seen_counts[u]; c++, total++)
 		{
-			uint64_t	d = msg->seen_items[total];
+			uint64_t	d = p->seen_items[total];
 
 			if ((c > 0 && d == 0) || acc + d >= m->n_items)
 			{
@@ -506,45 +836,38 @@ FmModelDecode(const uint8_t *bytes, size_t len, FmModel *out,
 			m->seen[total] = (uint32_t) acc;
 		}
 	}
-	for (size_t u = msg->n_seen_counts; u <= m->n_users; u++)
+	for (size_t u = p->n_seen_counts; u <= m->n_users; u++)
 		m->seen_off[u] = total;
 
-	memcpy(m->wu, msg->user_linear, m->n_users * sizeof(float));
-	memcpy(m->wi, msg->item_linear, m->n_items * sizeof(float));
-	memcpy(m->vu, msg->user_factors, msg->n_user_factors * sizeof(float));
-	memcpy(m->vi, msg->item_factors, msg->n_item_factors * sizeof(float));
-	m->w0 = msg->global_bias;
-	m->min_rating = msg->min_rating;
-	m->max_rating = msg->max_rating;
-	m->threshold = msg->threshold;
-	m->params.threshold = msg->threshold;
-	if (msg->train)
+	/* sizes are checked; a zero-length copy may have a NULL source */
+	if (m->n_users > 0)
 	{
-		const Fmrec__TrainInfo *t = msg->train;
-
-		m->params.solver = t->solver <= FM_SOLVER_MCMC ? (FmSolver) t->solver : FM_SOLVER_SGD;
-		m->params.burn_in = (int) t->burn_in;
-		m->params.epochs = (int) t->epochs;
-		m->params.batch_size = (int) t->batch_size;
-		m->params.learning_rate = t->learning_rate;
-		m->params.reg_bias = t->reg_bias;
-		m->params.reg_linear = t->reg_linear;
-		m->params.reg_factors = t->reg_factors;
-		m->params.init_stdev = t->init_stdev;
-		m->params.validation = t->validation;
-		m->params.patience = (int) t->patience;
-		m->params.seed = t->seed;
-		m->params.store_seen = msg->n_seen_counts > 0;
-		m->info.rows = t->rows;
-		m->info.train_rows = t->train_rows;
-		m->info.epochs_run = t->epochs_run;
-		m->info.best_epoch = t->best_epoch;
-		m->info.train_loss = t->train_loss;
-		m->info.valid_rmse = t->has_valid_rmse ? t->valid_rmse : NAN;
-		m->info.valid_auc = t->has_valid_auc ? t->valid_auc : NAN;
-		m->info.valid_logloss = t->has_valid_logloss ? t->valid_logloss : NAN;
+		memcpy(m->wu, p->users.lin, m->n_users * sizeof(float));
+		memcpy(m->vu, p->users.fac, p->users.n_fac * sizeof(float));
 	}
-	if (msg->has_features && (st = DecodeFeatures(msg, m, err, errlen)) != FM_OK)
+	if (m->n_items > 0)
+	{
+		memcpy(m->wi, p->items.lin, m->n_items * sizeof(float));
+		memcpy(m->vi, p->items.fac, p->items.n_fac * sizeof(float));
+	}
+	m->w0 = p->w0;
+	m->min_rating = p->min_rating;
+	m->max_rating = p->max_rating;
+	m->threshold = p->threshold;
+	m->params.threshold = p->threshold;
+	if (p->has_train)
+	{
+		FmSolver	solver = p->params.solver;
+
+		m->params = p->params;
+		m->params.task = (FmTask) p->task;
+		m->params.factors = (int) p->factors;
+		m->params.threshold = p->threshold;
+		m->params.solver = solver;
+		m->params.store_seen = p->n_seen_counts > 0;
+		m->info = p->info;
+	}
+	if (p->has_features && (st = DecodeFeatures(p, m, err, errlen)) != FM_OK)
 		goto done;
 	if ((st = FmModelIndex(m)) != FM_OK)
 	{
@@ -559,6 +882,67 @@ FmModelDecode(const uint8_t *bytes, size_t len, FmModel *out,
 	st = FM_OK;
 done:
 	FmModelFree(m);
-	fmrec__model__free_unpacked(msg, NULL);
 	return st;
+}
+
+/* The format of model bytes: 2 (envelope), 1 (0.1.0), or 0 (neither). */
+int
+FmModelFormat(const uint8_t *bytes, size_t len)
+{
+	if (len >= 4 && memcmp(bytes, envelope_magic, 4) == 0)
+		return len >= ENVELOPE_BYTES ? (int) GetLE(bytes + 4, 4) : 0;
+	return len > 0 && bytes[0] == 0x0D ? 1 : 0;
+}
+
+/*
+ * Decodes model bytes of either format.  Damaged bytes are FM_ERR_CORRUPT
+ * with a message saying what was wrong; format 2 damage is always caught
+ * by its length and checksum.
+ */
+FmStatus
+FmModelDecode(const uint8_t *bytes, size_t len, FmModel *out,
+			  char *err, size_t errlen)
+{
+	Parts		p;
+	FmStatus	st;
+
+	*out = NULL;
+	memset(&p, 0, sizeof(p));
+	if (len >= 4 && memcmp(bytes, envelope_magic, 4) == 0)
+	{
+		Fmrec__Model *msg;
+		uint64_t	payload;
+		uint32_t	format;
+
+		if (len < ENVELOPE_BYTES)
+			return Corrupt(err, errlen, "the bytes end inside the header");
+		format = (uint32_t) GetLE(bytes + 4, 4);
+		payload = GetLE(bytes + 8, 8);
+		if (format != FM_FORMAT_VERSION)
+			return Corrupt(err, errlen, "unsupported model format version %u", format);
+		if (payload != len - ENVELOPE_BYTES)
+			return Corrupt(err, errlen, "the header says %llu bytes of model, there are %zu",
+						   (unsigned long long) payload, len - ENVELOPE_BYTES);
+		if ((uint32_t) GetLE(bytes + 16, 4) != FmCrc32c(bytes + ENVELOPE_BYTES, payload))
+			return Corrupt(err, errlen, "checksum mismatch");
+		msg = fmrec__model__unpack(NULL, payload, bytes + ENVELOPE_BYTES);
+		if (msg == NULL)
+			return Corrupt(err, errlen, "the bytes are not a valid model message");
+		FromV2(msg, &p);
+		st = Build(&p, len, out, err, errlen);
+		fmrec__model__free_unpacked(msg, NULL);
+		return st;
+	}
+	else
+	{
+		Fmrec__ModelV1 *msg = fmrec__model_v1__unpack(NULL, len, bytes);
+
+		if (msg == NULL)
+			return Corrupt(err, errlen, "the bytes are not a valid model message");
+		st = FromV1(msg, &p, err, errlen);
+		if (st == FM_OK)
+			st = Build(&p, len, out, err, errlen);
+		fmrec__model_v1__free_unpacked(msg, NULL);
+		return st;
+	}
 }

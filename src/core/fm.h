@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define FM_MAGIC			0x43524D46u /* "FMRC" */
-#define FM_FORMAT_VERSION	1
+#define FM_FORMAT_VERSION	2	/* what FmModelEncode writes; 1 is still read */
 
 #define FM_MAX_FACTORS		1024
 #define FM_MAX_EPOCHS		100000
@@ -531,6 +531,8 @@ extern FmStatus FmModelEncode(const FmModelData *m, uint8_t **bytes,
 							  size_t *len);
 extern FmStatus FmModelDecode(const uint8_t *bytes, size_t len,
 							  FmModel *out, char *err, size_t errlen);
+extern int	FmModelFormat(const uint8_t *bytes, size_t len);
+extern uint32_t FmCrc32c(const uint8_t *data, size_t len);
 
 /* ---------------------------------------------------------------- */
 /* synth.c: planted MovieLens-shaped ratings */

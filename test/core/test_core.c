@@ -265,17 +265,44 @@ TestCodec(void)
 		free(copy);
 	}
 	printf("# codec fuzz: %d of 2000 damaged copies still decoded to a valid model\n", accepted);
+	CHECK(accepted == 0, "the checksum catches every damaged copy (%d accepted)", accepted);
 
-	/* a bad magic number */
+	/* every truncation is caught by the length in the envelope */
+	{
+		int			caught = 0;
+
+		for (size_t cut = 0; cut < len; cut++)
+		{
+			FmStatus	st = FmModelDecode(bytes, cut, &d, err, sizeof(err));
+
+			caught += st == FM_ERR_CORRUPT;
+			if (st == FM_OK)
+				FmModelFree(d);
+		}
+		CHECK(caught == (int) len, "all %zu truncations give FM_ERR_CORRUPT (%d did)", len, caught);
+	}
+
+	/* a damaged header */
 	{
 		uint8_t    *copy = malloc(len);
 
+		CHECK(FmModelFormat(bytes, len) == FM_FORMAT_VERSION, "the bytes are format %d", FM_FORMAT_VERSION);
 		memcpy(copy, bytes, len);
-		copy[1] ^= 0xFF;		/* the magic is the first field, fixed32 */
+		copy[4] ^= 0x07;		/* the format number */
 		CHECK(FmModelDecode(copy, len, &d, err, sizeof(err)) == FM_ERR_CORRUPT &&
-			  strstr(err, "magic") != NULL, "bad magic: %s", err);
+			  strstr(err, "format version") != NULL, "bad format version: %s", err);
+		memcpy(copy, bytes, len);
+		copy[len - 1] ^= 0x01;	/* the last payload byte */
+		CHECK(FmModelDecode(copy, len, &d, err, sizeof(err)) == FM_ERR_CORRUPT &&
+			  strstr(err, "checksum") != NULL, "bad checksum: %s", err);
+		memcpy(copy, bytes, len);
+		copy[1] ^= 0xFF;		/* the magic: then it is no model at all */
+		CHECK(FmModelDecode(copy, len, &d, err, sizeof(err)) == FM_ERR_CORRUPT,
+			  "bad magic: %s", err);
 		free(copy);
 	}
+	/* the CRC-32C check value of "123456789" */
+	CHECK(FmCrc32c((const uint8_t *) "123456789", 9) == 0xE3069283u, "CRC-32C check value");
 	free(bytes);
 	FmModelFree(m);
 	FmRatingsFree(&r);
