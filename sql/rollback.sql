@@ -41,3 +41,22 @@ SELECT m.version > b.version AS version_advanced FROM fm_models m, before b WHER
 SELECT fm_drop('m');
 \set VERBOSITY terse
 SELECT fm_predict('m', 1, 2);
+
+CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+-- a model larger than fmrec.max_model_size (1 GB at most: one value's
+-- limit) is refused before anything is stored; the old model stays
+SELECT 1 FROM fm_train('keep', 'r', factors => 8, epochs => 2, quiet => true);
+CREATE TABLE kept AS SELECT md5(model) AS md5 FROM fm_models WHERE name = 'keep';
+SET fmrec.max_model_size = '16kB';
+SELECT split_part(try($$SELECT fm_train('keep', 'SELECT g::bigint, g::bigint, 3.0 FROM generate_series(1, 3000) g', factors => 8, epochs => 1, quiet => true)$$), ' (', 1) AS too_large;
+SELECT split_part(try($$SELECT fm_train_agg(g, g, 3.0, '{"quiet": true, "epochs": 1}') FROM generate_series(1, 3000) g$$), ' (', 1) AS agg_too_large;
+RESET fmrec.max_model_size;
+SELECT md5(m.model) = k.md5 AS kept FROM fm_models m, kept k WHERE m.name = 'keep';
+SELECT fm_drop('keep');
+SELECT try($$SET fmrec.max_model_size = '2GB'$$) LIKE '22023%' AS capped_at_1gb;

@@ -21,6 +21,13 @@
  *	  The command id changes whenever the transaction writes, so a retrain
  *	  earlier in the same transaction is noticed.
  *
+ * A decoded model is reference-counted: every call site holding it counts.
+ * When a newer version replaces it in the table (another call site of the
+ * same statement may see a retrain committed in between: READ COMMITTED
+ * takes a new snapshot for every PL/pgSQL expression) or it is evicted,
+ * it is retired, and freed only once no call site holds it any more.  So
+ * a call site never scores with freed memory.
+ *
  * The bytea forms (fm_predict(model bytea, ...)) cache per call site only,
  * keyed by the identity of the datum: an on-disk TOAST pointer's value id,
  * or the bytes themselves for inline values, so a model read from a user's
@@ -43,11 +50,19 @@ typedef struct StmtKey
 	CommandId	cid;
 } StmtKey;
 
+/* a decoded model and the call sites holding it */
+typedef struct CachedModel
+{
+	FmModel		model;
+	int			refs;			/* call sites holding it */
+	bool		retired;		/* no longer in the table: free at refs 0 */
+} CachedModel;
+
 typedef struct CacheEntry
 {
 	char		name[NAMEDATALEN];	/* hash key */
 	int64		version;
-	FmModel		model;
+	CachedModel *cm;
 	uint64		last_used;
 	StmtKey		used_in;
 } CacheEntry;
@@ -57,7 +72,7 @@ typedef struct NameSite
 	char		name[NAMEDATALEN];
 	int			len;
 	StmtKey		stmt;
-	FmModel		model;
+	CachedModel *cm;			/* held: counted in cm->refs */
 } NameSite;
 
 typedef struct BytesSite
@@ -71,8 +86,49 @@ typedef struct BytesSite
 } BytesSite;
 
 static HTAB *model_cache = NULL;
+static MemoryContext cache_cxt = NULL;
 static Size cache_bytes = 0;
 static uint64 cache_tick = 0;
+
+/* Frees a model that is out of the table and held by no call site. */
+static void
+MaybeFree(CachedModel *cm)
+{
+	if (cm->retired && cm->refs == 0)
+	{
+		cache_bytes -= cm->model->mem_bytes;
+		FmModelFree(cm->model);
+		pfree(cm);
+	}
+}
+
+/* Takes a model out of the table; it lives on while call sites hold it. */
+static void
+Retire(CachedModel *cm)
+{
+	cm->retired = true;
+	MaybeFree(cm);
+}
+
+static void
+Release(CachedModel *cm)
+{
+	if (cm == NULL)
+		return;
+	Assert(cm->refs > 0);
+	cm->refs--;
+	MaybeFree(cm);
+}
+
+/* When a call site's memory goes (end of query), it lets go of its model. */
+static void
+ReleaseSite(void *arg)
+{
+	NameSite   *site = arg;
+
+	Release(site->cm);
+	site->cm = NULL;
+}
 
 static void
 CurrentStmt(StmtKey *k)
@@ -109,8 +165,9 @@ InitCache(void)
 
 	ctl.keysize = NAMEDATALEN;
 	ctl.entrysize = sizeof(CacheEntry);
-	ctl.hcxt = AllocSetContextCreate(CacheMemoryContext, "fmrec model cache",
-									 ALLOCSET_SMALL_SIZES);
+	cache_cxt = AllocSetContextCreate(CacheMemoryContext, "fmrec model cache",
+									  ALLOCSET_SMALL_SIZES);
+	ctl.hcxt = cache_cxt;
 	model_cache = hash_create("fmrec models", 16, &ctl,
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
@@ -134,13 +191,16 @@ Evict(const StmtKey *now)
 				victim = e;
 		if (victim == NULL)
 			return;				/* everything left is in use right now */
-		cache_bytes -= victim->model->mem_bytes;
-		FmModelFree(victim->model);
-		hash_search(model_cache, victim->name, HASH_REMOVE, NULL);
+		{
+			CachedModel *cm = victim->cm;
+
+			hash_search(model_cache, victim->name, HASH_REMOVE, NULL);
+			Retire(cm);
+		}
 	}
 }
 
-static FmModel
+static CachedModel *
 Lookup(const char *name, const StmtKey *now)
 {
 	CacheEntry *e;
@@ -159,6 +219,7 @@ Lookup(const char *name, const StmtKey *now)
 	{
 		bytea	   *b = FmrecModelBytes(name, version);
 		FmModel		m;
+		CachedModel *cm;
 
 		if (b == NULL)
 			ereport(ERROR,
@@ -168,6 +229,7 @@ Lookup(const char *name, const StmtKey *now)
 		pfree(b);
 		PG_TRY();
 		{
+			cm = MemoryContextAllocZero(cache_cxt, sizeof(CachedModel));
 			e = hash_search(model_cache, name, HASH_ENTER, &found);
 		}
 		PG_CATCH();
@@ -177,18 +239,22 @@ Lookup(const char *name, const StmtKey *now)
 		}
 		PG_END_TRY();
 		if (found)
-		{
-			cache_bytes -= e->model->mem_bytes;
-			FmModelFree(e->model);
-		}
+			Retire(e->cm);		/* call sites still holding it keep it */
+		cm->model = m;
 		e->version = version;
-		e->model = m;
+		e->cm = cm;
 		cache_bytes += m->mem_bytes;
 	}
 	e->last_used = ++cache_tick;
 	e->used_in = *now;
-	Evict(now);
-	return e->model;
+	/* the caller takes a reference before anything can evict it */
+	e->cm->refs++;
+	{
+		CachedModel *cm = e->cm;
+
+		Evict(now);
+		return cm;
+	}
 }
 
 /*
@@ -203,9 +269,9 @@ FmrecModelByName(FunctionCallInfo fcinfo, const char *name, int len)
 	char		cname[NAMEDATALEN];
 
 	CurrentStmt(&now);
-	if (site != NULL && site->len == len && SameStmt(&site->stmt, &now) &&
-		memcmp(site->name, name, len) == 0)
-		return site->model;
+	if (site != NULL && site->cm != NULL && site->len == len &&
+		SameStmt(&site->stmt, &now) && memcmp(site->name, name, len) == 0)
+		return site->cm->model;
 
 	if (len > FMREC_MAX_NAME)
 		ereport(ERROR,
@@ -216,14 +282,22 @@ FmrecModelByName(FunctionCallInfo fcinfo, const char *name, int len)
 	cname[len] = '\0';
 	FmrecCheckName(cname);
 	if (site == NULL)
+	{
 		site = fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(NameSite));
+		FmrecRegisterFree(fcinfo->flinfo->fn_mcxt, ReleaseSite, site);
+	}
 	site->len = -1;				/* invalid until the lookup succeeds */
-	site->model = Lookup(cname, &now);
+	{
+		CachedModel *cm = Lookup(cname, &now);	/* counted for this site */
+
+		Release(site->cm);
+		site->cm = cm;
+	}
 	memcpy(site->name, cname, len + 1);
 	site->len = len;
 	site->stmt = now;
-	return site->model;
+	return site->cm->model;
 }
 
 static void

@@ -20,6 +20,7 @@ PG_MODULE_MAGIC;
 char	   *fmrec_model = NULL;
 int			fmrec_threads = 1;
 int			fmrec_cache_size_kb = 256 * 1024;
+int			fmrec_max_model_size_kb = FMREC_MAX_MODEL_KB;
 
 void		_PG_init(void);
 
@@ -49,6 +50,15 @@ _PG_init(void)
 							"a model in use by the current statement is never evicted.",
 							&fmrec_cache_size_kb,
 							256 * 1024, 0, MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("fmrec.max_model_size",
+							"Largest model bytes fm_train and fm_train_agg may produce.",
+							"Its ceiling is what one PostgreSQL value can hold (1 GB); "
+							"a model past it is refused before anything is stored.",
+							&fmrec_max_model_size_kb,
+							FMREC_MAX_MODEL_KB, 1, FMREC_MAX_MODEL_KB,
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "fm.h"
 
@@ -20,6 +21,10 @@
 extern char *fmrec_model;
 extern int	fmrec_threads;
 extern int	fmrec_cache_size_kb;
+extern int	fmrec_max_model_size_kb;
+
+/* one varlena holds at most 1 GB, header included */
+#define FMREC_MAX_MODEL_KB	((int) ((MaxAllocSize - VARHDRSZ) / 1024))
 
 /* fmrec.c */
 extern void FmrecReport(FmStatus st, const char *err);

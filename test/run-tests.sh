@@ -22,4 +22,19 @@ if ! make -s installcheck; then
 fi
 
 echo "== TAP"
-prove -v test/t/*.pl
+# each test file starts a node of its own (PostgreSQL::Test::Cluster)
+PG_BIN=$(/usr/lib/postgresql/15/bin/pg_config --bindir)
+PGXS_PERL=$(dirname "$(/usr/lib/postgresql/15/bin/pg_config --pgxs)")/../../src/test/perl
+TAPDIR=/tmp/fmrec-tap
+rm -rf "$TAPDIR"
+mkdir -p "$TAPDIR"
+tap=(env PATH="$PG_BIN:$PATH" TESTDIR="$TAPDIR" FMREC_ROOT="$FMREC_ROOT"
+     PG_REGRESS="$PGXS_PERL/../regress/pg_regress"
+     FMREC_SHARED_DATA="${FMREC_SHARED_DATA:-$FMREC_ROOT/../shared/data}"
+     prove -v -I "$PGXS_PERL" test/t/*.pl)
+if [ "$(id -u)" = 0 ]; then
+    chown postgres: "$TAPDIR"
+    runuser -u postgres -- "${tap[@]}"
+else
+    "${tap[@]}"
+fi

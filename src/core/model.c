@@ -242,6 +242,19 @@ FmModelFree(FmModel m)
 {
 	if (m == NULL)
 		return;
+
+	/*
+	 * Poison the parameters first: a stale pointer to a freed model then
+	 * scores NaN instead of plausible numbers, so a use after free cannot
+	 * pass unnoticed (the cache's tests rely on it).
+	 */
+	m->w0 = NAN;
+	if (m->wu)
+		memset(m->wu, 0xFF, (size_t) m->n_users * sizeof(float));
+	if (m->wi)
+		memset(m->wi, 0xFF, (size_t) m->n_items * sizeof(float));
+	if (m->vi)
+		memset(m->vi, 0xFF, (size_t) m->n_items * m->k * sizeof(float));
 	FmIdMapFree(&m->umap);
 	FmIdMapFree(&m->imap);
 	if (m->pu != m->vu)

@@ -1,22 +1,44 @@
-# Helpers for fmrec's TAP tests: they talk to the cluster that
-# test/run-tests.sh started (PGHOST, PGPORT and PGUSER are set), each test
-# in a database of its own.
+# Helpers for fmrec's TAP tests.  Each test file gets a PostgreSQL node of
+# its own (PostgreSQL::Test::Cluster, from PGXS), started by new_db() with
+# the settings the file asks for; PGHOST and PGPORT then point at it, so
+# the file's psql, pg_dump and createdb calls reach that node only.  The
+# node is stopped when the file ends.  test/run-tests.sh runs prove as the
+# postgres user when started by root (initdb refuses root).
 package FmrecTest;
 
 use strict;
 use warnings;
 use Exporter 'import';
 use File::Temp qw(tempfile);
+use PostgreSQL::Test::Cluster;
 use Test::More;
 
-our @EXPORT = qw(new_db psql psql_result shared_data load_movielens);
+our @EXPORT = qw(new_db psql psql_result shared_data load_movielens fmrec_node);
 
 my $db;
+my $node;
 
-# Creates a fresh database with the extension and makes it the default.
+# The node of this test file (after new_db).
+sub fmrec_node { return $node; }
+
+# Starts this file's node (once; extra postgresql.conf lines in %opt{conf}),
+# creates a fresh database with the extension and makes it the default.
 sub new_db
 {
-	my ($name) = @_;
+	my ($name, %opt) = @_;
+	if (!$node)
+	{
+		$node = PostgreSQL::Test::Cluster->new('fmrec');
+		$node->init;
+		$node->append_conf('postgresql.conf',
+			"fsync = off\nmax_worker_processes = 8\nmax_parallel_workers_per_gather = 2\n" .
+			($opt{conf} // ''));
+		$node->start;
+		$ENV{PGHOST} = $node->host;
+		$ENV{PGPORT} = $node->port;
+		delete $ENV{PGUSER};
+		$ENV{PGDATABASE} = 'postgres';
+	}
 	$db = $name;
 	system("dropdb --if-exists $name 2>/dev/null") == 0 or die "dropdb failed";
 	system('createdb', $name) == 0 or die "createdb failed";
