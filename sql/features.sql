@@ -110,3 +110,18 @@ SELECT try($$SELECT * FROM fm_topn('feat', 1, 5, context => '[1, 2]')$$);
 SELECT try($$SELECT * FROM fm_topn('feat', 1, 5, context => '{"a": [1]}')$$);
 SELECT try($$SELECT fm_predict('feat', 1, 2, '"text"')$$);
 SELECT try($$SELECT * FROM fm_topn('feat', -1, user_features => ARRAY['group=1'])$$);
+
+-- one vocabulary: a boolean context column trains as flag=true/false and
+-- scores from jsonb true/false by the same names (0.1.0 trained flag=t and
+-- scored true, false and no context alike)
+CREATE TABLE rbool AS
+  SELECT user_id, item_id,
+         least(5, greatest(1, rating + CASE WHEN (user_id + item_id) % 2 = 0 THEN 1.5 ELSE -1.5 END)) AS rating,
+         1.0::float8 AS weight, (user_id + item_id) % 2 = 0 AS flag
+  FROM fm_synthetic_ratings(100, 80, 3000, 9, 0.3);
+SELECT 1 FROM fm_train('boolctx', 'rbool', factors => 4, epochs => 20, quiet => true);
+SELECT fm_predict('boolctx', 1, 3, '{"flag": true}') > fm_predict('boolctx', 1, 3, '{"flag": false}') AS true_scores_higher,
+       fm_predict('boolctx', 1, 3, '{"flag": true}') <> fm_predict('boolctx', 1, 3, '{}') AS true_is_a_feature,
+       fm_predict('boolctx', 1, 3, '{"flag": false}') <> fm_predict('boolctx', 1, 3, '{}') AS false_is_a_feature;
+SELECT fm_drop('boolctx');
+DROP TABLE rbool;
