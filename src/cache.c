@@ -200,6 +200,10 @@ Evict(const StmtKey *now)
 	}
 }
 
+/*
+ * The decoded model of name's current version, decoding it on a miss;
+ * counted for the caller.
+ */
 static CachedModel *
 Lookup(const char *name, const StmtKey *now)
 {

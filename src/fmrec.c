@@ -24,6 +24,7 @@ int			fmrec_max_model_size_kb = FMREC_MAX_MODEL_KB;
 
 void		_PG_init(void);
 
+/* Defines fmrec's settings. */
 void
 _PG_init(void)
 {

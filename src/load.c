@@ -54,6 +54,7 @@ IdValue(Datum d, Oid t)
 	}
 }
 
+/* A numeric column's value as a double. */
 static double
 RealValue(Datum d, Oid t)
 {
@@ -120,6 +121,10 @@ LooksLikeName(const char *s)
 	return *s == '\0';
 }
 
+/*
+ * The query for a source: SELECT * from a relation name, or the text as
+ * given.
+ */
 static char *
 SourceQuery(const char *source)
 {
@@ -169,6 +174,10 @@ CheckReadOnly(SPIPlanPtr plan)
 				 errmsg("ratings query must be a single SELECT that does not modify data")));
 }
 
+/*
+ * Checks the ratings query's columns: integer ids, numeric rating and
+ * weight.
+ */
 static void
 CheckRatingColumns(TupleDesc tupdesc)
 {
@@ -325,6 +334,7 @@ AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
 		FmrecReport(st, "could not store a context feature");
 }
 
+/* Adds one row of the ratings query: ids, rating, weight and context. */
 static void
 RatingRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 {
@@ -363,6 +373,10 @@ FmrecLoadRatings(const char *source, FmRatings r)
 				 errhint("A model needs at least one rating to train on.")));
 }
 
+/*
+ * Checks an attribute query's columns: (integer id, feature [, numeric
+ * value]).
+ */
 static void
 CheckSideColumns(TupleDesc desc)
 {
@@ -386,6 +400,7 @@ CheckSideColumns(TupleDesc desc)
 				 errdetail("Feature values must be of a numeric type.")));
 }
 
+/* Adds one attribute row. */
 static void
 SideRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 {

@@ -316,6 +316,10 @@ typedef struct ArgNames
 	Oid		   *types;
 } ArgNames;
 
+/*
+ * Reads the input arguments' names and types from pg_proc once per call
+ * site.
+ */
 static ArgNames *
 GetArgNames(FunctionCallInfo fcinfo)
 {
@@ -448,6 +452,7 @@ FmrecParamsJson(const FmParamsData *p, bool with_threads)
 	return buf.data;
 }
 
+/* The training results as JSON for fm_models.metrics and fm_model_info. */
 char *
 FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing)
 {

@@ -60,6 +60,10 @@ FreeModel(void *arg)
 	FmModelFree((FmModel) arg);
 }
 
+/*
+ * One progress NOTICE per epoch, with the validation metric when there is
+ * one.
+ */
 static void
 Notice(const FmEpochStats *st, const FmParamsData *p, double secs)
 {

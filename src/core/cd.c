@@ -200,6 +200,11 @@ LocalAt(const FmCdData *cd, int worker, Local *l)
 	l->z = cd->normals + (size_t) worker * (cd->k + 2);
 }
 
+/*
+ * Sums p = sum w h^2 and s = sum w h (e + v h) of one dimension over a
+ * feature's gathered rows, filling h; eight explicit partial sums, so it
+ * vectorizes without reassociation.
+ */
 FM_CLONES
 static void
 Accumulate(const float *restrict qt, const float *restrict x,
@@ -478,6 +483,10 @@ DrawPrior(FmRng *rng, const float *vals, size_t n, size_t stride,
 	*lam = FmGamma(rng, (1.0 + n + 1.0) / 2.0) / ((1.0 + ss) / 2.0);
 }
 
+/*
+ * MCMC: draws the noise precision and every group's prior (mean,
+ * precision) per dimension before a sweep.
+ */
 static void
 DrawHyper(FmCd cd, FmRng *rng)
 {
@@ -868,6 +877,7 @@ CdValidate(FmTrainerData *t, FmParamView *v)
 	return true;
 }
 
+/* Frees the coordinate-descent state. */
 static void
 CdFree(FmTrainerData *t)
 {

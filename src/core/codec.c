@@ -43,6 +43,10 @@ Corrupt(char *err, size_t errlen, const char *fmt,...)
 	return FM_ERR_CORRUPT;
 }
 
+/*
+ * Ascending ids as differences to the previous one (modulo 2^64), for
+ * compact varints.
+ */
 static uint64_t *
 DeltaIds(const int64_t *ids, size_t n)
 {
@@ -107,6 +111,10 @@ EncodeUnrated(const uint8_t *rated, uint32_t n, size_t *count)
 static uint32_t crc_table[8][256];
 static bool crc_ready = false;
 
+/*
+ * Fills the slicing-by-8 tables of the reflected CRC-32C polynomial
+ * 0x82F63B78.
+ */
 static void
 CrcInit(void)
 {
@@ -442,6 +450,7 @@ ListsOf(const Fmrec__SparseLists *l, Lists *out)
 	out->n_vals = l->n_values;
 }
 
+/* Maps a format 2 side (users or items) to its neutral description. */
 static void
 SideOf(const Fmrec__Side *s, SidePart *out)
 {
@@ -459,6 +468,10 @@ SideOf(const Fmrec__Side *s, SidePart *out)
 	out->n_unrated = s->n_unrated;
 }
 
+/*
+ * Maps a format 2 message to the neutral Parts; checks come later, in
+ * Check and Build.
+ */
 static void
 FromV2(const Fmrec__Model *msg, Parts *p)
 {
@@ -518,6 +531,10 @@ FromV2(const Fmrec__Model *msg, Parts *p)
 		p->info.valid_rmse = p->info.valid_auc = p->info.valid_logloss = NAN;
 }
 
+/*
+ * Maps a format 1 (0.1.0) message to the neutral Parts, checking what only
+ * format 1 has: its magic, version and features flag.
+ */
 static FmStatus
 FromV1(const Fmrec__ModelV1 *msg, Parts *p, char *err, size_t errlen)
 {
@@ -723,6 +740,10 @@ DecodeUnrated(const uint32_t *d, size_t nd, uint32_t n, uint8_t *rated,
 	return FM_OK;
 }
 
+/*
+ * Checks and copies the side features of the parts: names and parameters
+ * of the three namespaces, attribute lists, unrated ids.
+ */
 static FmStatus
 DecodeFeatures(const Parts *p, FmModel m, char *err, size_t errlen)
 {

@@ -34,6 +34,10 @@ FmCompareInt64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Orders rows of one user by (item, rating, weight, context), so the
+ * canonical order depends on the rows alone.
+ */
 static int
 CompareRowInUser(const void *a, const void *b)
 {
@@ -314,6 +318,12 @@ done:
 	return st;
 }
 
+/*
+ * Builds the canonical training set from raw rows and attributes: ids
+ * numbered in ascending order, feature names sorted, rows sorted, each
+ * entity's attribute lists; so the model does not depend on the order rows
+ * arrived in.
+ */
 FmStatus
 FmDatasetBuild(FmDataset ds, const FmRatingsData *r, const FmSideData *users,
 			   const FmSideData *items, char *err, size_t errlen)

@@ -47,6 +47,7 @@ FmFeatDictFree(FmFeatDict d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* Doubles the open-addressing table and reinserts every name. */
 static FmStatus
 Rehash(FmFeatDict d, size_t cap)
 {
@@ -69,6 +70,7 @@ Rehash(FmFeatDict d, size_t cap)
 	return FM_OK;
 }
 
+/* The index of a name, or -1 when the dictionary does not have it. */
 int64_t
 FmFeatDictGet(const FmFeatDictData *d, const char *name, size_t len)
 {

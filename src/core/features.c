@@ -29,6 +29,7 @@
 #include "fm.h"
 #include "kernels.h"
 
+/* How a representation was built, as fm_topn's verbose NOTICE says it. */
 const char *
 FmPathName(FmPath path)
 {

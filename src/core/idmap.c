@@ -23,6 +23,7 @@ HashId(int64_t key)
 	return (size_t) (z ^ (z >> 31));
 }
 
+/* Sizes the table for `expected` ids at a load factor of at most one half. */
 FmStatus
 FmIdMapInit(FmIdMap map, size_t expected)
 {
@@ -54,6 +55,7 @@ FmIdMapFree(FmIdMap map)
 	map->count = 0;
 }
 
+/* Doubles the table and reinserts every key. */
 static FmStatus
 Grow(FmIdMap map)
 {
@@ -80,6 +82,10 @@ Grow(FmIdMap map)
 	return FM_OK;
 }
 
+/*
+ * Inserts key -> val unless present; *found receives the value the key
+ * has.
+ */
 FmStatus
 FmIdMapPut(FmIdMap map, int64_t key, uint32_t val, uint32_t *found)
 {
@@ -104,6 +110,7 @@ FmIdMapPut(FmIdMap map, int64_t key, uint32_t val, uint32_t *found)
 	return FM_OK;
 }
 
+/* The dense index of key, or -1. */
 int64_t
 FmIdMapGet(const FmIdMapData *map, int64_t key)
 {

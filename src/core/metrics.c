@@ -11,6 +11,7 @@
 
 #include "fm.h"
 
+/* Root mean squared error of pred against y; NaN for no rows. */
 double
 FmRmse(const float *pred, const float *y, size_t n)
 {
@@ -27,6 +28,10 @@ FmRmse(const float *pred, const float *y, size_t n)
 	return sqrt(sum / n);
 }
 
+/*
+ * Mean binary log loss of probabilities against 0/1 labels, probabilities
+ * clipped to [1e-15, 1 - 1e-15]; NaN for no rows.
+ */
 double
 FmLogLoss(const float *prob, const float *label, size_t n)
 {
@@ -59,6 +64,10 @@ CompareScore(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * ROC AUC by ranks (Mann-Whitney U), ties given their average rank; NaN
+ * without both classes.
+ */
 double
 FmAuc(const float *score, const float *label, size_t n)
 {

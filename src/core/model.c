@@ -20,6 +20,10 @@
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t) 63)
 
+/*
+ * Allocates a model's ids, weights, factors and seen lists in one block;
+ * NULL when memory runs out.
+ */
 FmModel
 FmModelAlloc(FmTask task, int k, uint32_t n_users, uint32_t n_items,
 			 uint64_t n_seen)
@@ -177,6 +181,7 @@ ComposeSide(FmModel m, const float *v, const float *w, const float *vf,
 	return FM_OK;
 }
 
+/* Builds a name -> index dictionary of one feature namespace. */
 static FmStatus
 BuildDict(FmFeatDict d, const FmNamesData *names)
 {
@@ -237,6 +242,7 @@ FmModelIndex(FmModel m)
 	return FM_OK;
 }
 
+/* Frees a model (poisoning its parameters first; see below). */
 void
 FmModelFree(FmModel m)
 {

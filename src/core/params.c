@@ -13,6 +13,10 @@
 
 #include "fm.h"
 
+/*
+ * The default hyperparameters (SGD's; FmParamsSolverDefaults adapts them
+ * to another solver).
+ */
 void
 FmParamsDefault(FmParams p)
 {

@@ -55,6 +55,10 @@ CpuRelax(void)
 #endif
 }
 
+/*
+ * A worker's loop: spin briefly, then sleep, until the next job or
+ * shutdown; runs no PostgreSQL code and has every signal blocked.
+ */
 static void *
 WorkerMain(void *p)
 {
@@ -101,6 +105,10 @@ WorkerMain(void *p)
 	}
 }
 
+/*
+ * Starts nthreads - 1 workers with all signals blocked (the caller is
+ * worker 0).
+ */
 FmStatus
 FmPoolCreate(int nthreads, FmPool *out)
 {
@@ -192,6 +200,7 @@ FmPoolRun(FmPool pool, FmPoolFn fn, void *arg)
 	}
 }
 
+/* Stops and joins the workers. */
 void
 FmPoolFree(FmPool pool)
 {

@@ -34,6 +34,7 @@ FmRatingsFree(FmRatings r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Grows the row arrays to hold `need` rows, doubling. */
 static FmStatus
 Reserve(FmRatings r, size_t need)
 {
@@ -157,6 +158,10 @@ FmRatingsAddContext(FmRatings r, const char *name, size_t len, float val)
 	return FM_OK;
 }
 
+/*
+ * Appends src's rows (without context) to dst: the aggregate's combine
+ * step.
+ */
 FmStatus
 FmRatingsAppend(FmRatings dst, const FmRatingsData *src)
 {

@@ -46,6 +46,7 @@ typedef struct FmSynthData
 	int		   *user_group;
 } FmSynthData;
 
+/* Draws an index from a cumulative distribution by binary search. */
 static int
 Sample(const double *cdf, int n, double x)
 {
@@ -204,6 +205,10 @@ FmSynthUserGroup(FmSynth s, int user)
 	return s->user_group[user];
 }
 
+/*
+ * Plants a MovieLens-shaped preference model (popularity, biases, factors,
+ * optionally genres and groups) to draw ratings from.
+ */
 FmStatus
 FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
 			  double noise, int genres, int groups, FmSynth *out, char *err,
@@ -289,6 +294,10 @@ FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
 	return FM_OK;
 }
 
+/*
+ * The next rating: a (user, item) pair not drawn before, its expected
+ * rating and the observed one with noise.
+ */
 bool
 FmSynthNext(FmSynth s, FmSynthRow *row)
 {
@@ -340,6 +349,7 @@ FmSynthNext(FmSynth s, FmSynthRow *row)
 	return true;
 }
 
+/* Frees a generator. */
 void
 FmSynthFree(FmSynth s)
 {

@@ -36,6 +36,7 @@ Worse(const HeapEntry *a, const HeapEntry *b)
 	return a->item > b->item;
 }
 
+/* Restores the min-heap property below position j. */
 static void
 SiftDown(HeapEntry *h, int n, int j)
 {
@@ -58,6 +59,7 @@ SiftDown(HeapEntry *h, int n, int j)
 	}
 }
 
+/* Restores the min-heap property above position j. */
 static void
 SiftUp(HeapEntry *h, int j)
 {
@@ -106,6 +108,7 @@ CompareBestFirst(const void *a, const void *b)
 	return 0;
 }
 
+/* True when item index i is in the sorted list excl (binary search). */
 static bool
 Seen(const FmModelData *m, int64_t uidx, int64_t iidx)
 {

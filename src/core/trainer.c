@@ -520,6 +520,7 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 	return FM_OK;
 }
 
+/* Frees a trainer: stops the workers first, then the solver's state. */
 void
 FmTrainerFree(FmTrainer t)
 {
