@@ -497,6 +497,38 @@ CheckOwner(const char *name)
 		NotOwner(name);
 }
 
+/*
+ * The shared body of fm_grant and fm_revoke: checks that the caller owns
+ * the model, then runs sql (prepared once into *plan) with (model,
+ * grantee, privilege); returns the rows it touched.
+ */
+static uint64
+GrantStatement(FunctionCallInfo fcinfo, const char *what, SPIPlanPtr *plan,
+			   const char *sql, int expect)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Oid			grantee = GranteeOid(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	const char *priv = CheckPrivilege(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
+	Datum		values[3];
+	uint64		n;
+
+	if (!CatalogHasOwner())
+		NeedsUpdate(what);
+	CheckOwner(name);
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(grantee);
+	values[2] = CStringGetTextDatum(priv);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(plan, sql, 3, types);
+	if (ExecAsOwner(*plan, values, false, 0) != expect)
+		elog(ERROR, "%s failed on model \"%s\"", what, name);
+	n = SPI_processed;
+	SPI_finish();
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(fmrec_grant);
 
 /*
@@ -507,25 +539,9 @@ PG_FUNCTION_INFO_V1(fmrec_grant);
 Datum
 fmrec_grant(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			grantee = GranteeOid(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	const char *priv = CheckPrivilege(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
-	Datum		values[3];
-
-	if (!CatalogHasOwner())
-		NeedsUpdate("fm_grant");
-	CheckOwner(name);
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(grantee);
-	values[2] = CStringGetTextDatum(priv);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	Prepare(&grant_plan, "/* grants of %1$s */ INSERT INTO %2$s (model, grantee, privilege) VALUES ($1, $2, $3) "
-			"ON CONFLICT DO NOTHING", 3, types);
-	if (ExecAsOwner(grant_plan, values, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not grant model \"%s\"", name);
-	SPI_finish();
+	GrantStatement(fcinfo, "fm_grant", &grant_plan,
+				   "/* grants of %1$s */ INSERT INTO %2$s (model, grantee, privilege) "
+				   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", SPI_OK_INSERT);
 	PG_RETURN_VOID();
 }
 
@@ -537,27 +553,10 @@ PG_FUNCTION_INFO_V1(fmrec_revoke);
 Datum
 fmrec_revoke(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			grantee = GranteeOid(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	const char *priv = CheckPrivilege(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	Oid			types[3] = {TEXTOID, OIDOID, TEXTOID};
-	Datum		values[3];
-	uint64		n;
-
-	if (!CatalogHasOwner())
-		NeedsUpdate("fm_revoke");
-	CheckOwner(name);
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(grantee);
-	values[2] = CStringGetTextDatum(priv);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	Prepare(&revoke_plan, "/* grants of %1$s */ DELETE FROM %2$s WHERE model OPERATOR(pg_catalog.=) $1 "
-			"AND grantee OPERATOR(pg_catalog.=) $2 AND privilege OPERATOR(pg_catalog.=) $3",
-			3, types);
-	if (ExecAsOwner(revoke_plan, values, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not revoke model \"%s\"", name);
-	n = SPI_processed;
-	SPI_finish();
-	PG_RETURN_BOOL(n > 0);
+	PG_RETURN_BOOL(GrantStatement(fcinfo, "fm_revoke", &revoke_plan,
+								  "/* grants of %1$s */ DELETE FROM %2$s "
+								  "WHERE model OPERATOR(pg_catalog.=) $1 "
+								  "AND grantee OPERATOR(pg_catalog.=) $2 "
+								  "AND privilege OPERATOR(pg_catalog.=) $3",
+								  SPI_OK_DELETE) > 0);
 }
