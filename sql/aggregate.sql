@@ -72,3 +72,27 @@ SET max_parallel_workers_per_gather = 0;
 SELECT p.model = (SELECT fm_train_agg(user_id, item_id, rating, '{"factors": 4, "epochs": 2, "quiet": true}') FROM big)
   AS parallel_equals_serial
 FROM parallel_model p;
+
+-- the aggregate always trains on one thread: fmrec.threads does not change
+-- its bytes (IMMUTABLE is honest), and a threads option other than 1 is refused
+SET fmrec.threads = 2;
+-- (the options refer to g, so each of the four is a training of its own)
+SELECT count(*) AS trainings, count(DISTINCT md5(m)) AS distinct_models FROM (
+  SELECT (SELECT fm_train_agg(user_id, item_id, rating,
+                 jsonb_build_object('factors', 4, 'epochs', 3, 'quiet', true, 'seed', 42 + 0 * g))
+          FROM big) AS m
+  FROM generate_series(1, 4) g) x;
+RESET fmrec.threads;
+-- the same bytes as fm_train with one thread
+SELECT 1 FROM fm_train('agg_ref', 'SELECT user_id, item_id, rating FROM big', factors => 4, epochs => 3, threads => 1, quiet => true);
+SET fmrec.threads = 2;
+SELECT (SELECT fm_train_agg(user_id, item_id, rating, '{"factors": 4, "epochs": 3, "quiet": true}') FROM big) =
+       (SELECT model FROM fm_models WHERE name = 'agg_ref') AS same_as_fm_train_one_thread;
+RESET fmrec.threads;
+SELECT fm_drop('agg_ref');
+DO $$
+BEGIN
+  PERFORM fm_train_agg(user_id, item_id, rating, '{"threads": 2, "quiet": true}') FROM big;
+EXCEPTION WHEN invalid_parameter_value THEN
+  RAISE NOTICE 'refused: %', SQLERRM;
+END $$;
