@@ -96,3 +96,9 @@ BEGIN
 EXCEPTION WHEN invalid_parameter_value THEN
   RAISE NOTICE 'refused: %', SQLERRM;
 END $$;
+DO $$
+BEGIN
+  PERFORM fm_train_agg(user_id, item_id, rating, '{"item_features": "SELECT 1, ''g''", "quiet": true}') FROM big;
+EXCEPTION WHEN feature_not_supported THEN
+  RAISE NOTICE 'refused: %', SQLERRM;
+END $$;

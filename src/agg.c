@@ -217,6 +217,11 @@ fmrec_agg_final(PG_FUNCTION_ARGS)
 				 errdetail("The aggregate is immutable: the same rows and options must give the same bytes."),
 				 errhint("Leave out \"threads\", or train with fm_train for more threads.")));
 	opts.params.threads = 1;
+	if (opts.user_features || opts.item_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fm_train_agg takes no attributes"),
+				 errhint("Train with fm_train and its user_features and item_features options.")));
 
 	/* everything but the result is freed with this context */
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec aggregate training",

@@ -208,6 +208,7 @@ static CachedModel *
 Lookup(const char *name, const StmtKey *now)
 {
 	CacheEntry *e;
+	CachedModel *cm;
 	int64		version;
 	bool		found;
 
@@ -223,7 +224,6 @@ Lookup(const char *name, const StmtKey *now)
 	{
 		bytea	   *b = FmrecModelBytes(name, version);
 		FmModel		m;
-		CachedModel *cm;
 
 		if (b == NULL)
 			ereport(ERROR,
@@ -251,14 +251,11 @@ Lookup(const char *name, const StmtKey *now)
 	}
 	e->last_used = ++cache_tick;
 	e->used_in = *now;
-	/* the caller takes a reference before anything can evict it */
-	e->cm->refs++;
-	{
-		CachedModel *cm = e->cm;
-
-		Evict(now);
-		return cm;
-	}
+	/* the caller's reference, taken before anything can evict the entry */
+	cm = e->cm;
+	cm->refs++;
+	Evict(now);
+	return cm;
 }
 
 /*

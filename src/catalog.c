@@ -36,6 +36,7 @@
 #include "utils/syscache.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -49,6 +50,18 @@ static SPIPlanPtr drop_plan = NULL;
 static SPIPlanPtr owner_plan = NULL;
 static SPIPlanPtr grant_plan = NULL;
 static SPIPlanPtr revoke_plan = NULL;
+
+/*
+ * What this backend knows of the catalog: fm_models' oid, and whether it
+ * has 0.2.0's owner column.  Between installing the 0.2.0 library and
+ * ALTER EXTENSION fmrec UPDATE the catalog is still 0.1.0's: models are
+ * then served and trained with 0.1.0's rules (no owners, no grants).
+ * Each use revalidates it with two syscache probes; only when fm_models is
+ * not the relation it was (the extension dropped and created again) is the
+ * extension's schema looked up again.  Prepared plans follow any change.
+ */
+static Oid	catalog_relid = InvalidOid;
+static bool catalog_has_owner = false;
 
 static void
 ForgetPlans(void)
@@ -87,59 +100,52 @@ ExtensionSchema(void)
 	return result;
 }
 
-/* "schema".rel, where the extension lives */
-static char *
-Qualified(const char *rel)
-{
-	char	   *schema = get_namespace_name(ExtensionSchema());
-
-	return quote_qualified_identifier(schema, rel);
-}
-
-/* The owner of fm_models: the role catalog access runs as. */
-static Oid
-CatalogOwner(void)
-{
-	Oid			relid = get_relname_relid("fm_models", ExtensionSchema());
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("fmrec catalog fm_models does not exist")));
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /*
- * Whether fm_models has 0.2.0's owner column.  Between installing the 0.2.0
- * library and ALTER EXTENSION fmrec UPDATE, the catalog is still 0.1.0's:
- * models are then served and trained with 0.1.0's rules (no owners, no
- * grants).  Cached plans follow the catalog when it changes.
+ * Brings the catalog's description up to date and returns the owner of
+ * fm_models: the role catalog access runs as.
  */
-static bool catalog_has_owner = false;
-static bool catalog_known = false;
-
-static void ForgetPlans(void);
-
-static bool
-CatalogHasOwner(void)
+static Oid
+Catalog(void)
 {
-	Oid			relid = get_relname_relid("fm_models", ExtensionSchema());
-	bool		has = OidIsValid(relid) && get_attnum(relid, "owner") != InvalidAttrNumber;
+	HeapTuple	tup = NULL;
+	Form_pg_class form;
+	Oid			owner;
+	bool		has_owner;
 
-	if (!catalog_known || has != catalog_has_owner)
+	if (OidIsValid(catalog_relid))
+	{
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(catalog_relid));
+		if (HeapTupleIsValid(tup) &&
+			strcmp(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname), "fm_models") != 0)
+		{
+			ReleaseSysCache(tup);
+			tup = NULL;
+		}
+	}
+	if (!HeapTupleIsValid(tup))
+	{
+		Oid			relid = get_relname_relid("fm_models", ExtensionSchema());
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("fmrec catalog fm_models does not exist")));
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		ForgetPlans();
+		catalog_relid = relid;
+	}
+	form = (Form_pg_class) GETSTRUCT(tup);
+	owner = form->relowner;
+	ReleaseSysCache(tup);
+	has_owner = get_attnum(catalog_relid, "owner") != InvalidAttrNumber;
+	if (has_owner != catalog_has_owner)
 	{
 		ForgetPlans();
-		catalog_has_owner = has;
-		catalog_known = true;
+		catalog_has_owner = has_owner;
 	}
-	return has;
+	return owner;
 }
 
 static void
@@ -152,18 +158,36 @@ NeedsUpdate(const char *what)
 }
 
 /*
- * Prepares a catalog statement once per backend; %1$s in fmt is fm_models,
- * %2$s fm_model_grants, both schema-qualified; a statement that names only
- * the grants uses %2$s after a comment naming %1$s.
+ * Prepares a catalog statement once per backend (Catalog() has run): in
+ * sql, {models} stands for fm_models and {grants} for fm_model_grants,
+ * both schema-qualified.
  */
 static SPIPlanPtr
-Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
+Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
-		char	   *sql = psprintf(fmt, Qualified("fm_models"), Qualified("fm_model_grants"));
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+		char	   *schema = get_namespace_name(get_rel_namespace(catalog_relid));
+		StringInfoData buf;
+		SPIPlanPtr	p;
 
+		initStringInfo(&buf);
+		for (const char *c = sql; *c; c++)
+		{
+			if (strncmp(c, "{models}", 8) == 0)
+			{
+				appendStringInfoString(&buf, quote_qualified_identifier(schema, "fm_models"));
+				c += 7;
+			}
+			else if (strncmp(c, "{grants}", 8) == 0)
+			{
+				appendStringInfoString(&buf, quote_qualified_identifier(schema, "fm_model_grants"));
+				c += 7;
+			}
+			else
+				appendStringInfoChar(&buf, *c);
+		}
+		p = SPI_prepare(buf.data, nargs, types);
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(p);
@@ -173,18 +197,18 @@ Prepare(SPIPlanPtr *plan, const char *fmt, int nargs, Oid *types)
 }
 
 /*
- * Runs a prepared catalog statement as the catalog's owner, restricted;
+ * Runs a prepared catalog statement as owner (the catalog's), restricted;
  * returns SPI_execute_plan's code.  The caller has connected SPI.
  */
 static int
-ExecAsOwner(SPIPlanPtr plan, Datum *values, bool read_only, long count)
+ExecAsOwner(Oid owner, SPIPlanPtr plan, Datum *values, bool read_only, long count)
 {
 	Oid			save_user;
 	int			save_sec;
-	int			rc;
+	volatile int rc = 0;
 
 	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(CatalogOwner(),
+	SetUserIdAndSecContext(owner,
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
@@ -208,39 +232,29 @@ NotOwner(const char *name)
 			 errhint("Only members of the role that owns a model may retrain, drop or grant it.")));
 }
 
-/* Stores a model into a 0.1.0 catalog, as 0.1.0 did. */
-static int64
-StoreModelV1(const char *name, Datum *values)
-{
-	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID,
-	INT8OID, INT8OID, INT8OID, BYTEAOID};
-	int64		version;
-	bool		isnull;
+/* the upsert; 0.2.0's keeps the row of a model the caller does not own */
+#define STORE_COLUMNS \
+	"name, task, solver, hyperparams, metrics, n_rows, n_users, n_items, " \
+	"size_bytes, version, created_at, model"
+#define STORE_VALUES \
+	"$1, $2, $3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'solver', " \
+	"$3::pg_catalog.jsonb, $4::pg_catalog.jsonb, $5, $6, $7, $8, 0, pg_catalog.now(), $9"
+#define STORE_UPDATE \
+	"ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, " \
+	"solver = EXCLUDED.solver, hyperparams = EXCLUDED.hyperparams, " \
+	"metrics = EXCLUDED.metrics, n_rows = EXCLUDED.n_rows, " \
+	"n_users = EXCLUDED.n_users, n_items = EXCLUDED.n_items, " \
+	"size_bytes = EXCLUDED.size_bytes, " \
+	"created_at = EXCLUDED.created_at, model = EXCLUDED.model "
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	Prepare(&store_plan,
-			"INSERT INTO %1$s AS m (name, task, solver, hyperparams, metrics, "
-			"n_rows, n_users, n_items, size_bytes, version, created_at, model) "
-			"VALUES ($1, $2, $3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'solver', "
-			"$3::pg_catalog.jsonb, $4::pg_catalog.jsonb, $5, $6, $7, $8, "
-			"0, pg_catalog.now(), $9) "
-			"ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, "
-			"solver = EXCLUDED.solver, hyperparams = EXCLUDED.hyperparams, "
-			"metrics = EXCLUDED.metrics, n_rows = EXCLUDED.n_rows, "
-			"n_users = EXCLUDED.n_users, n_items = EXCLUDED.n_items, "
-			"size_bytes = EXCLUDED.size_bytes, "
-			"created_at = EXCLUDED.created_at, model = EXCLUDED.model "
-			"RETURNING m.version /* %2$s */",
-			9, types);
-	if (ExecAsOwner(store_plan, values, false, 1) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "could not store model \"%s\"", name);
-	version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-	return version;
-}
+static const char store_sql[] =
+	"INSERT INTO {models} AS m (" STORE_COLUMNS ", owner) "
+	"VALUES (" STORE_VALUES ", $10::pg_catalog.regrole) " STORE_UPDATE
+	"WHERE pg_catalog.pg_has_role($10, m.owner::pg_catalog.oid, 'USAGE') "
+	"RETURNING m.version";
+static const char store_sql_v1[] =
+	"INSERT INTO {models} AS m (" STORE_COLUMNS ") "
+	"VALUES (" STORE_VALUES ") " STORE_UPDATE "RETURNING m.version";
 
 /*
  * Stores a model under name, replacing any older one the caller owns;
@@ -257,7 +271,7 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 	int64		version = 0;
 	bool		isnull;
 	bool		stored;
-	SPIPlanPtr	plan;
+	Oid			owner = Catalog();
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(FmTaskName(m->task));
@@ -270,27 +284,10 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 	values[8] = PointerGetDatum(bytes);
 	values[9] = ObjectIdGetDatum(GetUserId());
 
-	if (!CatalogHasOwner())
-		return StoreModelV1(name, values);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = Prepare(&store_plan,
-				   "INSERT INTO %1$s AS m (name, owner, task, solver, hyperparams, metrics, "
-				   "n_rows, n_users, n_items, size_bytes, version, created_at, model) "
-				   "VALUES ($1, $10::pg_catalog.regrole, $2, "
-				   "$3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'solver', "
-				   "$3::pg_catalog.jsonb, $4::pg_catalog.jsonb, $5, $6, $7, $8, "
-				   "0, pg_catalog.now(), $9) "
-				   "ON CONFLICT (name) DO UPDATE SET task = EXCLUDED.task, "
-				   "solver = EXCLUDED.solver, hyperparams = EXCLUDED.hyperparams, "
-				   "metrics = EXCLUDED.metrics, n_rows = EXCLUDED.n_rows, "
-				   "n_users = EXCLUDED.n_users, n_items = EXCLUDED.n_items, "
-				   "size_bytes = EXCLUDED.size_bytes, "
-				   "created_at = EXCLUDED.created_at, model = EXCLUDED.model "
-				   "WHERE pg_catalog.pg_has_role($10, m.owner::pg_catalog.oid, 'USAGE') "
-				   "RETURNING m.version /* %2$s */",
-				   10, types);
-	if (ExecAsOwner(plan, values, false, 1) != SPI_OK_INSERT_RETURNING)
+	Prepare(&store_plan, catalog_has_owner ? store_sql : store_sql_v1, 10, types);
+	if (ExecAsOwner(owner, store_plan, values, false, 1) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not store model \"%s\"", name);
 	stored = SPI_processed == 1;
 	if (stored)
@@ -303,6 +300,43 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 }
 
 /*
+ * Runs a catalog query on (name, the caller) returning one row of a
+ * boolean right, or none; returns whether there was a row, the right in
+ * *allowed and, when version is not NULL, the first column in *version.
+ */
+static bool
+QueryNameCaller(SPIPlanPtr *plan, const char *sql, const char *sql_v1,
+				const char *name, bool for_update, int64 *version, bool *allowed)
+{
+	Oid			types[2] = {TEXTOID, OIDOID};
+	Datum		values[2];
+	Oid			owner = Catalog();
+	bool		found;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = ObjectIdGetDatum(GetUserId());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(plan, catalog_has_owner ? sql : sql_v1, 2, types);
+	if (ExecAsOwner(owner, *plan, values, !for_update, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up model \"%s\"", name);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		int			col = version ? 2 : 1;
+
+		if (version)
+			*version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+		*allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, col, &isnull));
+	}
+	SPI_finish();
+	return found;
+}
+
+/*
  * Looks up the current version of a model the caller may serve (read:
  * also its bytes); false when there is no model of that name.  A model the
  * caller may not use is permission denied.
@@ -310,38 +344,18 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 bool
 FmrecModelVersion(const char *name, int64 *version)
 {
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
-	bool		found;
 	bool		allowed = false;
-	bool		isnull;
+	bool		found;
 
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(GetUserId());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (!CatalogHasOwner())
-		Prepare(&version_plan,
-				"SELECT m.version, $2 IS NOT NULL /* %2$s */ FROM %1$s m "
-				"WHERE m.name OPERATOR(pg_catalog.=) $1", 2, types);
-	Prepare(&version_plan,
-			"SELECT m.version, pg_catalog.pg_has_role($2, m.owner::pg_catalog.oid, 'USAGE') "
-			"OR EXISTS (SELECT 1 FROM %2$s g WHERE g.model OPERATOR(pg_catalog.=) m.name "
-			"AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true "
-			"ELSE pg_catalog.pg_has_role($2, g.grantee, 'USAGE') END) "
-			"FROM %1$s m WHERE m.name OPERATOR(pg_catalog.=) $1",
-			2, types);
-	if (ExecAsOwner(version_plan, values, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model \"%s\"", name);
-	found = SPI_processed == 1;
-	if (found)
-	{
-		*version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull));
-		allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 2, &isnull));
-	}
-	SPI_finish();
+	found = QueryNameCaller(&version_plan,
+							"SELECT m.version, pg_catalog.pg_has_role($2, m.owner::pg_catalog.oid, 'USAGE') "
+							"OR EXISTS (SELECT 1 FROM {grants} g WHERE g.model OPERATOR(pg_catalog.=) m.name "
+							"AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true "
+							"ELSE pg_catalog.pg_has_role($2, g.grantee, 'USAGE') END) "
+							"FROM {models} m WHERE m.name OPERATOR(pg_catalog.=) $1",
+							"SELECT m.version, true FROM {models} m "
+							"WHERE m.name OPERATOR(pg_catalog.=) $1",
+							name, false, version, &allowed);
 	if (found && !allowed)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -362,15 +376,15 @@ FmrecModelBytes(const char *name, int64 version)
 	Datum		values[2];
 	bytea	   *result = NULL;
 	MemoryContext caller = CurrentMemoryContext;
+	Oid			owner = Catalog();
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = Int64GetDatum(version);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&bytes_plan, "SELECT model FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 "
-			"AND version OPERATOR(pg_catalog.=) $2 /* %2$s */",
-			2, types);
-	if (ExecAsOwner(bytes_plan, values, true, 1) != SPI_OK_SELECT)
+	Prepare(&bytes_plan, "SELECT model FROM {models} WHERE name OPERATOR(pg_catalog.=) $1 "
+			"AND version OPERATOR(pg_catalog.=) $2", 2, types);
+	if (ExecAsOwner(owner, bytes_plan, values, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read model \"%s\"", name);
 	if (SPI_processed == 1)
 	{
@@ -391,36 +405,22 @@ FmrecModelBytes(const char *name, int64 version)
 }
 
 /*
- * Whether the caller owns model name: 1 yes, 0 no, -1 there is no such
- * model.
+ * Whether the caller owns model name, locking its row: 1 yes, 0 no, -1
+ * there is no such model.
  */
 static int
 OwnsModel(const char *name)
 {
-	Oid			types[2] = {TEXTOID, OIDOID};
-	Datum		values[2];
-	int			result = -1;
-	bool		isnull;
+	bool		owns = false;
 
-	values[0] = CStringGetTextDatum(name);
-	values[1] = ObjectIdGetDatum(GetUserId());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (!CatalogHasOwner())
-		Prepare(&owner_plan,
-				"SELECT $2 IS NOT NULL FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 "
-				"FOR UPDATE /* %2$s */", 2, types);
-	Prepare(&owner_plan,
-			"SELECT pg_catalog.pg_has_role($2, owner::pg_catalog.oid, 'USAGE') "
-			"FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE /* %2$s */",
-			2, types);
-	if (ExecAsOwner(owner_plan, values, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look up model \"%s\"", name);
-	if (SPI_processed == 1)
-		result = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											SPI_tuptable->tupdesc, 1, &isnull)) ? 1 : 0;
-	SPI_finish();
-	return result;
+	if (!QueryNameCaller(&owner_plan,
+						 "SELECT pg_catalog.pg_has_role($2, owner::pg_catalog.oid, 'USAGE') "
+						 "FROM {models} WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+						 "SELECT true FROM {models} WHERE name OPERATOR(pg_catalog.=) $1 "
+						 "FOR UPDATE",
+						 name, true, NULL, &owns))
+		return -1;
+	return owns ? 1 : 0;
 }
 
 PG_FUNCTION_INFO_V1(fmrec_drop);
@@ -456,8 +456,8 @@ fmrec_drop(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(&drop_plan, "DELETE FROM %1$s WHERE name OPERATOR(pg_catalog.=) $1 /* %2$s */", 1, types);
-	if (ExecAsOwner(drop_plan, values, false, 0) != SPI_OK_DELETE)
+	Prepare(&drop_plan, "DELETE FROM {models} WHERE name OPERATOR(pg_catalog.=) $1", 1, types);
+	if (ExecAsOwner(Catalog(), drop_plan, values, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not drop model \"%s\"", name);
 	SPI_finish();
 	PG_RETURN_BOOL(true);
@@ -513,7 +513,8 @@ GrantStatement(FunctionCallInfo fcinfo, const char *what, SPIPlanPtr *plan,
 	Datum		values[3];
 	uint64		n;
 
-	if (!CatalogHasOwner())
+	Catalog();
+	if (!catalog_has_owner)
 		NeedsUpdate(what);
 	CheckOwner(name);
 	values[0] = CStringGetTextDatum(name);
@@ -522,7 +523,7 @@ GrantStatement(FunctionCallInfo fcinfo, const char *what, SPIPlanPtr *plan,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	Prepare(plan, sql, 3, types);
-	if (ExecAsOwner(*plan, values, false, 0) != expect)
+	if (ExecAsOwner(Catalog(), *plan, values, false, 0) != expect)
 		elog(ERROR, "%s failed on model \"%s\"", what, name);
 	n = SPI_processed;
 	SPI_finish();
@@ -540,7 +541,7 @@ Datum
 fmrec_grant(PG_FUNCTION_ARGS)
 {
 	GrantStatement(fcinfo, "fm_grant", &grant_plan,
-				   "/* grants of %1$s */ INSERT INTO %2$s (model, grantee, privilege) "
+				   "INSERT INTO {grants} (model, grantee, privilege) "
 				   "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", SPI_OK_INSERT);
 	PG_RETURN_VOID();
 }
@@ -554,7 +555,7 @@ Datum
 fmrec_revoke(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(GrantStatement(fcinfo, "fm_revoke", &revoke_plan,
-								  "/* grants of %1$s */ DELETE FROM %2$s "
+								  "DELETE FROM {grants} "
 								  "WHERE model OPERATOR(pg_catalog.=) $1 "
 								  "AND grantee OPERATOR(pg_catalog.=) $2 "
 								  "AND privilege OPERATOR(pg_catalog.=) $3",

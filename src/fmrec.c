@@ -179,3 +179,14 @@ FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg)
 	f->cb.arg = f;
 	MemoryContextRegisterResetCallback(cxt, &f->cb);
 }
+
+/* The core's name for value[0..vlen) of a categorical column, palloc'd. */
+char *
+FmrecFeatureName(const char *column, const char *value, size_t vlen)
+{
+	size_t		clen = strlen(column);
+	char	   *name = palloc(FM_FEATURE_NAME_SIZE(clen, vlen));
+
+	FmFeatureName(name, column, clen, value, vlen);
+	return name;
+}

@@ -31,6 +31,7 @@ extern void FmrecReport(FmStatus st, const char *err);
 extern void FmrecCheckName(const char *name);
 extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);
 extern void FmrecInitSrf(FunctionCallInfo fcinfo);
+extern char *FmrecFeatureName(const char *column, const char *value, size_t vlen);
 
 /* options.c */
 typedef struct FmrecOptionsData

@@ -322,13 +322,8 @@ AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
 		/* the core's vocabulary: booleans are true/false, as in scoring */
 		const char *value = att->atttypid == BOOLOID ?
 			FmBoolText(DatumGetBool(d)) : SPI_getvalue(tup, desc, c + 1);
-		char	   *full = FmFeatureName(NameStr(att->attname), strlen(NameStr(att->attname)),
-										 value, strlen(value));
 
-		if (full == NULL)
-			FmrecReport(FM_ERR_NOMEM, "could not name a context feature");
-		name = pstrdup(full);
-		free(full);
+		name = FmrecFeatureName(NameStr(att->attname), value, strlen(value));
 	}
 	if ((st = FmRatingsAddContext(r, name, strlen(name), x)) != FM_OK)
 		FmrecReport(st, "could not store a context feature");

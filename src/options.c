@@ -32,7 +32,38 @@
  * Options of the layer itself, beside the core's table (params.c): they
  * shape the call, not the model.
  */
-static const char *const layer_options[] = {"quiet", "user_features", "item_features"};
+typedef enum LayerOpt
+{
+	LAYER_QUIET,
+	LAYER_USER_FEATURES,
+	LAYER_ITEM_FEATURES,
+	N_LAYER_OPTIONS
+} LayerOpt;
+
+static const char *const layer_options[N_LAYER_OPTIONS] = {
+	[LAYER_QUIET] = "quiet",
+	[LAYER_USER_FEATURES] = "user_features",
+	[LAYER_ITEM_FEATURES] = "item_features",
+};
+
+/* one option value, from a SQL argument or a jsonb object */
+typedef enum ValueKind
+{
+	VAL_TEXT,
+	VAL_BOOL,
+	VAL_NUMBER,					/* int4, float8 or a jsonb number */
+	VAL_INT64					/* int8: exact, for seeds */
+} ValueKind;
+
+typedef struct OptValue
+{
+	ValueKind	kind;
+	const char *str;			/* VAL_TEXT, not NUL-terminated */
+	int			len;
+	bool		b;
+	double		d;
+	int64		i;
+} OptValue;
 
 static void
 Init(FmrecOptionsData *opts)
@@ -46,23 +77,32 @@ Init(FmrecOptionsData *opts)
 	opts->item_features = NULL;
 }
 
-/* "a, b, c and d": every option name, for the unrecognized-option hint. */
+/*
+ * "a, b, c and d": every option name (aliases: SageMaker's names instead),
+ * for the unrecognized-option hint.
+ */
 static char *
-OptionList(void)
+OptionList(bool aliases)
 {
 	StringInfoData buf;
 	size_t		n;
 	const FmOptionDef *defs = FmOptionDefs(&n);
-	size_t		total = n + lengthof(layer_options);
+	const char *names[64];		/* options fit in FmrecOptionsData.given */
+	int			count = 0;
 
+	Assert(n + N_LAYER_OPTIONS <= lengthof(names));
+
+	for (size_t j = 0; j < n; j++)
+		if (!aliases || defs[j].alias)
+			names[count++] = aliases ? defs[j].alias : defs[j].name;
+	for (int j = 0; !aliases && j < N_LAYER_OPTIONS; j++)
+		names[count++] = layer_options[j];
 	initStringInfo(&buf);
-	for (size_t j = 0; j < total; j++)
+	for (int j = 0; j < count; j++)
 	{
-		const char *name = j < n ? defs[j].name : layer_options[j - n];
-
 		if (j > 0)
-			appendStringInfoString(&buf, j + 1 == total ? " and " : ", ");
-		appendStringInfoString(&buf, name);
+			appendStringInfoString(&buf, j + 1 == count ? " and " : ", ");
+		appendStringInfoString(&buf, names[j]);
 	}
 	return buf.data;
 }
@@ -73,71 +113,38 @@ UnknownOption(const char *key)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unrecognized training option \"%s\"", key),
-			 errhint("Valid options are %s; SageMaker's names (num_factors, predictor_type, "
-					 "mini_batch_size, bias_wd, linear_wd, factors_wd, factors_init_sigma) "
-					 "are accepted too.", OptionList())));
+			 errhint("Valid options are %s; SageMaker's names %s are accepted too.",
+					 OptionList(false), OptionList(true))));
 }
 
 static void
-SetSolver(FmrecOptionsData *opts, const char *name)
+WrongType(const char *name)
 {
-	if (!FmSolverFromName(name, &opts->params.solver))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized solver \"%s\"", name),
-				 errhint("Use %s.", FmSolverList())));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("training option \"%s\" has the wrong type", name)));
 }
 
-static void
-SetTask(FmrecOptionsData *opts, const char *name)
+/* Index of a layer option, or -1. */
+static int
+LayerOption(const char *key)
 {
-	if (!FmTaskFromName(name, &opts->params.task))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unrecognized task \"%s\"", name),
-				 errhint("Use \"regression\" or \"binary\".")));
-}
-
-/* Sets a numeric option; integers must be whole and in range of their type. */
-static void
-SetNumber(const FmOptionDef *def, FmrecOptionsData *opts, double v)
-{
-	char	   *field = (char *) &opts->params + def->offset;
-
-	switch (def->kind)
-	{
-		case FM_OPT_REAL:
-			*(double *) field = v;
-			break;
-		case FM_OPT_INT:
-			if (!isfinite(v) || v != floor(v) || v < INT_MIN || v > INT_MAX)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"%s\" must be an integer", def->name)));
-			*(int *) field = (int) v;
-			break;
-		case FM_OPT_INT64:
-			if (!isfinite(v) || v != floor(v) || v < -9.2e18 || v > 9.2e18)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"%s\" must be an integer", def->name)));
-			*(uint64_t *) field = (uint64_t) (int64) v;
-			break;
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("training option \"%s\" has the wrong type", def->name)));
-	}
+	for (int j = 0; j < N_LAYER_OPTIONS; j++)
+		if (strcmp(layer_options[j], key) == 0)
+			return j;
+	return -1;
 }
 
 /*
- * Marks option number `bit` of the core table (or a layer option) given;
- * an option given twice, as an argument and in the options object or by
- * both of its names, is an error rather than a silent choice.
+ * Marks option number `bit` (core table positions first, then the layer's)
+ * given; an option given twice, as an argument and in the options object
+ * or by both of its names, is an error rather than a silent choice.
  */
 static void
 MarkGiven(FmrecOptionsData *opts, int bit, const char *name)
 {
+	if (bit >= 64)
+		elog(ERROR, "more training options than FmrecOptionsData.given holds");
 	if (opts->given & ((uint64) 1 << bit))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -145,66 +152,112 @@ MarkGiven(FmrecOptionsData *opts, int bit, const char *name)
 	opts->given |= (uint64) 1 << bit;
 }
 
-/* Index of a layer option, or -1. */
-static int
-LayerOption(const char *key)
+/* Sets a numeric core option; integers must be whole and in range of their type. */
+static void
+SetNumber(const FmOptionDef *def, FmrecOptionsData *opts, double v)
 {
-	for (int j = 0; j < (int) lengthof(layer_options); j++)
-		if (strcmp(layer_options[j], key) == 0)
-			return j;
-	return -1;
+	char	   *field = (char *) &opts->params + def->offset;
+
+	if (def->kind == FM_OPT_REAL)
+		*(double *) field = v;
+	else if (!isfinite(v) || v != floor(v) ||
+			 (def->kind == FM_OPT_INT && (v < INT_MIN || v > INT_MAX)) ||
+			 (def->kind == FM_OPT_INT64 && (v < -9.2e18 || v > 9.2e18)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must be an integer", def->name)));
+	else if (def->kind == FM_OPT_INT)
+		*(int *) field = (int) v;
+	else
+		*(uint64_t *) field = (uint64_t) (int64) v;
 }
 
-/* Applies one jsonb option value. */
+/* Applies a layer option's value. */
 static void
-ApplyJsonb(FmrecOptionsData *opts, const char *key, JsonbValue *v)
+ApplyLayer(FmrecOptionsData *opts, LayerOpt opt, const OptValue *v)
+{
+	if (opt == LAYER_QUIET && v->kind == VAL_BOOL)
+		opts->quiet = v->b;
+	else if (opt != LAYER_QUIET && v->kind == VAL_TEXT)
+	{
+		char	   *src = pnstrdup(v->str, v->len);
+
+		if (opt == LAYER_USER_FEATURES)
+			opts->user_features = src;
+		else
+			opts->item_features = src;
+	}
+	else
+		WrongType(layer_options[opt]);
+}
+
+/*
+ * Applies one option value by name: the one set of rules for SQL arguments
+ * and for the keys of an options object.
+ */
+static void
+Apply(FmrecOptionsData *opts, const char *key, const OptValue *v)
 {
 	size_t		n;
 	const FmOptionDef *defs = FmOptionDefs(&n);
 	const FmOptionDef *def = FmOptionFind(key);
-	int			layer = def ? -1 : LayerOption(key);
+	char	   *field;
 
-	if (def == NULL && layer < 0)
-		UnknownOption(key);
-	if (v->type == jbvNull)
-		return;
 	if (def == NULL)
 	{
-		MarkGiven(opts, (int) n + layer, key);
-		if (layer == 0 && v->type == jbvBool)
-			opts->quiet = v->val.boolean;
-		else if (layer > 0 && v->type == jbvString)
-		{
-			char	   *src = pnstrdup(v->val.string.val, v->val.string.len);
+		int			layer = LayerOption(key);
 
-			if (layer == 1)
-				opts->user_features = src;
-			else
-				opts->item_features = src;
-		}
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("training option \"%s\" has the wrong type", key)));
+		if (layer < 0)
+			UnknownOption(key);
+		MarkGiven(opts, (int) n + layer, key);
+		ApplyLayer(opts, (LayerOpt) layer, v);
 		return;
 	}
 	MarkGiven(opts, (int) (def - defs), def->name);
 	opts->set |= def->setbit;
-	if (def->kind == FM_OPT_TASK && v->type == jbvString)
-		SetTask(opts, pnstrdup(v->val.string.val, v->val.string.len));
-	else if (def->kind == FM_OPT_SOLVER && v->type == jbvString)
-		SetSolver(opts, pnstrdup(v->val.string.val, v->val.string.len));
-	else if (def->kind == FM_OPT_BOOL && v->type == jbvBool)
-		*(bool *) ((char *) &opts->params + def->offset) = v->val.boolean;
-	else if (v->type == jbvNumeric &&
-			 (def->kind == FM_OPT_INT || def->kind == FM_OPT_INT64 || def->kind == FM_OPT_REAL))
-		SetNumber(def, opts,
-				  DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-													 NumericGetDatum(v->val.numeric))));
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("training option \"%s\" has the wrong type", def->name)));
+	field = (char *) &opts->params + def->offset;
+	switch (def->kind)
+	{
+		case FM_OPT_TASK:
+			if (v->kind != VAL_TEXT)
+				WrongType(def->name);
+			if (!FmTaskFromName(pnstrdup(v->str, v->len), (FmTask *) field))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unrecognized task \"%s\"", pnstrdup(v->str, v->len)),
+						 errhint("Use \"regression\" or \"binary\".")));
+			break;
+		case FM_OPT_SOLVER:
+			if (v->kind != VAL_TEXT)
+				WrongType(def->name);
+			if (!FmSolverFromName(pnstrdup(v->str, v->len), (FmSolver *) field))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unrecognized solver \"%s\"", pnstrdup(v->str, v->len)),
+						 errhint("Use %s.", FmSolverList())));
+			break;
+		case FM_OPT_BOOL:
+			if (v->kind != VAL_BOOL)
+				WrongType(def->name);
+			*(bool *) field = v->b;
+			break;
+		case FM_OPT_INT64:
+			if (v->kind == VAL_INT64)
+			{
+				*(uint64_t *) field = (uint64_t) v->i;
+				break;
+			}
+			/* FALLTHROUGH */
+		case FM_OPT_INT:
+		case FM_OPT_REAL:
+			if (v->kind == VAL_NUMBER)
+				SetNumber(def, opts, v->d);
+			else if (v->kind == VAL_INT64)
+				SetNumber(def, opts, (double) v->i);
+			else
+				WrongType(def->name);
+			break;
+	}
 }
 
 /* Applies the keys of a jsonb object of options (NULL: none). */
@@ -226,86 +279,92 @@ ApplyOptionsJsonb(FmrecOptionsData *opts, Jsonb *jb)
 	it = JsonbIteratorInit(&jb->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
+		OptValue	ov = {0};
+
 		if (tok == WJB_KEY)
-			key = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && key != NULL)
 		{
-			if (v.type == jbvBinary)
-			{
-				if (FmOptionFind(key) == NULL && LayerOption(key) < 0)
-					UnknownOption(key);
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("training option \"%s\" has the wrong type", key)));
-			}
-			ApplyJsonb(opts, key, &v);
-			key = NULL;
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
 		}
+		if (tok != WJB_VALUE || key == NULL)
+			continue;
+		if (FmOptionFind(key) == NULL && LayerOption(key) < 0)
+			UnknownOption(key);
+		switch (v.type)
+		{
+			case jbvNull:
+				key = NULL;		/* null: the default */
+				continue;
+			case jbvString:
+				ov.kind = VAL_TEXT;
+				ov.str = v.val.string.val;
+				ov.len = v.val.string.len;
+				break;
+			case jbvBool:
+				ov.kind = VAL_BOOL;
+				ov.b = v.val.boolean;
+				break;
+			case jbvNumeric:
+				ov.kind = VAL_NUMBER;
+				ov.d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+														  NumericGetDatum(v.val.numeric)));
+				break;
+			default:
+				WrongType(key);
+		}
+		Apply(opts, key, &ov);
+		key = NULL;
 	}
 }
 
 /*
  * Applies one named SQL argument: an option of the core table, a layer
  * option, or the options object.  Arguments are matched by their declared
- * name, so the SQL signature may list any subset in any order.
+ * name, so the SQL signature may list any subset in any order; values are
+ * taken exactly as their SQL type holds them.
  */
 static void
 ApplyArgument(FunctionCallInfo fcinfo, int a, const char *name, Oid type,
 			  FmrecOptionsData *opts)
 {
-	JsonbValue	v;
+	OptValue	v = {0};
 
-	if (strcmp(name, "options") == 0)
-	{
-		ApplyOptionsJsonb(opts, PG_GETARG_JSONB_P(a));
-		return;
-	}
-	/* every other argument goes through the jsonb path: one set of rules */
 	switch (type)
 	{
+		case JSONBOID:
+			if (strcmp(name, "options") != 0)
+				elog(ERROR, "fm_train argument \"%s\" has an unsupported type", name);
+			ApplyOptionsJsonb(opts, PG_GETARG_JSONB_P(a));
+			return;
 		case TEXTOID:
 			{
 				text	   *t = PG_GETARG_TEXT_PP(a);
 
-				v.type = jbvString;
-				v.val.string.val = VARDATA_ANY(t);
-				v.val.string.len = VARSIZE_ANY_EXHDR(t);
+				v.kind = VAL_TEXT;
+				v.str = VARDATA_ANY(t);
+				v.len = VARSIZE_ANY_EXHDR(t);
 				break;
 			}
 		case BOOLOID:
-			v.type = jbvBool;
-			v.val.boolean = PG_GETARG_BOOL(a);
+			v.kind = VAL_BOOL;
+			v.b = PG_GETARG_BOOL(a);
 			break;
 		case INT4OID:
-			v.type = jbvNumeric;
-			v.val.numeric = int64_to_numeric(PG_GETARG_INT32(a));
+			v.kind = VAL_NUMBER;
+			v.d = PG_GETARG_INT32(a);
 			break;
 		case INT8OID:
-			{
-				/* seeds are any bigint: set it exactly, not through float8 */
-				const FmOptionDef *def = FmOptionFind(name);
-				size_t		n;
-
-				if (def != NULL && def->kind == FM_OPT_INT64)
-				{
-					MarkGiven(opts, (int) (def - FmOptionDefs(&n)), def->name);
-					*(uint64_t *) ((char *) &opts->params + def->offset) =
-						(uint64_t) PG_GETARG_INT64(a);
-					return;
-				}
-				v.type = jbvNumeric;
-				v.val.numeric = int64_to_numeric(PG_GETARG_INT64(a));
-				break;
-			}
+			v.kind = VAL_INT64;
+			v.i = PG_GETARG_INT64(a);
+			break;
 		case FLOAT8OID:
-			v.type = jbvNumeric;
-			v.val.numeric = DatumGetNumeric(DirectFunctionCall1(float8_numeric,
-																PG_GETARG_DATUM(a)));
+			v.kind = VAL_NUMBER;
+			v.d = PG_GETARG_FLOAT8(a);
 			break;
 		default:
 			elog(ERROR, "fm_train argument \"%s\" has an unsupported type", name);
 	}
-	ApplyJsonb(opts, name, &v);
+	Apply(opts, name, &v);
 }
 
 /* The declared names and types of a function's input arguments, cached per call site. */

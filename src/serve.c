@@ -118,20 +118,6 @@ TextArray(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
 	return out;
 }
 
-/* The core's name for a categorical value, in palloc'd memory. */
-static char *
-ContextName(const char *key, const char *value, size_t vlen)
-{
-	char	   *full = FmFeatureName(key, strlen(key), value, vlen);
-	char	   *name;
-
-	if (full == NULL)
-		FmrecReport(FM_ERR_NOMEM, "could not name a context feature");
-	name = pstrdup(full);
-	free(full);
-	return name;
-}
-
 /*
  * Adds the context features of a jsonb object, named as training names
  * them (FmFeatureName): a string value v of key k is the feature "k=v"; a
@@ -176,10 +162,10 @@ AddContext(FmModel m, FmRep *rep, Jsonb *jb)
 		switch (v.type)
 		{
 			case jbvString:
-				name = ContextName(key, v.val.string.val, v.val.string.len);
+				name = FmrecFeatureName(key, v.val.string.val, v.val.string.len);
 				break;
 			case jbvBool:
-				name = ContextName(key, FmBoolText(v.val.boolean),
+				name = FmrecFeatureName(key, FmBoolText(v.val.boolean),
 								   strlen(FmBoolText(v.val.boolean)));
 				break;
 			case jbvNumeric:
@@ -194,7 +180,7 @@ AddContext(FmModel m, FmRep *rep, Jsonb *jb)
 					char	   *txt = DatumGetCString(DirectFunctionCall1(numeric_out,
 																		  NumericGetDatum(v.val.numeric)));
 
-					name = ContextName(key, txt, strlen(txt));
+					name = FmrecFeatureName(key, txt, strlen(txt));
 				}
 				break;
 			default:

@@ -139,22 +139,21 @@ FmrecEncodeModel(const FmModelData *m)
 	uint8_t    *bytes;
 	size_t		len;
 	bytea	   *out;
+	FmStatus	st;
 
-	if (FmModelEncode(m, &bytes, &len) != FM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory encoding the model")));
 	/* a varlena length would wrap past 1 GB: refuse, never store a prefix */
-	if (len > (size_t) fmrec_max_model_size_kb * 1024)
-	{
-		free(bytes);
+	st = FmModelEncode(m, (size_t) fmrec_max_model_size_kb * 1024, &bytes, &len);
+	if (st == FM_ERR_LIMIT)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("model of %zu bytes exceeds fmrec.max_model_size", len),
 				 errdetail("The limit is %d kB; one PostgreSQL value holds at most 1 GB.",
 						   fmrec_max_model_size_kb),
 				 errhint("Use fewer factors, or store_seen => false to leave out the seen lists.")));
-	}
+	if (st != FM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory encoding the model")));
 	out = palloc_extended(VARHDRSZ + len, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 	if (out == NULL)
 	{

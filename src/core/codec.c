@@ -195,10 +195,12 @@ SetBlock(Fmrec__FeatureBlock *b, const FmNamesData *names, const float *w,
 
 /*
  * Encodes a model as format 2 bytes, malloc'ed into *bytes.  Returns
+ * FM_ERR_LIMIT, with the size the bytes would have in *len, when they
+ * would exceed max_len (checked before the output is allocated), and
  * FM_ERR_NOMEM when memory runs out.
  */
 FmStatus
-FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
+FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len)
 {
 	Fmrec__Model msg = FMREC__MODEL__INIT;
 	Fmrec__Side users = FMREC__SIDE__INIT;
@@ -342,6 +344,11 @@ FmModelEncode(const FmModelData *m, uint8_t **bytes, size_t *len)
 
 	payload = fmrec__model__get_packed_size(&msg);
 	*len = ENVELOPE_BYTES + payload;
+	if (*len > max_len)
+	{
+		st = FM_ERR_LIMIT;
+		goto done;
+	}
 	*bytes = malloc(*len);
 	if (*bytes == NULL)
 		goto done;
@@ -472,8 +479,40 @@ SideOf(const Fmrec__Side *s, SidePart *out)
  * Maps a format 2 message to the neutral Parts; checks come later, in
  * Check and Build.
  */
-static void
-FromV2(const Fmrec__Model *msg, Parts *p)
+/*
+ * Format 1's TrainInfoV1 and format 2's Hyperparams and TrainResult name
+ * their fields alike, so one copy serves both.
+ */
+#define COPY_HYPERPARAMS(dst, h) \
+	do { \
+		(dst)->solver = (FmSolver) (h)->solver; \
+		(dst)->burn_in = (int) (h)->burn_in; \
+		(dst)->epochs = (int) (h)->epochs; \
+		(dst)->batch_size = (int) (h)->batch_size; \
+		(dst)->learning_rate = (h)->learning_rate; \
+		(dst)->reg_bias = (h)->reg_bias; \
+		(dst)->reg_linear = (h)->reg_linear; \
+		(dst)->reg_factors = (h)->reg_factors; \
+		(dst)->init_stdev = (h)->init_stdev; \
+		(dst)->validation = (h)->validation; \
+		(dst)->patience = (int) (h)->patience; \
+		(dst)->seed = (h)->seed; \
+	} while (0)
+
+#define COPY_RESULT(dst, r) \
+	do { \
+		(dst)->rows = (r)->rows; \
+		(dst)->train_rows = (r)->train_rows; \
+		(dst)->epochs_run = (r)->epochs_run; \
+		(dst)->best_epoch = (r)->best_epoch; \
+		(dst)->train_loss = (r)->train_loss; \
+		(dst)->valid_rmse = (r)->has_valid_rmse ? (r)->valid_rmse : NAN; \
+		(dst)->valid_auc = (r)->has_valid_auc ? (r)->valid_auc : NAN; \
+		(dst)->valid_logloss = (r)->has_valid_logloss ? (r)->valid_logloss : NAN; \
+	} while (0)
+
+static FmStatus
+FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 {
 	p->task = msg->has_task ? (uint32_t) msg->task : 0;
 	p->factors = msg->factors;
@@ -491,44 +530,20 @@ FromV2(const Fmrec__Model *msg, Parts *p)
 		p->seen_items = msg->seen->features;
 		p->n_seen_items = msg->seen->n_features;
 		if (msg->seen->n_values)
-			p->n_seen_items = (size_t) -1;	/* seen lists carry no values */
+			return Corrupt(err, errlen, "seen lists carry values");
 	}
 	p->has_features = (msg->users && msg->users->attributes) ||
 		(msg->items && msg->items->attributes) || msg->context;
 	FmParamsDefault(&p->params);
+	p->info.valid_rmse = p->info.valid_auc = p->info.valid_logloss = NAN;
 	if (msg->hyperparams)
 	{
-		const Fmrec__Hyperparams *h = msg->hyperparams;
-
 		p->has_train = true;
-		p->params.solver = (FmSolver) h->solver;
-		p->params.burn_in = (int) h->burn_in;
-		p->params.epochs = (int) h->epochs;
-		p->params.batch_size = (int) h->batch_size;
-		p->params.learning_rate = h->learning_rate;
-		p->params.reg_bias = h->reg_bias;
-		p->params.reg_linear = h->reg_linear;
-		p->params.reg_factors = h->reg_factors;
-		p->params.init_stdev = h->init_stdev;
-		p->params.validation = h->validation;
-		p->params.patience = (int) h->patience;
-		p->params.seed = h->seed;
+		COPY_HYPERPARAMS(&p->params, msg->hyperparams);
 	}
 	if (msg->result)
-	{
-		const Fmrec__TrainResult *r = msg->result;
-
-		p->info.rows = r->rows;
-		p->info.train_rows = r->train_rows;
-		p->info.epochs_run = r->epochs_run;
-		p->info.best_epoch = r->best_epoch;
-		p->info.train_loss = r->train_loss;
-		p->info.valid_rmse = r->has_valid_rmse ? r->valid_rmse : NAN;
-		p->info.valid_auc = r->has_valid_auc ? r->valid_auc : NAN;
-		p->info.valid_logloss = r->has_valid_logloss ? r->valid_logloss : NAN;
-	}
-	else
-		p->info.valid_rmse = p->info.valid_auc = p->info.valid_logloss = NAN;
+		COPY_RESULT(&p->info, msg->result);
+	return FM_OK;
 }
 
 /*
@@ -594,29 +609,10 @@ FromV1(const Fmrec__ModelV1 *msg, Parts *p, char *err, size_t errlen)
 	p->info.valid_rmse = p->info.valid_auc = p->info.valid_logloss = NAN;
 	if (msg->train)
 	{
-		const Fmrec__TrainInfoV1 *t = msg->train;
-
+		/* format 1 kept hyperparameters and results in one message */
 		p->has_train = true;
-		p->params.solver = (FmSolver) t->solver;
-		p->params.burn_in = (int) t->burn_in;
-		p->params.epochs = (int) t->epochs;
-		p->params.batch_size = (int) t->batch_size;
-		p->params.learning_rate = t->learning_rate;
-		p->params.reg_bias = t->reg_bias;
-		p->params.reg_linear = t->reg_linear;
-		p->params.reg_factors = t->reg_factors;
-		p->params.init_stdev = t->init_stdev;
-		p->params.validation = t->validation;
-		p->params.patience = (int) t->patience;
-		p->params.seed = t->seed;
-		p->info.rows = t->rows;
-		p->info.train_rows = t->train_rows;
-		p->info.epochs_run = t->epochs_run;
-		p->info.best_epoch = t->best_epoch;
-		p->info.train_loss = t->train_loss;
-		p->info.valid_rmse = t->has_valid_rmse ? t->valid_rmse : NAN;
-		p->info.valid_auc = t->has_valid_auc ? t->valid_auc : NAN;
-		p->info.valid_logloss = t->has_valid_logloss ? t->valid_logloss : NAN;
+		COPY_HYPERPARAMS(&p->params, msg->train);
+		COPY_RESULT(&p->info, msg->train);
 	}
 	return FM_OK;
 }
@@ -878,13 +874,10 @@ Build(const Parts *p, size_t len, FmModel *out, char *err, size_t errlen)
 	m->params.threshold = p->threshold;
 	if (p->has_train)
 	{
-		FmSolver	solver = p->params.solver;
-
 		m->params = p->params;
 		m->params.task = (FmTask) p->task;
 		m->params.factors = (int) p->factors;
 		m->params.threshold = p->threshold;
-		m->params.solver = solver;
 		m->params.store_seen = p->n_seen_counts > 0;
 		m->info = p->info;
 	}
@@ -949,8 +942,9 @@ FmModelDecode(const uint8_t *bytes, size_t len, FmModel *out,
 		msg = fmrec__model__unpack(NULL, payload, bytes + ENVELOPE_BYTES);
 		if (msg == NULL)
 			return Corrupt(err, errlen, "the bytes are not a valid model message");
-		FromV2(msg, &p);
-		st = Build(&p, len, out, err, errlen);
+		st = FromV2(msg, &p, err, errlen);
+		if (st == FM_OK)
+			st = Build(&p, len, out, err, errlen);
 		fmrec__model__free_unpacked(msg, NULL);
 		return st;
 	}

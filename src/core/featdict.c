@@ -189,21 +189,18 @@ FmSideAdd(FmSide s, int64_t id, const char *name, size_t len, float val)
 }
 
 /*
- * The name of the feature for value[0..vlen) of column[0..clen): "c=v",
- * malloc'ed; NULL when memory runs out.
+ * Writes the name of the feature for value[0..vlen) of column[0..clen),
+ * "c=v" and a NUL, to out, which has FM_FEATURE_NAME_SIZE(clen, vlen)
+ * bytes.
  */
-char *
-FmFeatureName(const char *column, size_t clen, const char *value, size_t vlen)
+void
+FmFeatureName(char *out, const char *column, size_t clen, const char *value,
+			  size_t vlen)
 {
-	char	   *name = malloc(clen + vlen + 2);
-
-	if (name == NULL)
-		return NULL;
-	memcpy(name, column, clen);
-	name[clen] = '=';
-	memcpy(name + clen + 1, value, vlen);
-	name[clen + 1 + vlen] = '\0';
-	return name;
+	memcpy(out, column, clen);
+	out[clen] = '=';
+	memcpy(out + clen + 1, value, vlen);
+	out[clen + 1 + vlen] = '\0';
 }
 
 /* How a boolean value is spelled in a feature name. */

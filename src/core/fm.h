@@ -241,8 +241,9 @@ extern FmStatus FmRatingsAddContext(FmRatings r, const char *name, size_t len,
  * "c=v", a boolean's value is spelled "true" or "false", and a real value
  * is the feature "c" itself, with the value as x.
  */
-extern char *FmFeatureName(const char *column, size_t clen, const char *value,
-						   size_t vlen);
+#define FM_FEATURE_NAME_SIZE(clen, vlen) ((clen) + (vlen) + 2)
+extern void FmFeatureName(char *out, const char *column, size_t clen,
+						  const char *value, size_t vlen);
 extern const char *FmBoolText(bool value);
 extern FmStatus FmRatingsAppend(FmRatings dst, const FmRatingsData *src);
 
@@ -527,8 +528,8 @@ extern double FmAuc(const float *score, const float *label, size_t n);
 /* ---------------------------------------------------------------- */
 /* codec.c: model <-> protobuf bytes */
 
-extern FmStatus FmModelEncode(const FmModelData *m, uint8_t **bytes,
-							  size_t *len);
+extern FmStatus FmModelEncode(const FmModelData *m, size_t max_len,
+							  uint8_t **bytes, size_t *len);
 extern FmStatus FmModelDecode(const uint8_t *bytes, size_t len,
 							  FmModel *out, char *err, size_t errlen);
 extern int	FmModelFormat(const uint8_t *bytes, size_t len);

@@ -21,14 +21,22 @@ static const FmSolverOps *const solvers[] = {
 
 #define N_SOLVERS (sizeof(solvers) / sizeof(solvers[0]))
 
-/* The ops of a solver; SGD's for a value outside the table. */
-const FmSolverOps *
-FmSolverOpsFor(FmSolver solver)
+static const FmSolverOps *
+Find(FmSolver solver)
 {
 	for (size_t j = 0; j < N_SOLVERS; j++)
 		if (solvers[j]->id == solver)
 			return solvers[j];
-	return &fm_sgd_ops;
+	return NULL;
+}
+
+/* The ops of a solver; SGD's for a value outside the table. */
+const FmSolverOps *
+FmSolverOpsFor(FmSolver solver)
+{
+	const FmSolverOps *ops = Find(solver);
+
+	return ops ? ops : &fm_sgd_ops;
 }
 
 const char *
@@ -53,20 +61,16 @@ FmSolverFromName(const char *name, FmSolver *solver)
 bool
 FmSolverSupports(FmSolver solver, FmTask task)
 {
-	for (size_t j = 0; j < N_SOLVERS; j++)
-		if (solvers[j]->id == solver)
-			return (solvers[j]->caps &
-					(task == FM_TASK_BINARY ? FM_CAP_BINARY : FM_CAP_REGRESSION)) != 0;
-	return false;
+	const FmSolverOps *ops = Find(solver);
+
+	return ops != NULL &&
+		(ops->caps & (task == FM_TASK_BINARY ? FM_CAP_BINARY : FM_CAP_REGRESSION)) != 0;
 }
 
 bool
 FmSolverKnown(FmSolver solver)
 {
-	for (size_t j = 0; j < N_SOLVERS; j++)
-		if (solvers[j]->id == solver)
-			return true;
-	return false;
+	return Find(solver) != NULL;
 }
 
 /* The solvers' names as "a", "b" or "c", for messages. */

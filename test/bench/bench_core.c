@@ -432,7 +432,7 @@ Synth(void)
 	TopnLatency(m, &p50, &p99);
 	printf("| fm_topn(user, 10), %u items | p50 %.3f ms, p99 %.3f ms |\n",
 		   m->n_items, p50, p99);
-	FmModelEncode(m, &bytes, &len);
+	FmModelEncode(m, SIZE_MAX, &bytes, &len);
 	printf("| model bytes (with seen lists) | %zu |\n", len);
 	free(bytes);
 	FmModelFree(m);

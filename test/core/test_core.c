@@ -217,9 +217,9 @@ TestCodec(void)
 	p.epochs = 3;
 	m = TrainOn(&r, &p);
 	CHECK(m != NULL, "%s", err);
-	CHECK(FmModelEncode(m, &bytes, &len) == FM_OK, "encode");
+	CHECK(FmModelEncode(m, SIZE_MAX, &bytes, &len) == FM_OK, "encode");
 	CHECK(FmModelDecode(bytes, len, &d, err, sizeof(err)) == FM_OK, "decode: %s", err);
-	CHECK(FmModelEncode(d, &again, &len2) == FM_OK, "re-encode");
+	CHECK(FmModelEncode(d, SIZE_MAX, &again, &len2) == FM_OK, "re-encode");
 	CHECK(len == len2 && memcmp(bytes, again, len) == 0, "decode then encode is the identity");
 	for (uint32_t u = 0; u < m->n_users && same; u++)
 		for (uint32_t i = 0; i < m->n_items && same; i++)
@@ -334,9 +334,9 @@ TestDeterminism(void)
 	m2 = TrainOn(&b, &p);
 	p.seed = 43;
 	m3 = TrainOn(&a, &p);
-	FmModelEncode(m1, &b1, &l1);
-	FmModelEncode(m2, &b2, &l2);
-	FmModelEncode(m3, &b3, &l3);
+	FmModelEncode(m1, SIZE_MAX, &b1, &l1);
+	FmModelEncode(m2, SIZE_MAX, &b2, &l2);
+	FmModelEncode(m3, SIZE_MAX, &b3, &l3);
 	CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0,
 		  "same rows in any order + same seed + one thread = same bytes");
 	CHECK(l1 != l3 || memcmp(b1, b3, l1) != 0, "another seed gives another model");
@@ -762,8 +762,8 @@ TestFeatures(void)
 		size_t		l2;
 
 		FmTrain(&d2, &p, &m2, err, sizeof(err));
-		FmModelEncode(m, &bytes, &len);
-		FmModelEncode(m2, &b2, &l2);
+		FmModelEncode(m, SIZE_MAX, &bytes, &len);
+		FmModelEncode(m2, SIZE_MAX, &b2, &l2);
 		CHECK(len == l2 && memcmp(bytes, b2, len) == 0,
 			  "same rows and attributes in any order = same bytes");
 		free(b2);
@@ -787,9 +787,9 @@ TestFeatures(void)
 		  "an attribute-only user is scored through its attributes");
 
 	/* round trip with features */
-	CHECK(FmModelEncode(m, &bytes, &len) == FM_OK, "encode");
+	CHECK(FmModelEncode(m, SIZE_MAX, &bytes, &len) == FM_OK, "encode");
 	CHECK(FmModelDecode(bytes, len, &d, err, sizeof(err)) == FM_OK, "decode: %s", err);
-	CHECK(FmModelEncode(d, &again, &len2) == FM_OK && len == len2 &&
+	CHECK(FmModelEncode(d, SIZE_MAX, &again, &len2) == FM_OK && len == len2 &&
 		  memcmp(bytes, again, len) == 0, "decode then encode is the identity with features");
 	for (uint32_t u = 0; u < m->n_users && ok; u += 3)
 		ok = FmModelRaw(m, u, u % m->n_items) == FmModelRaw(d, u, u % m->n_items);
@@ -964,8 +964,8 @@ TestSolvers(void)
 		CHECK(FmTrain(&ds, &p, &m1, err, sizeof(err)) == FM_OK, "%s", err);
 		p.threads = 2;
 		CHECK(FmTrain(&ds, &p, &m2, err, sizeof(err)) == FM_OK, "%s", err);
-		FmModelEncode(m1, &b1, &l1);
-		FmModelEncode(m2, &b2, &l2);
+		FmModelEncode(m1, SIZE_MAX, &b1, &l1);
+		FmModelEncode(m2, SIZE_MAX, &b2, &l2);
 		CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0,
 			  "%s: one and two threads give the same bytes", FmSolverName((FmSolver) s));
 		rmse = TestRmse(m1, &test);
