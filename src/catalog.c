@@ -50,6 +50,7 @@ static SPIPlanPtr drop_plan = NULL;
 static SPIPlanPtr owner_plan = NULL;
 static SPIPlanPtr grant_plan = NULL;
 static SPIPlanPtr revoke_plan = NULL;
+static SPIPlanPtr granted_plan = NULL;
 
 /*
  * What this backend knows of the catalog: fm_models' oid, and whether it
@@ -67,7 +68,7 @@ static void
 ForgetPlans(void)
 {
 	SPIPlanPtr *plans[] = {&version_plan, &bytes_plan, &store_plan, &drop_plan,
-	&owner_plan, &grant_plan, &revoke_plan};
+	&owner_plan, &grant_plan, &revoke_plan, &granted_plan};
 
 	for (int j = 0; j < (int) lengthof(plans); j++)
 		if (*plans[j] != NULL)
@@ -299,70 +300,102 @@ FmrecStoreModel(const char *name, const FmModelData *m, const bytea *bytes,
 	return version;
 }
 
+/* [0.2.0 catalog][for update] */
+static const char *const row_sql[2][2] = {
+	{"SELECT version, 0::pg_catalog.oid FROM {models} WHERE name OPERATOR(pg_catalog.=) $1",
+	"SELECT version, 0::pg_catalog.oid FROM {models} WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE"},
+	{"SELECT version, owner::pg_catalog.oid FROM {models} WHERE name OPERATOR(pg_catalog.=) $1",
+	"SELECT version, owner::pg_catalog.oid FROM {models} WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE"},
+};
+
 /*
- * Runs a catalog query on (name, the caller) returning one row of a
- * boolean right, or none; returns whether there was a row, the right in
- * *allowed and, when version is not NULL, the first column in *version.
+ * Reads the row of model name: its version and owner (InvalidOid in a
+ * 0.1.0 catalog, which has none), locking it for update when asked.
+ * Returns false when there is no such model.
  */
 static bool
-QueryNameCaller(SPIPlanPtr *plan, const char *sql, const char *sql_v1,
-				const char *name, bool for_update, int64 *version, bool *allowed)
+ModelRow(SPIPlanPtr *plan, const char *name, bool for_update, int64 *version,
+		 Oid *model_owner)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	Oid			owner = Catalog();
+	bool		found;
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(plan, row_sql[catalog_has_owner][for_update], 1, types);
+	if (ExecAsOwner(owner, *plan, values, !for_update, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up model \"%s\"", name);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		*version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+		*model_owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_finish();
+	return found;
+}
+
+/* Whether the caller has the privileges of a model's owner (0.1.0: all do). */
+static bool
+CallerOwns(Oid model_owner)
+{
+	return !catalog_has_owner || has_privs_of_role(GetUserId(), model_owner);
+}
+
+/* Whether model name is granted (serve or read) to the caller or public. */
+static bool
+Granted(const char *name)
 {
 	Oid			types[2] = {TEXTOID, OIDOID};
 	Datum		values[2];
 	Oid			owner = Catalog();
-	bool		found;
+	bool		granted;
 	bool		isnull;
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = ObjectIdGetDatum(GetUserId());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	Prepare(plan, catalog_has_owner ? sql : sql_v1, 2, types);
-	if (ExecAsOwner(owner, *plan, values, !for_update, 1) != SPI_OK_SELECT)
+	Prepare(&granted_plan,
+			"SELECT EXISTS (SELECT 1 FROM {grants} g WHERE g.model OPERATOR(pg_catalog.=) $1 "
+			"AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true "
+			"ELSE pg_catalog.pg_has_role($2, g.grantee, 'USAGE') END)",
+			2, types);
+	if (ExecAsOwner(owner, granted_plan, values, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up model \"%s\"", name);
-	found = SPI_processed == 1;
-	if (found)
-	{
-		int			col = version ? 2 : 1;
-
-		if (version)
-			*version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc, 1, &isnull));
-		*allowed = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
-											  SPI_tuptable->tupdesc, col, &isnull));
-	}
+	granted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_finish();
-	return found;
+	return granted;
 }
 
 /*
  * Looks up the current version of a model the caller may serve (read:
  * also its bytes); false when there is no model of that name.  A model the
- * caller may not use is permission denied.
+ * caller may not use is permission denied.  This runs once per statement
+ * and call site: the owner's check is a C call, the grants are read only
+ * for others.
  */
 bool
 FmrecModelVersion(const char *name, int64 *version)
 {
-	bool		allowed = false;
-	bool		found;
+	Oid			model_owner;
 
-	found = QueryNameCaller(&version_plan,
-							"SELECT m.version, pg_catalog.pg_has_role($2, m.owner::pg_catalog.oid, 'USAGE') "
-							"OR EXISTS (SELECT 1 FROM {grants} g WHERE g.model OPERATOR(pg_catalog.=) m.name "
-							"AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true "
-							"ELSE pg_catalog.pg_has_role($2, g.grantee, 'USAGE') END) "
-							"FROM {models} m WHERE m.name OPERATOR(pg_catalog.=) $1",
-							"SELECT m.version, true FROM {models} m "
-							"WHERE m.name OPERATOR(pg_catalog.=) $1",
-							name, false, version, &allowed);
-	if (found && !allowed)
+	if (!ModelRow(&version_plan, name, false, version, &model_owner))
+		return false;
+	if (!CallerOwns(model_owner) && !Granted(name))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for model \"%s\"", name),
 				 errhint("The model's owner can grant it with fm_grant('%s', role, 'serve').",
 						 name)));
-	return found;
+	return true;
 }
 
 /*
@@ -411,16 +444,12 @@ FmrecModelBytes(const char *name, int64 version)
 static int
 OwnsModel(const char *name)
 {
-	bool		owns = false;
+	int64		version;
+	Oid			model_owner;
 
-	if (!QueryNameCaller(&owner_plan,
-						 "SELECT pg_catalog.pg_has_role($2, owner::pg_catalog.oid, 'USAGE') "
-						 "FROM {models} WHERE name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-						 "SELECT true FROM {models} WHERE name OPERATOR(pg_catalog.=) $1 "
-						 "FOR UPDATE",
-						 name, true, NULL, &owns))
+	if (!ModelRow(&owner_plan, name, true, &version, &model_owner))
 		return -1;
-	return owns ? 1 : 0;
+	return CallerOwns(model_owner) ? 1 : 0;
 }
 
 PG_FUNCTION_INFO_V1(fmrec_drop);
