@@ -4,6 +4,8 @@
 #                train on built-in data and show recommendations
 #   make test    the same set-up, then core unit tests, pg_regress and TAP
 #   make bench   benchmark tables (core and SQL)
+#   make fuzz    fuzz the model decoder (clang, ASan + UBSan)
+#   make valgrind  the core unit tests under valgrind
 #
 # Plain PGXS otherwise: make && make install && make installcheck.
 
@@ -23,7 +25,7 @@ OBJS = $(CORE_OBJS) $(LAYER_OBJS)
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0.sql \
 	sql/$(EXTENSION)--0.1.0--0.2.0.sql
-REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade
+REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade limits
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # OpenBLAS, single-threaded build: a PostgreSQL backend must not grow
@@ -44,7 +46,7 @@ SHLIB_LINK = $(PROTOBUF_LIBS) -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) \
 	-lopenblas -pthread -lm
 
 EXTRA_CLEAN = src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h test/core/test_core \
-	test/bench/bench_core results regression.diffs regression.out tmp_check
+	test/bench/bench_core test/fuzz/work results regression.diffs regression.out tmp_check
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -75,7 +77,7 @@ test/core/test_core: test/core/test_core.c $(CORE_SRCS) src/core/fm.h src/core/f
 test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h
 	$(CORE_CC) -o $@ test/bench/bench_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-.PHONY: deps unittest demo demo-stop test bench
+.PHONY: deps unittest demo demo-stop test bench fuzz valgrind print-core-srcs
 
 deps:
 	@bash test/install-deps.sh
@@ -94,3 +96,17 @@ test:
 
 bench:
 	@bash test/bench/run-bench.sh
+
+# libFuzzer harness of the decoder (clang; skipped when clang is missing):
+# make fuzz FUZZ_SECONDS=1800 FUZZ_JOBS=2
+fuzz:
+	@bash test/fuzz/run-fuzz.sh
+
+# the core unit tests under valgrind: 0 errors and 0 definite leaks
+valgrind: test/core/test_core
+	FMREC_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 --leak-check=full \
+		--show-leak-kinds=definite --errors-for-leak-kinds=definite \
+		test/core/test_core
+
+print-core-srcs:
+	@echo $(CORE_SRCS)

@@ -103,6 +103,7 @@ fmrec_agg_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(a);
 	if (a == NULL)
 		a = NewState(cxt);
+	FmrecCheckRowsMemory(&a->r, &b->r);
 	if (FmRatingsAppend(&a->r, &b->r) != FM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),

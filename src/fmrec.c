@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
@@ -21,6 +22,7 @@ char	   *fmrec_model = NULL;
 int			fmrec_threads = 1;
 int			fmrec_cache_size_kb = 256 * 1024;
 int			fmrec_max_model_size_kb = FMREC_MAX_MODEL_KB;
+int			fmrec_max_training_memory_kb = FMREC_DEFAULT_TRAINING_KB;
 
 void		_PG_init(void);
 
@@ -63,7 +65,44 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	/*
+	 * A protection of the server, not a tuning knob: only superusers (or
+	 * roles granted SET on it) may change it.
+	 */
+	DefineCustomIntVariable("fmrec.max_training_memory",
+							"Largest memory one training or data generation may use.",
+							"fm_train, fm_train_agg and fm_synthetic_ratings estimate "
+							"their memory before allocating it and refuse past this.",
+							&fmrec_max_training_memory_kb,
+							FMREC_DEFAULT_TRAINING_KB, 1024, MAX_KILOBYTES,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("fmrec");
+}
+
+/* True when an estimate of bytes is past fmrec.max_training_memory. */
+bool
+FmrecOverMemory(double bytes)
+{
+	return !(bytes <= (double) fmrec_max_training_memory_kb * 1024.0);
+}
+
+/* bytes as pg_size_pretty spells them ("21 GB"), for messages */
+char *
+FmrecPrettySize(double bytes)
+{
+	int64		b = bytes < 9.2e18 ? (int64) bytes : PG_INT64_MAX;
+
+	return text_to_cstring(DatumGetTextPP(DirectFunctionCall1(pg_size_pretty,
+															  Int64GetDatum(b))));
+}
+
+/* The limit as a string, for messages. */
+char *
+FmrecMemoryLimit(void)
+{
+	return FmrecPrettySize((double) fmrec_max_training_memory_kb * 1024.0);
 }
 
 /* Raises the ERROR matching a failed core status. */

@@ -17,17 +17,24 @@
 
 #define FMREC_MAX_NAME (NAMEDATALEN - 1)
 
+/* fmrec.max_training_memory's default: 2 GB, in kB */
+#define FMREC_DEFAULT_TRAINING_KB (2 * 1024 * 1024)
+
 /* settings */
 extern char *fmrec_model;
 extern int	fmrec_threads;
 extern int	fmrec_cache_size_kb;
 extern int	fmrec_max_model_size_kb;
+extern int	fmrec_max_training_memory_kb;
 
 /* one varlena holds at most 1 GB, header included */
 #define FMREC_MAX_MODEL_KB	((int) ((MaxAllocSize - VARHDRSZ) / 1024))
 
 /* fmrec.c */
 extern void FmrecReport(FmStatus st, const char *err);
+extern bool FmrecOverMemory(double bytes);
+extern char *FmrecPrettySize(double bytes);
+extern char *FmrecMemoryLimit(void);
 extern void FmrecCheckName(const char *name);
 extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);
 extern void FmrecInitSrf(FunctionCallInfo fcinfo);
@@ -63,6 +70,8 @@ extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timin
 /* load.c */
 extern void FmrecLoadRatings(const char *source, FmRatings r);
 extern void FmrecLoadSide(const char *source, FmSide side);
+extern void FmrecCheckRowsMemory(const FmRatingsData *r,
+								 const FmRatingsData *more);
 extern void FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 						   double weight, uint64 rowno);
 

@@ -19,6 +19,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/plancache.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -207,6 +208,27 @@ CheckRatingColumns(TupleDesc tupdesc)
 }
 
 /*
+ * Refuses to hold more training rows than fmrec.max_training_memory
+ * allows (the rows themselves and the training set to be built from
+ * them), as early as the rows arrive; more (or NULL) are rows about to
+ * be appended to r.
+ */
+void
+FmrecCheckRowsMemory(const FmRatingsData *r, const FmRatingsData *more)
+{
+	double		need = FmRatingsMemory(r) + (more ? FmRatingsMemory(more) : 0);
+
+	if (FmrecOverMemory(need))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training rows need more memory than fmrec.max_training_memory"),
+				 errdetail("After %zu rows they take about %s; the limit is %s.",
+						   r->n + (more ? more->n : 0), FmrecPrettySize(need),
+						   FmrecMemoryLimit()),
+				 errhint("Train on a sample or a time window of the rows, or have a superuser raise fmrec.max_training_memory.")));
+}
+
+/*
  * Adds one row; the core checks it (FmRatingCheck) and this words the
  * error.  rowno is 1-based, for messages.
  */
@@ -217,7 +239,12 @@ FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 	FmStatus	st = FmRatingsAdd(r, user, item, rating, weight);
 
 	if (st == FM_OK)
+	{
+		/* the rows grow by doubling: checking every 64k rows is enough */
+		if ((r->n & 0xFFFF) == 0)
+			FmrecCheckRowsMemory(r, NULL);
 		return;
+	}
 	if (st == FM_ERR_DATA && FmRatingCheck(rating, weight) == FM_ROW_BAD_RATING)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -235,6 +262,13 @@ FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 			 errdetail("Failed to store " UINT64_FORMAT " training rows.", rowno)));
 }
 
+static void
+ReadSourceContext(void *arg)
+{
+	errcontext("reading the rows of \"%s\" (read-only)",
+			   (const char *) arg);
+}
+
 /*
  * Runs source (a relation name or a query) through a read-only cursor,
  * calling check once with the result's descriptor and row for every row.
@@ -250,6 +284,8 @@ ReadSource(const char *source, void (*check) (TupleDesc),
 	Portal		portal;
 	uint64		rowno = 0;
 	bool		checked = false;
+	int			nest;
+	ErrorContextCallback errcb;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -258,6 +294,20 @@ ReadSource(const char *source, void (*check) (TupleDesc),
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	CheckReadOnly(plan);
+
+	/*
+	 * The check above is syntactic: a function the query calls could still
+	 * write.  The query runs as in a read-only transaction, so any write
+	 * but to a temporary table fails; the setting returns to what it was
+	 * when the rows are read (or with the transaction, on error).
+	 */
+	errcb.callback = ReadSourceContext;
+	errcb.arg = (void *) source;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	nest = NewGUCNestLevel();
+	(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	for (;;)
 	{
@@ -278,6 +328,8 @@ ReadSource(const char *source, void (*check) (TupleDesc),
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
+	AtEOXact_GUC(true, nest);
+	error_context_stack = errcb.previous;
 	SPI_finish();
 	return rowno;
 }
@@ -309,7 +361,7 @@ AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
 	{
 		double		v = RealValue(d, att->atttypid);
 
-		if (!isfinite(v) || !isfinite((float) v))
+		if (!FmFitsFloat(v))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("context column \"%s\" must be finite", NameStr(att->attname)),
@@ -424,7 +476,7 @@ SideRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 					 errdetail("Row " UINT64_FORMAT " of the feature query has a null value.", rowno)));
 		val = RealValue(v, TupleDescAttr(desc, 2)->atttypid);
 	}
-	if (!isfinite(val) || !isfinite((float) val))
+	if (!FmFitsFloat(val))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("feature value must be a finite number"),
@@ -432,6 +484,12 @@ SideRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 	if ((st = FmSideAdd(side, IdValue(id, TupleDescAttr(desc, 0)->atttypid),
 						name, strlen(name), (float) val)) != FM_OK)
 		FmrecReport(st, "could not store a feature");
+	if ((rowno & 0xFFFF) == 0 && FmrecOverMemory(FmSideMemory(side)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("feature rows need more memory than fmrec.max_training_memory"),
+				 errdetail("After " UINT64_FORMAT " rows they take about %s; the limit is %s.",
+						   rowno, FmrecPrettySize(FmSideMemory(side)), FmrecMemoryLimit())));
 }
 
 /* Reads (id, feature, [value]) rows of user or item attributes. */

@@ -15,8 +15,10 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
@@ -74,20 +76,44 @@ fmrec_predict_default(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(FmModelPredict(m, PG_GETARG_INT64(0), PG_GETARG_INT64(1)));
 }
 
-/* The elements of an array argument of type elemtype; NULLs are an error. */
+/*
+ * Refuses an array argument of more than limit elements before it is
+ * taken apart.
+ */
+static ArrayType *
+BoundedArray(FunctionCallInfo fcinfo, int arg, const char *what, int limit)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(arg);
+	int			count = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
+
+	if (count > limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many %s", what),
+				 errdetail("The array has %d elements; fm_topn takes at most %d.", count, limit),
+				 limit == FM_MAX_CANDIDATES ?
+				 errhint("Rank the whole catalogue (candidates => NULL) and filter the result, or rank the candidates in parts.") :
+				 errhint("Pass the most recent items of the session.")));
+	return arr;
+}
+
+/*
+ * The elements of an array argument of type elemtype, at most limit of
+ * them; NULLs are an error.
+ */
 static Datum *
 ArrayDatums(FunctionCallInfo fcinfo, int arg, Oid elemtype, const char *what,
-			int *n)
+			int limit, int *n)
 {
 	Datum	   *elems;
 	bool	   *nulls;
 	int16		len;
 	bool		byval;
 	char		align;
+	ArrayType  *arr = BoundedArray(fcinfo, arg, what, limit);
 
 	get_typlenbyvalalign(elemtype, &len, &byval, &align);
-	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), elemtype, len, byval, align,
-					  &elems, &nulls, n);
+	deconstruct_array(arr, elemtype, len, byval, align, &elems, &nulls, n);
 	for (int j = 0; j < *n; j++)
 		if (nulls[j])
 			ereport(ERROR,
@@ -97,9 +123,10 @@ ArrayDatums(FunctionCallInfo fcinfo, int arg, Oid elemtype, const char *what,
 }
 
 static int64 *
-Int64Array(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
+Int64Array(FunctionCallInfo fcinfo, int arg, const char *what, int limit,
+		   int *n)
 {
-	Datum	   *elems = ArrayDatums(fcinfo, arg, INT8OID, what, n);
+	Datum	   *elems = ArrayDatums(fcinfo, arg, INT8OID, what, limit, n);
 	int64	   *out = palloc(Max(*n, 1) * sizeof(int64));
 
 	for (int j = 0; j < *n; j++)
@@ -108,9 +135,10 @@ Int64Array(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
 }
 
 static char **
-TextArray(FunctionCallInfo fcinfo, int arg, const char *what, int *n)
+TextArray(FunctionCallInfo fcinfo, int arg, const char *what, int limit,
+		  int *n)
 {
-	Datum	   *elems = ArrayDatums(fcinfo, arg, TEXTOID, what, n);
+	Datum	   *elems = ArrayDatums(fcinfo, arg, TEXTOID, what, limit, n);
 	char	  **out = palloc(Max(*n, 1) * sizeof(char *));
 
 	for (int j = 0; j < *n; j++)
@@ -171,9 +199,16 @@ AddContext(FmModel m, FmRep *rep, Jsonb *jb)
 			case jbvNumeric:
 				if (FmModelHasFeatures(m) && FmFeatDictGet(&m->cdict, key, strlen(key)) >= 0)
 				{
+					double		d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+																	   NumericGetDatum(v.val.numeric)));
+
+					if (!FmFitsFloat(d))
+						ereport(ERROR,
+								(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+								 errmsg("context value of \"%s\" is out of range", key),
+								 errdetail("Real-valued features are real (float4) numbers, within 3.4e38 either side of zero.")));
 					name = key;
-					x = (float) DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-																   NumericGetDatum(v.val.numeric)));
+					x = (float) d;
 				}
 				else
 				{
@@ -245,7 +280,7 @@ RankInto(FunctionCallInfo fcinfo, FmModel m, const FmRep *rep, int n,
 	{
 		int			nc;
 
-		q.candidates = Int64Array(fcinfo, cand_arg, "candidates", &nc);
+		q.candidates = Int64Array(fcinfo, cand_arg, "candidates", FM_MAX_CANDIDATES, &nc);
 		q.n_candidates = nc;
 	}
 	out = palloc(Max(FmTopnCapacity(m, &q), 1) * sizeof(FmScored));
@@ -287,6 +322,31 @@ Topn(FunctionCallInfo fcinfo, FmModel m, int first)
 }
 
 /*
+ * Folds a session into rep in steps of FmFoldInChunk items, checking for
+ * interrupts between them: the work grows as items x k^2 (a session of
+ * 100,000 items at k = 1024 is some 10^11 multiply-adds), and a cancel or
+ * statement_timeout must stop it within a step.  The workspace is
+ * palloc'd, so an ERROR out of a step leaks nothing.
+ */
+static void
+FoldIn(FmModel m, FmRep *rep, const int64 *items, const float *ratings, int n)
+{
+	FmFoldIn	f;
+	size_t		chunk = FmFoldInChunk(m);
+
+	FmFoldInBegin(m, rep, 1.0, palloc(FmFoldInBytes(m)), &f);
+	for (size_t start = 0; start < (size_t) n; start += chunk)
+	{
+		CHECK_FOR_INTERRUPTS();
+		FmFoldInAdd(&f, (const int64_t *) items + start,
+					ratings ? ratings + start : NULL,
+					Min(chunk, (size_t) n - start));
+	}
+	CHECK_FOR_INTERRUPTS();
+	FmFoldInFinish(&f);
+}
+
+/*
  * Shared body of the anonymous fm_topn forms: (model, n, user_features,
  * items, ratings, candidates, context, verbose).
  */
@@ -304,7 +364,7 @@ TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
 	if (!PG_ARGISNULL(2))
 	{
 		int			nf;
-		char	  **names = TextArray(fcinfo, 2, "user_features", &nf);
+		char	  **names = TextArray(fcinfo, 2, "user_features", FM_MAX_SESSION_ITEMS, &nf);
 
 		FmRepAddFeatures(m, &rep, 'u', (const char *const *) names, NULL, nf);
 	}
@@ -313,12 +373,11 @@ TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
 	if (!PG_ARGISNULL(3))
 	{
 		float	   *ratings = NULL;
-		FmStatus	st;
 
-		items = Int64Array(fcinfo, 3, "items", &n_items);
+		items = Int64Array(fcinfo, 3, "items", FM_MAX_SESSION_ITEMS, &n_items);
 		if (!PG_ARGISNULL(4))
 		{
-			ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(4);
+			ArrayType  *arr = BoundedArray(fcinfo, 4, "ratings", FM_MAX_SESSION_ITEMS);
 			Datum	   *elems;
 			bool	   *nulls;
 			int			nr;
@@ -333,16 +392,17 @@ TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
 			ratings = palloc(Max(nr, 1) * sizeof(float));
 			for (int j = 0; j < nr; j++)
 			{
-				if (nulls[j] || !isfinite(DatumGetFloat8(elems[j])))
+				if (nulls[j] || !FmFitsFloat(DatumGetFloat8(elems[j])))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("ratings must be finite numbers")));
+							 errmsg("ratings must be finite numbers"),
+							 errdetail("Rating %d is %s; ratings are real (float4) numbers.",
+									   j + 1, nulls[j] ? "null" :
+									   float8out_internal(DatumGetFloat8(elems[j])))));
 				ratings[j] = (float) DatumGetFloat8(elems[j]);
 			}
 		}
-		st = FmRepFoldIn(m, &rep, items, ratings, n_items, 1.0);
-		if (st != FM_OK)
-			FmrecReport(st, "out of memory folding in a session");
+		FoldIn(m, &rep, items, ratings, n_items);
 	}
 	else if (!PG_ARGISNULL(4))
 		ereport(ERROR,

@@ -18,9 +18,18 @@ Create(int users, int items, int64 ratings, int64 seed, double noise,
 {
 	FmSynth		s;
 	char		err[FM_ERRLEN];
-	FmStatus	st = FmSynthCreate(users, items, ratings, (uint64_t) seed, noise,
-								   genres, groups, &s, err, sizeof(err));
+	FmStatus	st;
+	double		need = FmSynthMemory(users, items, ratings);
 
+	if (FmrecOverMemory(need))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("fm_synthetic_ratings would need about %s of memory", FmrecPrettySize(need)),
+				 errdetail("It plants factors for %d users and %d items and tracks " INT64_FORMAT " pairs; fmrec.max_training_memory is %s.",
+						   users, items, ratings, FmrecMemoryLimit()),
+				 errhint("Ask for fewer users, items or ratings.")));
+	st = FmSynthCreate(users, items, ratings, (uint64_t) seed, noise,
+					   genres, groups, &s, err, sizeof(err));
 	FmrecReport(st, err);
 	return s;
 }

@@ -107,7 +107,20 @@ FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	char		err[FM_ERRLEN];
 	double		t0 = Seconds();
 	double		epoch_start = t0;
+	double		need;
 
+	FmrecReport(FmParamsCheck(&opts->params, err, sizeof(err)), err);
+	need = FmDatasetMemory(ds) + FmTrainMemory(ds, &opts->params);
+	if (FmrecOverMemory(need))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("training would need about %s of memory", FmrecPrettySize(need)),
+				 errdetail("It has %u users, %u items, %u features and %zu rows at %d factors with solver %s; fmrec.max_training_memory is %s.",
+						   ds->n_users, ds->n_items,
+						   ds->ufeat.n + ds->ifeat.n + ds->cfeat.n, ds->n_rows,
+						   opts->params.factors, FmSolverName(opts->params.solver),
+						   FmrecMemoryLimit()),
+				 errhint("Use fewer factors or fewer rows, or have a superuser raise fmrec.max_training_memory.")));
 	st = FmTrainerCreate(ds, &opts->params, &t, err, sizeof(err));
 	FmrecReport(st, err);
 	FmrecRegisterFree(CurrentMemoryContext, FreeTrainer, t);

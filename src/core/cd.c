@@ -908,6 +908,56 @@ CdFree(FmTrainerData *t)
 	t->solver = NULL;
 }
 
+/*
+ * The rows by row and by column (16 bytes per nonzero), the per-row
+ * caches (residual, weight, target, label: 16 bytes, and the factor sums:
+ * kp floats), the parameters, their MCMC sums and averages, and the
+ * per-thread scratch of one column.
+ */
+static double
+CdMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
+		 double kp)
+{
+	double		n = (double) ds->n_rows;
+	double		nnz = 2 * n + (double) ds->n_ctx;
+	double		maxcol = 0;
+	uint32_t   *count;
+
+	/* attributes are repeated in every row of their user or item */
+	if (ds->uattr.off || ds->iattr.off)
+		for (size_t r = 0; r < ds->n_rows; r++)
+		{
+			const FmRow *row = &ds->rows[r];
+
+			if (ds->uattr.off)
+				nnz += (double) (ds->uattr.off[row->u + 1] - ds->uattr.off[row->u]);
+			if (ds->iattr.off)
+				nnz += (double) (ds->iattr.off[row->i + 1] - ds->iattr.off[row->i]);
+		}
+	/* the longest column: an attribute's can be every row, else an id's */
+	count = calloc((size_t) ds->n_items + 1, sizeof(uint32_t));
+	if (ds->n_uattr || ds->n_iattr || ds->n_ctx || count == NULL)
+		maxcol = n;
+	else
+	{
+		size_t		run = 0;
+
+		for (size_t r = 0; r < ds->n_rows; r++)
+		{
+			run = (r > 0 && ds->rows[r].u == ds->rows[r - 1].u) ? run + 1 : 1;
+			if (run > maxcol)
+				maxcol = run;
+			if (++count[ds->rows[r].i] > maxcol)
+				maxcol = count[ds->rows[r].i];
+		}
+	}
+	free(count);
+	return n * sizeof(uint64_t) + nnz * 16 + n * 16 + n * kp * sizeof(float) +
+		n_feat * (2 * sizeof(uint64_t) + sizeof(float) + sizeof(double) + sizeof(float)) +
+		n_feat * kp * (sizeof(float) + sizeof(double) + sizeof(float)) +
+		(maxcol + 16) * (kp + 4) * sizeof(float) * p->threads;
+}
+
 const FmSolverOps fm_als_ops = {
 	.id = FM_SOLVER_ALS,
 	.name = "als",
@@ -918,6 +968,7 @@ const FmSolverOps fm_als_ops = {
 	.view = CdValidate,
 	.final = CdFinal,
 	.free = CdFree,
+	.memory = CdMemory,
 };
 
 const FmSolverOps fm_mcmc_ops = {
@@ -930,4 +981,5 @@ const FmSolverOps fm_mcmc_ops = {
 	.view = CdValidate,
 	.final = CdFinal,
 	.free = CdFree,
+	.memory = CdMemory,
 };

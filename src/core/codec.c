@@ -428,6 +428,7 @@ typedef struct Parts
 	bool		has_features;
 	bool		has_train;
 	FmParamsData params;		/* solver, epochs, ... when has_train */
+	bool		store_seen_given;	/* params.store_seen was stored (format 2) */
 	FmTrainInfoData info;
 } Parts;
 
@@ -540,6 +541,9 @@ FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 	{
 		p->has_train = true;
 		COPY_HYPERPARAMS(&p->params, msg->hyperparams);
+		/* the flag as trained: seen lists can be empty with it on */
+		p->store_seen_given = msg->hyperparams->has_store_seen;
+		p->params.store_seen = msg->hyperparams->store_seen;
 	}
 	if (msg->result)
 		COPY_RESULT(&p->info, msg->result);
@@ -674,8 +678,8 @@ DecodeNames(char **names, size_t n_names, const float *lin, size_t n_lin,
 	for (size_t j = 0; j < n_names; j++)
 		if ((out->names[j] = strdup(names[j])) == NULL)
 			return FM_ERR_NOMEM;
-	memcpy(w, lin, n_lin * sizeof(float));
-	memcpy(v, fac, n_fac * sizeof(float));
+	FmCopy(w, lin, n_lin * sizeof(float));
+	FmCopy(v, fac, n_fac * sizeof(float));
 	return FM_OK;
 }
 
@@ -859,13 +863,13 @@ Build(const Parts *p, size_t len, FmModel *out, char *err, size_t errlen)
 	/* sizes are checked; a zero-length copy may have a NULL source */
 	if (m->n_users > 0)
 	{
-		memcpy(m->wu, p->users.lin, m->n_users * sizeof(float));
-		memcpy(m->vu, p->users.fac, p->users.n_fac * sizeof(float));
+		FmCopy(m->wu, p->users.lin, m->n_users * sizeof(float));
+		FmCopy(m->vu, p->users.fac, p->users.n_fac * sizeof(float));
 	}
 	if (m->n_items > 0)
 	{
-		memcpy(m->wi, p->items.lin, m->n_items * sizeof(float));
-		memcpy(m->vi, p->items.fac, p->items.n_fac * sizeof(float));
+		FmCopy(m->wi, p->items.lin, m->n_items * sizeof(float));
+		FmCopy(m->vi, p->items.fac, p->items.n_fac * sizeof(float));
 	}
 	m->w0 = p->w0;
 	m->min_rating = p->min_rating;
@@ -878,7 +882,8 @@ Build(const Parts *p, size_t len, FmModel *out, char *err, size_t errlen)
 		m->params.task = (FmTask) p->task;
 		m->params.factors = (int) p->factors;
 		m->params.threshold = p->threshold;
-		m->params.store_seen = p->n_seen_counts > 0;
+		if (!p->store_seen_given)
+			m->params.store_seen = p->n_seen_counts > 0;
 		m->info = p->info;
 	}
 	if (p->has_features && (st = DecodeFeatures(p, m, err, errlen)) != FM_OK)

@@ -280,9 +280,9 @@ Concat(const int64_t *a, size_t na, const FmSideData *side)
 
 	if (all == NULL)
 		return NULL;
-	memcpy(all, a, na * sizeof(int64_t));
+	FmCopy(all, a, na * sizeof(int64_t));
 	if (nb)
-		memcpy(all + na, side->id, nb * sizeof(int64_t));
+		FmCopy(all + na, side->id, nb * sizeof(int64_t));
 	return all;
 }
 
@@ -498,4 +498,17 @@ FmDatasetFree(FmDataset ds)
 	FmListsFree(&ds->iattr);
 	FmListsFree(&ds->ctx);
 	memset(ds, 0, sizeof(*ds));
+}
+
+/* The bytes a dataset holds (for the training memory limit). */
+double
+FmDatasetMemory(const FmDatasetData *ds)
+{
+	double		lists = (double) ds->n_uattr + (double) ds->n_iattr + (double) ds->n_ctx;
+
+	return (double) ds->n_rows * sizeof(FmRow) +
+		((double) ds->n_users + ds->n_items) * (sizeof(int64_t) + sizeof(uint64_t)) +
+		lists * (sizeof(uint32_t) + sizeof(float)) +
+		(ds->ctx.off ? (double) (ds->n_rows + 1) * sizeof(uint64_t) : 0) +
+		((double) ds->ufeat.n + ds->ifeat.n + ds->cfeat.n) * 64;
 }

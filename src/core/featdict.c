@@ -209,3 +209,11 @@ FmBoolText(bool value)
 {
 	return value ? "true" : "false";
 }
+
+/* The bytes a side's rows hold at their capacity, names included. */
+double
+FmSideMemory(const FmSideData *s)
+{
+	return (double) s->cap * (sizeof(int64_t) + sizeof(uint32_t) + sizeof(float)) +
+		(double) s->dict.n * 64;
+}

@@ -22,6 +22,7 @@
  * Nothing known at all leaves Z = 0: items are ranked by their bias
  * (popularity).  Unknown feature names and items are ignored and counted.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,141 +144,178 @@ FmRepScore(const FmModelData *m, const FmRep *r, int64_t iidx)
 	return raw;
 }
 
-/* In-place Cholesky solve of A x = b, A n x n symmetric positive definite. */
-static bool
-CholeskySolve(double *a, double *b, int n)
+/* LAPACK, from OpenBLAS: Cholesky factorization and solve */
+extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda,
+					int *info);
+extern void dpotrs_(const char *uplo, const int *n, const int *nrhs,
+					const double *a, const int *lda, double *b, const int *ldb,
+					int *info);
+
+/*
+ * Folding a session into a representation solves one regularized least
+ * squares problem in the k + 1 unknowns (dZ, db): for each item i of the
+ * session, the design row is (Z + q_i, 1) and the target its rating minus
+ * the current score.  The work is items x (k + 1)^2, so it runs in steps
+ * a caller can interleave with interrupt checks: FmFoldInBegin on a
+ * workspace of FmFoldInBytes the caller owns (nothing is allocated, so a
+ * caller may abandon it at any step), FmFoldInAdd for at most
+ * FmFoldInChunk items at a time, FmFoldInFinish to solve.  The normal
+ * equations are accumulated with BLAS (dsyrk, dgemv) and solved with
+ * LAPACK's Cholesky (dpotrf, dpotrs).
+ */
+size_t
+FmFoldInBytes(const FmModelData *m)
 {
-	for (int j = 0; j < n; j++)
-	{
-		double		d = a[j * n + j];
+	size_t		d = (size_t) m->k + 1;
 
-		for (int p = 0; p < j; p++)
-			d -= a[j * n + p] * a[j * n + p];
-		if (!(d > 0))
-			return false;
-		d = sqrt(d);
-		a[j * n + j] = d;
-		for (int i = j + 1; i < n; i++)
-		{
-			double		s = a[i * n + j];
+	return (d * d + d + FmFoldInChunk(m) * (d + 1)) * sizeof(double) +
+		(size_t) m->k * sizeof(float);
+}
 
-			for (int p = 0; p < j; p++)
-				s -= a[i * n + p] * a[j * n + p];
-			a[i * n + j] = s / d;
-		}
-	}
-	for (int i = 0; i < n; i++)
-	{
-		double		s = b[i];
+/* Items per FmFoldInAdd call: about 2^22 multiply-adds (a millisecond or so). */
+size_t
+FmFoldInChunk(const FmModelData *m)
+{
+	size_t		d = (size_t) m->k + 1;
+	size_t		n = ((size_t) 1 << 22) / (d * d);
 
-		for (int p = 0; p < i; p++)
-			s -= a[i * n + p] * b[p];
-		b[i] = s / a[i * n + i];
-	}
-	for (int i = n - 1; i >= 0; i--)
-	{
-		double		s = b[i];
+	return n < 1 ? 1 : (n > 4096 ? 4096 : n);
+}
 
-		for (int p = i + 1; p < n; p++)
-			s -= a[p * n + i] * b[p];
-		b[i] = s / a[i * n + i];
-	}
-	return true;
+void
+FmFoldInBegin(const FmModelData *m, FmRep *r, double lambda, void *work,
+			  FmFoldIn *f)
+{
+	size_t		d = (size_t) m->k + 1;
+
+	f->m = m;
+	f->r = r;
+	f->lambda = lambda;
+	f->used = 0;
+	f->bias = FmRepBias(m, r);
+	f->a = work;
+	f->b = f->a + d * d;
+	f->x = f->b + d;
+	f->resid = f->x + FmFoldInChunk(m) * d;
+	f->dv = (float *) (f->resid + FmFoldInChunk(m));
+	memset(f->a, 0, (d * d + d) * sizeof(double));
 }
 
 /*
- * Folds a session into the representation.  ratings may be NULL (items
- * only: each counts as liked).  The targets are on the model's raw scale:
- * for regression the rating (default: the larger of the threshold and the
- * top of the rating range minus one), for binary the logit of 0.9 for a
- * liked item (rating >= threshold, or no rating) and of 0.1 otherwise.
- * The correction minimizes squared error plus lambda times its squared
- * norm; items the model does not know are ignored.
+ * Adds items (with ratings, or NULL: each counts as liked).  The targets
+ * are on the model's raw scale: for regression the rating (default: the
+ * larger of the threshold and the top of the rating range minus one), for
+ * binary the logit of 0.9 for a liked item (rating >= threshold, or no
+ * rating) and of 0.1 otherwise.  Items the model does not know are
+ * counted in r->unknown and ignored.  n may exceed FmFoldInChunk; a
+ * caller that checks interrupts passes at most that many.
  */
+void
+FmFoldInAdd(FmFoldIn *f, const int64_t *items, const float *ratings, size_t n)
+{
+	const FmModelData *m = f->m;
+	int			k = m->k;
+	int			d = k + 1;
+	size_t		chunk = FmFoldInChunk(m);
+
+	for (size_t start = 0; start < n; start += chunk)
+	{
+		size_t		end = start + chunk < n ? start + chunk : n;
+		int			rows = 0;
+
+		for (size_t j = start; j < end; j++)
+		{
+			int64_t		i = FmModelItemIndex(m, items[j]);
+			const float *q;
+			double	   *x = f->x + (size_t) rows * d;
+			double		target;
+
+			if (i < 0)
+			{
+				f->r->unknown++;
+				continue;
+			}
+			q = m->qi + (size_t) i * k;
+			if (m->task == FM_TASK_BINARY)
+				target = (ratings == NULL || ratings[j] >= m->threshold) ?
+					2.1972245773 : -2.1972245773;
+			else
+				target = ratings ? ratings[j] :
+					fmax(m->threshold, m->max_rating - 1.0);
+			f->resid[rows] = target -
+				(m->w0 + f->bias + m->bi[i] + FmDot(f->r->v, q, k));
+			/* design row: (Z + q_i, 1); see fm.h for why Z appears */
+			for (int c = 0; c < k; c++)
+				x[c] = (double) f->r->v[c] + q[c];
+			x[k] = 1.0;
+			rows++;
+		}
+		if (rows == 0)
+			continue;
+		/* lower triangle of A += X'X, and b += X' resid */
+		cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, d, rows, 1.0,
+					f->x, d, 1.0, f->a, d);
+		cblas_dgemv(CblasRowMajor, CblasTrans, rows, d, 1.0, f->x, d,
+					f->resid, 1, 1.0, f->b, 1);
+		f->used += rows;
+	}
+}
+
+/*
+ * Solves for the correction, which minimizes squared error plus lambda
+ * times its squared norm, and adds it to the representation as one more
+ * composite with bias db.  A system that is not positive definite (it
+ * cannot be with lambda > 0, short of overflow) leaves the
+ * representation as it was.
+ */
+void
+FmFoldInFinish(FmFoldIn *f)
+{
+	const FmModelData *m = f->m;
+	FmRep	   *r = f->r;
+	int			d = m->k + 1;
+	int			info = 0;
+	int			one = 1;
+
+	if (f->used == 0)
+		return;
+	for (int p = 0; p < d; p++)
+		f->a[(size_t) p * d + p] += f->lambda;
+	/* the row-major lower triangle is LAPACK's column-major upper one */
+	dpotrf_("U", &d, f->a, &d, &info);
+	if (info == 0)
+		dpotrs_("U", &d, &one, f->a, &d, f->b, &d, &info);
+	if (info == 0)
+	{
+		bool		finite = true;
+
+		for (int c = 0; c < d; c++)
+			finite &= isfinite(f->b[c]);
+		if (finite)
+		{
+			for (int c = 0; c < m->k; c++)
+				f->dv[c] = (float) f->b[c];
+			AddComposite(m, r, f->dv, f->b[m->k]);
+		}
+	}
+	r->used += (uint32_t) f->used;
+	r->path = r->path == FM_PATH_FEATURES ? FM_PATH_FEATURES_FOLD_IN :
+		(r->path == FM_PATH_POPULARITY ? FM_PATH_FOLD_IN : r->path);
+}
+
+/* A whole session in one call, on a workspace of its own. */
 FmStatus
 FmRepFoldIn(const FmModelData *m, FmRep *r, const int64_t *items,
 			const float *ratings, size_t n, double lambda)
 {
-	int			d = m->k + 1;
-	double	   *a;
-	double	   *b;
-	double	   *x;
-	double		bias = FmRepBias(m, r);
-	size_t		used = 0;
+	void	   *work = malloc(FmFoldInBytes(m));
+	FmFoldIn	f;
 
-	a = calloc((size_t) d * d, sizeof(double));
-	b = calloc(d, sizeof(double));
-	x = malloc(d * sizeof(double));
-	if (a == NULL || b == NULL || x == NULL)
-	{
-		free(a);
-		free(b);
-		free(x);
+	if (work == NULL)
 		return FM_ERR_NOMEM;
-	}
-	for (size_t j = 0; j < n; j++)
-	{
-		int64_t		i = FmModelItemIndex(m, items[j]);
-		const float *q;
-		double		target;
-		double		base;
-
-		if (i < 0)
-		{
-			r->unknown++;
-			continue;
-		}
-		q = m->qi + (size_t) i * m->k;
-		if (m->task == FM_TASK_BINARY)
-			target = (ratings == NULL || ratings[j] >= m->threshold) ?
-				2.1972245773 : -2.1972245773;
-		else
-			target = ratings ? ratings[j] :
-				fmax(m->threshold, m->max_rating - 1.0);
-		base = m->w0 + bias + m->bi[i] + FmDot(r->v, q, m->k);
-		/* design row: (Z + q_i, 1); see fm.h for why Z appears */
-		for (int f = 0; f < m->k; f++)
-			x[f] = (double) r->v[f] + q[f];
-		x[m->k] = 1.0;
-		for (int p = 0; p < d; p++)
-		{
-			b[p] += x[p] * (target - base);
-			for (int s = 0; s <= p; s++)
-				a[p * d + s] += x[p] * x[s];
-		}
-		used++;
-	}
-	if (used > 0)
-	{
-		for (int p = 0; p < d; p++)
-		{
-			for (int s = 0; s < p; s++)
-				a[s * d + p] = a[p * d + s];
-			a[p * d + p] += lambda;
-		}
-		if (CholeskySolve(a, b, d))
-		{
-			float	   *dv = malloc(m->k * sizeof(float));
-
-			if (dv == NULL)
-			{
-				free(a);
-				free(b);
-				free(x);
-				return FM_ERR_NOMEM;
-			}
-			for (int f = 0; f < m->k; f++)
-				dv[f] = (float) b[f];
-			/* the correction is one more composite, with bias db */
-			AddComposite(m, r, dv, b[m->k]);
-			free(dv);
-		}
-		r->used += (uint32_t) used;
-		r->path = r->path == FM_PATH_FEATURES ? FM_PATH_FEATURES_FOLD_IN :
-			(r->path == FM_PATH_POPULARITY ? FM_PATH_FOLD_IN : r->path);
-	}
-	free(a);
-	free(b);
-	free(x);
+	FmFoldInBegin(m, r, lambda, work, &f);
+	FmFoldInAdd(&f, items, ratings, n);
+	FmFoldInFinish(&f);
+	free(work);
 	return FM_OK;
 }

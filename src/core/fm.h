@@ -24,6 +24,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/*
+ * memcpy of n bytes that may be 0 with a NULL source or destination (an
+ * empty array is often NULL here); memcpy itself requires valid pointers
+ * even for n = 0.
+ */
+/*
+ * True when x is finite and converts to a finite float: converting a
+ * double past FLT_MAX to float is undefined behaviour in C.
+ */
+static inline bool
+FmFitsFloat(double x)
+{
+	return x >= -3.4028234663852886e38 && x <= 3.4028234663852886e38;
+}
+
+static inline void
+FmCopy(void *dst, const void *src, size_t n)
+{
+	if (n > 0)
+		memcpy(dst, src, n);
+}
 
 #define FM_MAGIC			0x43524D46u /* "FMRC" */
 #define FM_FORMAT_VERSION	2	/* what FmModelEncode writes; 1 is still read */
@@ -193,6 +216,7 @@ extern void FmSideInit(FmSide s);
 extern void FmSideFree(FmSide s);
 extern FmStatus FmSideAdd(FmSide s, int64_t id, const char *name, size_t len,
 						  float val);
+extern double FmSideMemory(const FmSideData *s);
 
 /* ---------------------------------------------------------------- */
 /* ratings.c: raw input rows as the SQL layer reads them */
@@ -246,6 +270,7 @@ extern void FmFeatureName(char *out, const char *column, size_t clen,
 						  const char *value, size_t vlen);
 extern const char *FmBoolText(bool value);
 extern FmStatus FmRatingsAppend(FmRatings dst, const FmRatingsData *src);
+extern double FmRatingsMemory(const FmRatingsData *r);
 
 /* ---------------------------------------------------------------- */
 /* dataset.c: the canonical training set */
@@ -318,6 +343,7 @@ extern FmStatus FmDatasetBuild(FmDataset ds, const FmRatingsData *r,
 							   char *err, size_t errlen);
 extern void FmDatasetFree(FmDataset ds);
 extern bool FmDatasetHasFeatures(const FmDatasetData *ds);
+extern double FmDatasetMemory(const FmDatasetData *ds);
 
 /* ---------------------------------------------------------------- */
 /* model.c: a trained model, ready to score */
@@ -431,6 +457,7 @@ extern FmStatus FmTrainerStep(FmTrainer t, char *err, size_t errlen);
 extern const FmEpochStats *FmTrainerEpoch(FmTrainer t);
 extern FmStatus FmTrainerFinish(FmTrainer t, FmModel *out);
 extern void FmTrainerFree(FmTrainer t);
+extern double FmTrainMemory(const FmDatasetData *ds, const FmParamsData *p);
 extern FmStatus FmTrain(const FmDatasetData *ds, const FmParamsData *p,
 						FmModel *out, char *err, size_t errlen);
 
@@ -488,6 +515,33 @@ extern void FmRepAddFeatures(const FmModelData *m, FmRep *r, char side,
 extern FmStatus FmRepFoldIn(const FmModelData *m, FmRep *r,
 							const int64_t *items, const float *ratings,
 							size_t n, double lambda);
+
+/* a fold-in in steps (features.c), on a workspace the caller owns */
+typedef struct FmFoldIn
+{
+	const FmModelData *m;
+	FmRep	   *r;
+	double		lambda;
+	double		bias;			/* the representation's, before the fold-in */
+	size_t		used;			/* items known to the model so far */
+	double	   *a;				/* (k + 1)^2 normal equations, lower triangle */
+	double	   *b;				/* k + 1 */
+	double	   *x;				/* FmFoldInChunk design rows of k + 1 */
+	double	   *resid;			/* FmFoldInChunk residuals */
+	float	   *dv;				/* k: the correction, as floats */
+} FmFoldIn;
+
+/* longest session fm_topn folds in, and most candidates it ranks */
+#define FM_MAX_SESSION_ITEMS	100000
+#define FM_MAX_CANDIDATES		1000000
+
+extern size_t FmFoldInBytes(const FmModelData *m);
+extern size_t FmFoldInChunk(const FmModelData *m);
+extern void FmFoldInBegin(const FmModelData *m, FmRep *r, double lambda,
+						  void *work, FmFoldIn *f);
+extern void FmFoldInAdd(FmFoldIn *f, const int64_t *items,
+						const float *ratings, size_t n);
+extern void FmFoldInFinish(FmFoldIn *f);
 extern double FmRepBias(const FmModelData *m, const FmRep *r);
 extern double FmRepScore(const FmModelData *m, const FmRep *r, int64_t iidx);
 extern const char *FmPathName(FmPath path);
@@ -556,5 +610,6 @@ extern bool FmSynthNext(FmSynth s, FmSynthRow *row);
 extern int	FmSynthItemGenres(FmSynth s, int item, int *genres);
 extern int	FmSynthUserGroup(FmSynth s, int user);
 extern void FmSynthFree(FmSynth s);
+extern double FmSynthMemory(int users, int items, int64_t ratings);
 
 #endif							/* FM_H */

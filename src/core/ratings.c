@@ -89,9 +89,9 @@ StartWeights(FmRatings r)
 FmRowProblem
 FmRatingCheck(double rating, double weight)
 {
-	if (!isfinite(rating) || !isfinite((float) rating))
+	if (!FmFitsFloat(rating))
 		return FM_ROW_BAD_RATING;
-	if (!isfinite(weight) || !isfinite((float) weight) || weight < 0)
+	if (!FmFitsFloat(weight) || weight < 0)
 		return FM_ROW_BAD_WEIGHT;
 	return FM_ROW_OK;
 }
@@ -175,9 +175,9 @@ FmRatingsAppend(FmRatings dst, const FmRatingsData *src)
 		return FM_ERR_NOMEM;
 	if (src->weight && dst->weight == NULL && StartWeights(dst) != FM_OK)
 		return FM_ERR_NOMEM;
-	memcpy(dst->user + n0, src->user, src->n * sizeof(int64_t));
-	memcpy(dst->item + n0, src->item, src->n * sizeof(int64_t));
-	memcpy(dst->rating + n0, src->rating, src->n * sizeof(float));
+	FmCopy(dst->user + n0, src->user, src->n * sizeof(int64_t));
+	FmCopy(dst->item + n0, src->item, src->n * sizeof(int64_t));
+	FmCopy(dst->rating + n0, src->rating, src->n * sizeof(float));
 	if (dst->weight)
 	{
 		for (size_t j = 0; j < src->n; j++)
@@ -224,14 +224,14 @@ FmRatingsSerialize(const FmRatingsData *r, uint8_t *out)
 	memcpy(out, &n, sizeof(n));
 	out += sizeof(n);
 	*out++ = weighted;
-	memcpy(out, r->user, r->n * sizeof(int64_t));
+	FmCopy(out, r->user, r->n * sizeof(int64_t));
 	out += r->n * sizeof(int64_t);
-	memcpy(out, r->item, r->n * sizeof(int64_t));
+	FmCopy(out, r->item, r->n * sizeof(int64_t));
 	out += r->n * sizeof(int64_t);
-	memcpy(out, r->rating, r->n * sizeof(float));
+	FmCopy(out, r->rating, r->n * sizeof(float));
 	out += r->n * sizeof(float);
 	if (weighted)
-		memcpy(out, r->weight, r->n * sizeof(float));
+		FmCopy(out, r->weight, r->n * sizeof(float));
 	return FM_OK;
 }
 
@@ -274,4 +274,20 @@ FmRatingsDeserialize(FmRatings r, const uint8_t *in, size_t len, size_t *used)
 	}
 	*used = RATINGS_HEADER + (size_t) n * row;
 	return FM_OK;
+}
+
+/*
+ * The bytes the rows hold, at their allocated capacity, plus the training
+ * rows a dataset built from them will need: what loading must keep under
+ * the training memory limit.
+ */
+double
+FmRatingsMemory(const FmRatingsData *r)
+{
+	double		per_row = 2 * sizeof(int64_t) + sizeof(float) +
+		(r->weight ? sizeof(float) : 0) + (r->ctx_off ? sizeof(uint64_t) : 0);
+
+	return (double) r->cap * per_row +
+		(double) r->ctx_cap * (sizeof(uint32_t) + sizeof(float)) +
+		(double) r->n * sizeof(FmRow);
 }

@@ -407,6 +407,17 @@ SgdValidate(FmTrainerData *t, FmParamView *v)
 	return true;
 }
 
+/* W and V with their Adagrad sums, and the batch order */
+static double
+SgdMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
+		  double kp)
+{
+	double		batches = (double) ds->n_rows / p->batch_size + 1;
+
+	return n_feat * 2 * sizeof(float) + n_feat * 2 * kp * sizeof(float) +
+		batches * 2 * sizeof(uint32_t);
+}
+
 const FmSolverOps fm_sgd_ops = {
 	.id = FM_SOLVER_SGD,
 	.name = "sgd",
@@ -417,4 +428,5 @@ const FmSolverOps fm_sgd_ops = {
 	.view = SgdValidate,
 	.final = SgdView,
 	.free = SgdFree,
+	.memory = SgdMemory,
 };

@@ -368,3 +368,16 @@ FmSynthFree(FmSynth s)
 	FmIdMapFree(&s->pairs);
 	free(s);
 }
+
+/*
+ * The bytes FmSynthCreate allocates for these sizes: per user and item
+ * its popularity, permutation slot, bias and planted factors, plus the
+ * table of pairs drawn (12 bytes a slot, at most four slots a rating).
+ */
+double
+FmSynthMemory(int users, int items, int64_t ratings)
+{
+	double		per = sizeof(double) + sizeof(int) + sizeof(float) + RANK * sizeof(float) + 4;
+
+	return ((double) users + items) * per + (double) ratings * 4 * 12;
+}

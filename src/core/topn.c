@@ -205,7 +205,7 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 
 		if (c == NULL)
 			goto done;
-		memcpy(c, q->candidates, q->n_candidates * sizeof(int64_t));
+		FmCopy(c, q->candidates, q->n_candidates * sizeof(int64_t));
 		qsort(c, q->n_candidates, sizeof(int64_t), FmCompareInt64);
 		for (size_t j = 0; j < q->n_candidates; j++)
 		{

@@ -218,6 +218,19 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 		FmTrainerFree(t);
 		return st;
 	}
+	{
+		/* weight 0 everywhere is nothing to learn, not a divergence */
+		bool		any = false;
+
+		for (size_t j = 0; j < t->n_train && !any; j++)
+			any = t->train[j].w > 0;
+		if (!any)
+		{
+			snprintf(err, errlen, "every training row has weight 0");
+			FmTrainerFree(t);
+			return FM_ERR_DATA;
+		}
+	}
 	if (t->n_valid > 0 && (t->ops->caps & FM_CAP_EARLY_STOP))
 	{
 		t->best_w = malloc(t->n_feat * sizeof(float));
@@ -389,9 +402,9 @@ CopyLists(const FmListsData *from, FmListsData *to, uint32_t n, uint64_t total)
 {
 	if (from->off == NULL)
 		return;
-	memcpy(to->off, from->off, ((size_t) n + 1) * sizeof(uint64_t));
-	memcpy(to->feat, from->feat, total * sizeof(uint32_t));
-	memcpy(to->val, from->val, total * sizeof(float));
+	FmCopy(to->off, from->off, ((size_t) n + 1) * sizeof(uint64_t));
+	FmCopy(to->feat, from->feat, total * sizeof(uint32_t));
+	FmCopy(to->val, from->val, total * sizeof(float));
 }
 
 /* Copies parameters of features [first, first + n) into w and v (k per row). */
@@ -465,8 +478,8 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 	m = FmModelAlloc(t->p.task, k, ds->n_users, ds->n_items, n_seen);
 	if (m == NULL)
 		return FM_ERR_NOMEM;
-	memcpy(m->user_ids, ds->user_ids, ds->n_users * sizeof(int64_t));
-	memcpy(m->item_ids, ds->item_ids, ds->n_items * sizeof(int64_t));
+	FmCopy(m->user_ids, ds->user_ids, ds->n_users * sizeof(int64_t));
+	FmCopy(m->item_ids, ds->item_ids, ds->n_items * sizeof(int64_t));
 	m->w0 = pv.w0;
 	CopyParams(t, &pv, 0, ds->n_users, m->wu, m->vu);
 	CopyParams(t, &pv, ds->n_users, ds->n_items, m->wi, m->vi);
@@ -538,6 +551,54 @@ FmTrainerFree(FmTrainer t)
 	free(t->best_w);
 	free(t->best_v);
 	free(t);
+}
+
+/*
+ * An upper bound, in bytes, of what training ds with p allocates beyond
+ * the dataset itself: the trainer (its copy of the rows, the hold-out,
+ * the kept best epoch, the initial factors), the solver's state, the
+ * model it builds and that model's encoding twice over (the encoder's
+ * buffer and the caller's copy).  Computed in double so that no count
+ * can overflow it; the caller compares it with its limit before calling
+ * FmTrainerCreate.
+ */
+double
+FmTrainMemory(const FmDatasetData *ds, const FmParamsData *p)
+{
+	const FmSolverOps *ops = FmSolverOpsFor(p->solver);
+	double		kp = (double) ((p->factors + FM_KPAD - 1) / FM_KPAD * FM_KPAD);
+	double		k = p->factors;
+	double		nu = ds->n_users;
+	double		ni = ds->n_items;
+	double		n = (double) ds->n_rows;
+	double		n_names = (double) ds->ufeat.n + ds->ifeat.n + ds->cfeat.n;
+	double		n_feat = nu + ni + n_names;
+	double		n_attr = (double) ds->n_uattr + (double) ds->n_iattr;
+	double		trainer,
+				model,
+				encoded;
+
+	if (ops == NULL)
+		return 0;
+	trainer = n_feat * kp * sizeof(float) + n * sizeof(FmRow) +
+		(kp + (ds->max_nnz + 1) * (sizeof(Active) / sizeof(float) + 1) + 16) *
+		sizeof(float) * p->threads;
+	if (p->validation > 0)
+		trainer += n * (sizeof(FmRow) + 2 * sizeof(float)) +
+			n_feat * (kp + 1) * sizeof(float);
+	/* ids, biases, factors, seen lists, two id maps at load factor >= 1/4 */
+	model = (nu + ni) * (sizeof(int64_t) + (k + 1) * sizeof(float) +
+						 4 * (sizeof(int64_t) + sizeof(uint32_t))) +
+		(nu + 1) * sizeof(uint64_t) + (p->store_seen ? n * sizeof(uint32_t) : 0);
+	if (n_names > 0)
+		/* feature parameters, attribute lists, composite representations */
+		model += n_names * ((k + 1) * sizeof(float) + 64) +
+			n_attr * 8 + (nu + ni) * ((k + 1) * sizeof(float) + 17);
+	/* a float is 4 bytes encoded, an id at most 10, a seen item at most 5 */
+	encoded = (nu + ni) * ((k + 1) * sizeof(float) + 10) +
+		(p->store_seen ? n * 5 : 0) + n_names * ((k + 1) * sizeof(float) + 64) +
+		n_attr * 10 + 4096;
+	return trainer + ops->memory(ds, p, n_feat, kp) + model + 2 * encoded;
 }
 
 /* Trains to the end without interruption: for tests and benchmarks. */

@@ -105,6 +105,9 @@ typedef struct FmTrainerData
  * view() shows the parameters to validate after an epoch (false: none
  * yet, as during MCMC burn-in); final() the parameters to store when no
  * kept best epoch takes their place; free() releases the state.
+ * memory() bounds what create() and step() allocate for a dataset, a
+ * parameter set and the trainer's feature count and padded k, so training
+ * can be refused before it starts (FmTrainMemory).
  */
 typedef struct FmSolverOps
 {
@@ -117,6 +120,8 @@ typedef struct FmSolverOps
 	bool		(*view) (FmTrainerData *t, FmParamView *v);
 	void		(*final) (FmTrainerData *t, FmParamView *v);
 	void		(*free) (FmTrainerData *t);
+	double		(*memory) (const FmDatasetData *ds, const FmParamsData *p,
+						   double n_feat, double kp);
 } FmSolverOps;
 
 /* solvers.c */

@@ -4,6 +4,7 @@
  *
  * Prints one line per failed check and ends with "N passed, N failed".
  */
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -991,6 +992,102 @@ TestSolvers(void)
 	FmRatingsFree(&test);
 }
 
+/* a line "Name: N kB" of /proc/self/status, in bytes, or -1 */
+static double
+ProcStatus(const char *name)
+{
+	FILE	   *f = fopen("/proc/self/status", "r");
+	char		line[256];
+	double		kb = -1;
+	size_t		len = strlen(name);
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, name, len) == 0 && line[len] == ':')
+			kb = atof(line + len + 1);
+	fclose(f);
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Resets VmHWM to the current RSS; false where Linux does not allow it. */
+static bool
+ResetPeak(void)
+{
+	FILE	   *f = fopen("/proc/self/clear_refs", "w");
+	bool		ok;
+
+	if (f == NULL)
+		return false;
+	ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+/*
+ * FmTrainMemory is an upper bound of what training and encoding take,
+ * and not a wild one: the growth of the peak RSS over one training and
+ * its encoding stays under the estimate and above a third of it.
+ */
+static void
+TestTrainMemory(void)
+{
+	FmRatingsData r;
+	FmDatasetData ds;
+	bool		measure = getenv("FMREC_UNDER_VALGRIND") == NULL;
+
+	/*
+	 * Big blocks from mmap and freed memory given back, so that RSS shows
+	 * what this training takes, not what earlier tests left in the heap.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024);
+	PlantedRatings(&r, 3000, 1500, 300000, 5);
+	CHECK(FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
+	FmRatingsFree(&r);
+	for (int s = 0; s < 3; s++)
+		for (int k = 32; k <= 128; k *= 4)
+		{
+			FmParamsData p;
+			FmModel		m;
+			double		est,
+						rss0,
+						grew;
+			uint8_t    *bytes,
+					   *copy;
+			size_t		len;
+
+			FmParamsDefault(&p);
+			FmParamsSolverDefaults(&p, (FmSolver) s, 0);
+			p.factors = k;
+			p.epochs = 2;
+			p.burn_in = 1;
+			p.validation = s == 2 ? 0.0 : 0.1;
+			est = FmTrainMemory(&ds, &p);
+			malloc_trim(0);
+			if (!measure || !ResetPeak() || (rss0 = ProcStatus("VmRSS")) < 0)
+			{
+				CHECK(est > (double) ds.n_rows * sizeof(FmRow), "estimate %g", est);
+				continue;
+			}
+			CHECK(FmTrain(&ds, &p, &m, err, sizeof(err)) == FM_OK, "%s", err);
+			CHECK(FmModelEncode(m, SIZE_MAX, &bytes, &len) == FM_OK, "encode");
+			copy = malloc(len);
+			memcpy(copy, bytes, len);
+			for (size_t j = 0; j < len; j += 4096)
+				copy[j] ^= 1;	/* touch every page */
+			grew = ProcStatus("VmHWM") - rss0;
+			CHECK(grew <= est && est <= 3 * grew + (8 << 20),
+				  "%s k=%d: peak grew %.1f MB, estimate %.1f MB",
+				  FmSolverName(p.solver), k, grew / 1048576, est / 1048576);
+			printf("# training memory: %s k=%d: peak grew %.1f MB, estimated %.1f MB\n",
+				   FmSolverName(p.solver), k, grew / 1048576, est / 1048576);
+			free(copy);
+			free(bytes);
+			FmModelFree(m);
+		}
+	FmDatasetFree(&ds);
+}
+
 int
 main(void)
 {
@@ -1007,6 +1104,7 @@ main(void)
 	TestContext();
 	TestQuality();
 	TestSolvers();
+	TestTrainMemory();
 	printf("core: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }

@@ -1,6 +1,8 @@
 # Cancel and statement_timeout stop a long training within a second, with
 # one or two threads; the worker threads are gone afterwards, the server
-# never restarts, and the previous model stays exactly as it was.
+# never restarts, and the previous model stays exactly as it was.  A long
+# fold-in session stops within 100 ms of statement_timeout and of
+# pg_terminate_backend.
 use strict;
 use warnings;
 use FindBin;
@@ -89,6 +91,53 @@ SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task');
 	like($err, qr/canceling statement due to statement timeout/, "$solver: statement_timeout fires");
 	cmp_ok($elapsed, '<', 3.0, sprintf("$solver: stopped within a second of the 2 s timeout (%.2f s)", $elapsed));
 	is($out, '1', "$solver: no worker thread is left in the backend");
+}
+
+# fold-in of a long session stops within a step: 100,000 session items at
+# k = 1024 are some 10^11 multiply-adds (15 s here), cancelled in a few ms
+psql(q{SELECT 1 FROM fm_train('wide', 'SELECT u, i, ((u * i) % 5 + 1)::float8 FROM generate_series(1, 20) u, generate_series(1, 10) i',
+                              factors => 1024, epochs => 1, quiet => true)});
+{
+	my ($res, $out, $err) = psql_result(q{
+\set ON_ERROR_STOP 0
+\timing on
+SET statement_timeout = '100ms';
+SELECT count(*) FROM fm_topn('wide', 10, items => array_fill(1::bigint, ARRAY[100000]));
+});
+	like($err, qr/canceling statement due to statement timeout/, 'fold-in: statement_timeout fires');
+	my @times = $out =~ /Time: ([0-9.]+) ms/g;
+	my $ms = $times[-1] // 1e9;
+	cmp_ok($ms, '<', 200, "fold-in: stopped within 100 ms of the 100 ms timeout ($ms ms)");
+
+	my $pid = fork();
+	if ($pid == 0)
+	{
+		exec('psql', '-X', '-q', '-d', 'fmrec_interrupts', '-c',
+			"SET application_name = 'fmrec_foldin'; "
+			  . "SELECT count(*) FROM fm_topn('wide', 10, items => array_fill(1::bigint, ARRAY[100000]))")
+		  or exit 99;
+	}
+	my $backend;
+	for (1 .. 100)
+	{
+		$backend = psql(q{SELECT pid FROM pg_stat_activity
+		                  WHERE application_name = 'fmrec_foldin' AND state = 'active'});
+		last if $backend;
+		sleep 0.05;
+	}
+	ok($backend, 'fold-in is running');
+	sleep 0.5;
+	my $t0 = time;
+	psql("SELECT pg_terminate_backend($backend)");
+	my $still = 1;
+	while ($still && time - $t0 < 20)
+	{
+		$still = psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $backend");
+		sleep 0.01 if $still;
+	}
+	my $elapsed = time - $t0;
+	cmp_ok($elapsed, '<', 0.5, sprintf('fold-in: pg_terminate_backend took %.3f s', $elapsed));
+	waitpid($pid, 0);
 }
 
 is(psql(q{SELECT md5(model) || version FROM fm_models WHERE name = 'keep'}), $before,
