@@ -36,7 +36,7 @@ ALTER TABLE @extschema@.fm_models ALTER COLUMN model SET STORAGE EXTERNAL;
 COMMENT ON TABLE @extschema@.fm_models IS 'fmrec models: one row per trained model, written by fm_train';
 COMMENT ON COLUMN @extschema@.fm_models.name IS 'the model''s name, 1 to 63 bytes';
 COMMENT ON COLUMN @extschema@.fm_models.owner IS 'the role that trained it first; only its members may retrain, drop or grant it';
-COMMENT ON COLUMN @extschema@.fm_models.task IS 'regression or binary';
+COMMENT ON COLUMN @extschema@.fm_models.task IS 'regression, binary or implicit';
 COMMENT ON COLUMN @extschema@.fm_models.solver IS 'sgd, als or mcmc';
 COMMENT ON COLUMN @extschema@.fm_models.hyperparams IS 'the options it was trained with, defaults filled in';
 COMMENT ON COLUMN @extschema@.fm_models.metrics IS 'training results: rows, epochs, losses, validation metrics, seconds';
@@ -316,6 +316,38 @@ RETURNS jsonb
 AS 'MODULE_PATHNAME', 'fmrec_model_info'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.fm_model_info(bytea) IS 'what model bytes hold: task, sizes, hyperparameters and training metrics';
+
+-- ------------------------------------------------------------------
+-- Evaluation
+-- ------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fm_evaluate(model pg_catalog.text, test pg_catalog.text,
+    k pg_catalog.int4 DEFAULT 10, threshold pg_catalog.float8 DEFAULT NULL,
+    OUT ranker pg_catalog.text, OUT users pg_catalog.int8, OUT test_rows pg_catalog.int8,
+    OUT precision_at_k pg_catalog.float8, OUT recall_at_k pg_catalog.float8,
+    OUT ndcg_at_k pg_catalog.float8, OUT map_at_k pg_catalog.float8,
+    OUT mrr pg_catalog.float8, OUT hit_rate_at_k pg_catalog.float8,
+    OUT coverage_at_k pg_catalog.float8, OUT rmse pg_catalog.float8,
+    OUT mae pg_catalog.float8, OUT auc pg_catalog.float8,
+    OUT log_loss pg_catalog.float8, OUT accuracy pg_catalog.float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fmrec_evaluate_name'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_evaluate(pg_catalog.text, pg_catalog.text, pg_catalog.int4, pg_catalog.float8) IS 'top-N and pointwise metrics of a model on held-out (user, item, rating) rows, with the popularity baseline of its training data';
+
+CREATE FUNCTION @extschema@.fm_evaluate(model pg_catalog.bytea, test pg_catalog.text,
+    k pg_catalog.int4 DEFAULT 10, threshold pg_catalog.float8 DEFAULT NULL,
+    OUT ranker pg_catalog.text, OUT users pg_catalog.int8, OUT test_rows pg_catalog.int8,
+    OUT precision_at_k pg_catalog.float8, OUT recall_at_k pg_catalog.float8,
+    OUT ndcg_at_k pg_catalog.float8, OUT map_at_k pg_catalog.float8,
+    OUT mrr pg_catalog.float8, OUT hit_rate_at_k pg_catalog.float8,
+    OUT coverage_at_k pg_catalog.float8, OUT rmse pg_catalog.float8,
+    OUT mae pg_catalog.float8, OUT auc pg_catalog.float8,
+    OUT log_loss pg_catalog.float8, OUT accuracy pg_catalog.float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fmrec_evaluate_bytes'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_evaluate(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.float8) IS 'fm_evaluate for model bytes';
 
 -- ------------------------------------------------------------------
 -- Built-in data

@@ -68,7 +68,7 @@ typedef struct FmrecTimingData
 extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing);
 
 /* load.c */
-extern void FmrecLoadRatings(const char *source, FmRatings r);
+extern void FmrecLoadRatings(const char *source, FmRatings r, bool choices);
 extern void FmrecLoadSide(const char *source, FmSide side);
 extern void FmrecCheckRowsMemory(const FmRatingsData *r,
 								 const FmRatingsData *more);

@@ -180,15 +180,17 @@ CheckReadOnly(SPIPlanPtr plan)
  * weight.
  */
 static void
-CheckRatingColumns(TupleDesc tupdesc)
+CheckColumns(TupleDesc tupdesc, int min)
 {
 	int			natts = tupdesc->natts;
 
-	if (natts < 3)
+	if (natts < min)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("ratings query must return at least three columns"),
+				 errmsg("ratings query must return at least %s columns", min == 2 ? "two" : "three"),
 				 errdetail("It returns %d.", natts),
+				 min == 2 ?
+				 errhint("Return user id and item id, optionally a strength and a row weight.") :
 				 errhint("Return user id, item id and rating, optionally a row weight, then context columns.")));
 	for (int c = 0; c < natts && c < 4; c++)
 	{
@@ -381,7 +383,23 @@ AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
 		FmrecReport(st, "could not store a context feature");
 }
 
-/* Adds one row of the ratings query: ids, rating, weight and context. */
+static void
+CheckRatingColumns(TupleDesc tupdesc)
+{
+	CheckColumns(tupdesc, 3);
+}
+
+/* choices (the implicit task): the strength column may be left out */
+static void
+CheckChoiceColumns(TupleDesc tupdesc)
+{
+	CheckColumns(tupdesc, 2);
+}
+
+/*
+ * Adds one row of the ratings query: ids, rating (or strength: 1 when
+ * there is no third column), weight and context.
+ */
 static void
 RatingRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 {
@@ -403,7 +421,7 @@ RatingRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 	}
 	FmrecAddRating(r, IdValue(v[0], TupleDescAttr(desc, 0)->atttypid),
 				   IdValue(v[1], TupleDescAttr(desc, 1)->atttypid),
-				   RealValue(v[2], TupleDescAttr(desc, 2)->atttypid),
+				   natts < 3 ? 1.0 : RealValue(v[2], TupleDescAttr(desc, 2)->atttypid),
 				   null[3] ? 1.0 : RealValue(v[3], TupleDescAttr(desc, 3)->atttypid),
 				   rowno);
 	for (int c = 4; c < natts; c++)
@@ -411,9 +429,10 @@ RatingRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 }
 
 void
-FmrecLoadRatings(const char *source, FmRatings r)
+FmrecLoadRatings(const char *source, FmRatings r, bool choices)
 {
-	if (ReadSource(source, CheckRatingColumns, RatingRow, r) == 0)
+	if (ReadSource(source, choices ? CheckChoiceColumns : CheckRatingColumns,
+				   RatingRow, r) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("ratings query returned no rows"),

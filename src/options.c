@@ -502,6 +502,12 @@ FmrecParamsJson(const FmParamsData *p, bool with_threads)
 	AppendReal(&buf, "init_stdev", p->init_stdev);
 	AppendReal(&buf, "threshold", p->threshold);
 	AppendReal(&buf, "validation", p->validation);
+	if (p->task == FM_TASK_IMPLICIT)
+	{
+		AppendReal(&buf, "alpha", p->alpha);
+		AppendReal(&buf, "unobserved_weight", p->unobserved_weight);
+		AppendReal(&buf, "reg_exponent", p->reg_exponent);
+	}
 	appendStringInfo(&buf, ", \"patience\": %d, \"seed\": " INT64_FORMAT
 					 ", \"store_seen\": %s",
 					 p->patience, (int64) p->seed, p->store_seen ? "true" : "false");
@@ -522,7 +528,8 @@ FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing)
 					 ", \"users\": %u, \"items\": %u, \"epochs_run\": %u, \"best_epoch\": %u",
 					 (uint64) m->info.rows, (uint64) m->info.train_rows,
 					 m->n_users, m->n_items, m->info.epochs_run, m->info.best_epoch);
-	AppendReal(&buf, m->task == FM_TASK_BINARY ? "train_logloss" : "train_rmse",
+	AppendReal(&buf, m->task == FM_TASK_BINARY ? "train_logloss" :
+			   (m->task == FM_TASK_IMPLICIT ? "train_loss" : "train_rmse"),
 			   m->info.train_loss);
 	if (m->task == FM_TASK_BINARY)
 	{

@@ -67,7 +67,11 @@ FreeModel(void *arg)
 static void
 Notice(const FmEpochStats *st, const FmParamsData *p, double secs)
 {
-	if (p->task == FM_TASK_REGRESSION)
+	if (p->task == FM_TASK_IMPLICIT)
+		ereport(NOTICE,
+				(errmsg("epoch %d/%d: train loss %.4f, %.3f s",
+						st->epoch, p->epochs, st->train_loss, secs)));
+	else if (p->task == FM_TASK_REGRESSION)
 	{
 		if (isnan(st->valid_rmse))
 			ereport(NOTICE,
@@ -259,7 +263,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 
 	ratings = palloc0(sizeof(FmRatingsData));
 	FmrecRegisterFree(cxt, FreeRatings, ratings);
-	FmrecLoadRatings(source, ratings);
+	FmrecLoadRatings(source, ratings, opts.params.task == FM_TASK_IMPLICIT);
 	users = LoadSide(opts.user_features);
 	items = LoadSide(opts.item_features);
 	timing.load = Seconds() - t0;

@@ -244,9 +244,15 @@ FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len
 		seen.features = deltas;
 		msg.seen = &seen;
 	}
+	if (m->item_count)
+	{
+		msg.n_item_counts = m->n_items;
+		msg.item_counts = m->item_count;
+	}
 
 	msg.has_task = 1;
-	msg.task = m->task == FM_TASK_BINARY ? FMREC__TASK__TASK_BINARY : FMREC__TASK__TASK_REGRESSION;
+	msg.task = m->task == FM_TASK_BINARY ? FMREC__TASK__TASK_BINARY :
+		(m->task == FM_TASK_IMPLICIT ? FMREC__TASK__TASK_IMPLICIT : FMREC__TASK__TASK_REGRESSION);
 	msg.has_factors = 1;
 	msg.factors = (uint32_t) m->k;
 	msg.has_global_bias = 1;
@@ -327,6 +333,12 @@ FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len
 	SET(hp, patience, (uint32_t) m->params.patience);
 	SET(hp, seed, m->params.seed);
 	SET(hp, store_seen, m->params.store_seen);
+	if (m->task == FM_TASK_IMPLICIT)
+	{
+		SET(hp, alpha, m->params.alpha);
+		SET(hp, unobserved_weight, m->params.unobserved_weight);
+		SET(hp, reg_exponent, m->params.reg_exponent);
+	}
 	SET(res, rows, m->info.rows);
 	SET(res, train_rows, m->info.train_rows);
 	SET(res, epochs_run, m->info.epochs_run);
@@ -429,6 +441,8 @@ typedef struct Parts
 	bool		has_train;
 	FmParamsData params;		/* solver, epochs, ... when has_train */
 	bool		store_seen_given;	/* params.store_seen was stored (format 2) */
+	const uint32_t *item_counts;	/* training rows per item, format 2 */
+	size_t		n_item_counts;
 	FmTrainInfoData info;
 } Parts;
 
@@ -533,6 +547,8 @@ FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 		if (msg->seen->n_values)
 			return Corrupt(err, errlen, "seen lists carry values");
 	}
+	p->item_counts = msg->item_counts;
+	p->n_item_counts = msg->n_item_counts;
 	p->has_features = (msg->users && msg->users->attributes) ||
 		(msg->items && msg->items->attributes) || msg->context;
 	FmParamsDefault(&p->params);
@@ -544,6 +560,12 @@ FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 		/* the flag as trained: seen lists can be empty with it on */
 		p->store_seen_given = msg->hyperparams->has_store_seen;
 		p->params.store_seen = msg->hyperparams->store_seen;
+		if (msg->hyperparams->has_alpha)
+			p->params.alpha = msg->hyperparams->alpha;
+		if (msg->hyperparams->has_unobserved_weight)
+			p->params.unobserved_weight = msg->hyperparams->unobserved_weight;
+		if (msg->hyperparams->has_reg_exponent)
+			p->params.reg_exponent = msg->hyperparams->reg_exponent;
 	}
 	if (msg->result)
 		COPY_RESULT(&p->info, msg->result);
@@ -638,7 +660,7 @@ Check(const Parts *p, char *err, size_t errlen)
 	size_t		ni = p->items.n;
 	size_t		k = p->factors;
 
-	if (p->task > FM_TASK_BINARY)
+	if (p->task > FM_TASK_IMPLICIT)
 		return Corrupt(err, errlen, "unknown task %u", p->task);
 	if (k < 1 || k > FM_MAX_FACTORS)
 		return Corrupt(err, errlen, "factor count %zu is out of range", k);
@@ -660,6 +682,8 @@ Check(const Parts *p, char *err, size_t errlen)
 		return Corrupt(err, errlen, "seen lists do not match the user count");
 	if (p->n_seen_counts == 0 && p->n_seen_items != 0)
 		return Corrupt(err, errlen, "seen items without seen counts");
+	if (p->n_item_counts != 0 && p->n_item_counts != ni)
+		return Corrupt(err, errlen, "item counts do not match the item count");
 	if (p->has_train && !FmSolverKnown(p->params.solver))
 		return Corrupt(err, errlen, "unknown solver %d", (int) p->params.solver);
 	return FM_OK;
@@ -885,6 +909,16 @@ Build(const Parts *p, size_t len, FmModel *out, char *err, size_t errlen)
 		if (!p->store_seen_given)
 			m->params.store_seen = p->n_seen_counts > 0;
 		m->info = p->info;
+	}
+	if (p->n_item_counts > 0)
+	{
+		if ((m->item_count = malloc(p->n_item_counts * sizeof(uint32_t))) == NULL)
+		{
+			st = FM_ERR_NOMEM;
+			goto done;
+		}
+		memcpy(m->item_count, p->item_counts, p->n_item_counts * sizeof(uint32_t));
+		m->mem_bytes += p->n_item_counts * sizeof(uint32_t);
 	}
 	if (p->has_features && (st = DecodeFeatures(p, m, err, errlen)) != FM_OK)
 		goto done;

@@ -199,6 +199,15 @@ FmFoldInBegin(const FmModelData *m, FmRep *r, double lambda, void *work,
 	f->resid = f->x + FmFoldInChunk(m) * d;
 	f->dv = (float *) (f->resid + FmFoldInChunk(m));
 	memset(f->a, 0, (d * d + d) * sizeof(double));
+	if (m->task == FM_TASK_IMPLICIT && m->gram)
+	{
+		/* every unobserved item, at its weight: w0 G */
+		double		w0 = m->params.unobserved_weight;
+
+		for (size_t p = 0; p < (size_t) m->k; p++)
+			for (size_t s = 0; s <= p; s++)
+				f->a[p * d + s] = w0 * m->gram[p * m->k + s];
+	}
 }
 
 /*
@@ -236,6 +245,26 @@ FmFoldInAdd(FmFoldIn *f, const int64_t *items, const float *ratings, size_t n)
 				continue;
 			}
 			q = m->qi + (size_t) i * k;
+			if (m->task == FM_TASK_IMPLICIT)
+			{
+				/*
+				 * A chosen item: confidence c, preference 1.  Its row,
+				 * scaled by sqrt(c - w0), corrects w0 G to c; b gets c q.
+				 * The last unknown (a bias) stays 0.
+				 */
+				double		c = 1.0 + m->params.alpha * (ratings ? fmax(ratings[j], 0.0) : 1.0);
+				double		sc = sqrt(fmax(c - m->params.unobserved_weight, 0.0));
+
+				for (int e = 0; e < k; e++)
+				{
+					x[e] = sc * q[e];
+					f->b[e] += c * q[e];
+				}
+				x[k] = 0.0;
+				f->resid[rows] = 0.0;
+				rows++;
+				continue;
+			}
 			if (m->task == FM_TASK_BINARY)
 				target = (ratings == NULL || ratings[j] >= m->threshold) ?
 					2.1972245773 : -2.1972245773;
@@ -279,8 +308,19 @@ FmFoldInFinish(FmFoldIn *f)
 
 	if (f->used == 0)
 		return;
-	for (int p = 0; p < d; p++)
-		f->a[(size_t) p * d + p] += f->lambda;
+	if (m->task == FM_TASK_IMPLICIT)
+	{
+		/* the training's regularization for an entity of this many pairs */
+		double		w0 = m->params.unobserved_weight;
+		double		lam = m->params.reg_factors *
+			pow((double) f->used + w0 * m->n_items, m->params.reg_exponent);
+
+		for (int p = 0; p < d; p++)
+			f->a[(size_t) p * d + p] += p < m->k ? lam : 1.0;
+	}
+	else
+		for (int p = 0; p < d; p++)
+			f->a[(size_t) p * d + p] += f->lambda;
 	/* the row-major lower triangle is LAPACK's column-major upper one */
 	dpotrf_("U", &d, f->a, &d, &info);
 	if (info == 0)

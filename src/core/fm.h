@@ -76,7 +76,8 @@ typedef enum FmStatus
 typedef enum FmTask
 {
 	FM_TASK_REGRESSION = 0,
-	FM_TASK_BINARY = 1
+	FM_TASK_BINARY = 1,
+	FM_TASK_IMPLICIT = 2		/* choices (clicks, plays), unobserved pairs as negatives */
 } FmTask;
 
 typedef enum FmSolver
@@ -106,6 +107,9 @@ typedef struct FmParamsData
 	bool		store_seen;		/* keep each user's rated items */
 	FmSolver	solver;
 	int			burn_in;		/* MCMC: iterations discarded before averaging */
+	double		alpha;			/* implicit: confidence 1 + alpha * strength */
+	double		unobserved_weight;	/* implicit: confidence of an unobserved pair */
+	double		reg_exponent;	/* implicit: reg x (pairs + w0 x others)^this */
 } FmParamsData;
 
 typedef FmParamsData *FmParams;
@@ -155,6 +159,11 @@ extern const char *FmSolverList(void);
 #define FM_SET_REG_FACTORS	0x04
 #define FM_SET_INIT_STDEV	0x08
 #define FM_SET_BURN_IN		0x10
+#define FM_SET_SOLVER		0x20
+#define FM_SET_ALPHA		0x40
+#define FM_SET_UNOBSERVED	0x80
+#define FM_SET_REG_EXPONENT	0x100
+#define FM_SET_FACTORS		0x200
 
 /* ---------------------------------------------------------------- */
 /* idmap.c: int64 id -> dense index, open addressing */
@@ -417,6 +426,8 @@ typedef struct FmModelData
 	float	   *qi;
 	float	   *bi;
 
+	uint32_t   *item_count;		/* training rows per item, or NULL */
+	float	   *gram;			/* implicit: k x k items' Gramian, lower */
 	size_t		mem_bytes;		/* memory held, for the serving cache */
 } FmModelData;
 
@@ -578,6 +589,45 @@ extern FmStatus FmTopnRep(const FmModelData *m, const FmRep *rep,
 extern double FmRmse(const float *pred, const float *y, size_t n);
 extern double FmLogLoss(const float *prob, const float *label, size_t n);
 extern double FmAuc(const float *score, const float *label, size_t n);
+
+/* ---------------------------------------------------------------- */
+/* evaluate.c: held-out top-N and pointwise metrics */
+
+#define FM_MAX_EVAL_K 1000
+
+typedef struct FmEvalOptions
+{
+	int			k;
+	double		threshold;		/* relevant: rating >= it; -inf: every row */
+} FmEvalOptions;
+
+typedef struct FmEvalMetrics
+{
+	uint64_t	users;			/* with a relevant test row */
+	uint64_t	rows;			/* test rows */
+	double		precision;
+	double		recall;
+	double		ndcg;
+	double		map;
+	double		mrr;
+	double		hit_rate;
+	double		coverage;
+	double		rmse;			/* NaN where the task has none */
+	double		mae;
+	double		auc;
+	double		logloss;
+	double		accuracy;
+} FmEvalMetrics;
+
+typedef struct FmEvalData *FmEval;
+
+extern FmStatus FmEvalCreate(const FmModelData *m, const FmRatingsData *test,
+							 const FmEvalOptions *o, FmEval *out, char *err,
+							 size_t errlen);
+extern FmStatus FmEvalStep(FmEval e, size_t max_users);
+extern bool FmEvalResults(FmEval e, FmEvalMetrics *model,
+						  FmEvalMetrics *popularity);
+extern void FmEvalFree(FmEval e);
 
 /* ---------------------------------------------------------------- */
 /* codec.c: model <-> protobuf bytes */

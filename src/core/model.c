@@ -11,6 +11,7 @@
  * with an unknown user is scored by w0 + b_i (item bias: the popularity
  * fallback) and a pair with an unknown item by w0 + b_u.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,16 @@ FmModelIndex(FmModel m)
 	m->bu = m->wu;
 	m->qi = m->vi;
 	m->bi = m->wi;
+	if (m->task == FM_TASK_IMPLICIT && m->k > 0)
+	{
+		/* the items' Gramian, for fold-in of implicit sessions */
+		if ((m->gram = calloc((size_t) m->k * m->k, sizeof(float))) == NULL)
+			return FM_ERR_NOMEM;
+		if (m->n_items > 0)
+			cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, m->k, (int) m->n_items,
+						1.0f, m->vi, m->k, 0.0f, m->gram, m->k);
+		m->mem_bytes += (size_t) m->k * m->k * sizeof(float);
+	}
 	if (!FmModelHasFeatures(m))
 		return FM_OK;
 	if ((st = BuildDict(&m->udict, &m->ufeat)) != FM_OK ||
@@ -284,6 +295,8 @@ FmModelFree(FmModel m)
 	FmListsFree(&m->iattr);
 	free(m->user_rated);
 	free(m->item_rated);
+	free(m->item_count);
+	free(m->gram);
 	free(m->user_ids);			/* the base of the one allocation */
 	free(m);
 }
@@ -325,6 +338,8 @@ FmModelOutput(const FmModelData *m, double raw)
 {
 	if (m->task == FM_TASK_BINARY)
 		return 1.0 / (1.0 + exp(-raw));
+	if (m->task == FM_TASK_IMPLICIT)
+		return raw;				/* a preference score: higher ranks first */
 	if (raw < m->min_rating)
 		return m->min_rating;
 	if (raw > m->max_rating)

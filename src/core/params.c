@@ -38,7 +38,27 @@ FmParamsDefault(FmParams p)
 	p->store_seen = true;
 	p->solver = FM_SOLVER_SGD;
 	p->burn_in = 50;
+	p->alpha = 1.0;
+	p->unobserved_weight = 1.0;
+	p->reg_exponent = 0.0;
 }
+
+/* implicit ALS's defaults (measured on ml-latest-small: README) */
+/*
+ * Implicit ALS's defaults, chosen on a validation split of the training
+ * rows of ml-latest-small (README, "Recommending from clicks, plays and
+ * purchases"): Rendle et al.'s weighting (RecSys 2022) with unobserved
+ * pairs at 0.1, regularization scaled by the square root of an entity's
+ * pairs plus its share of the unobserved ones, and every row one choice
+ * (alpha 0) unless asked otherwise.
+ */
+#define IMPLICIT_FACTORS 128
+#define IMPLICIT_EPOCHS 15
+#define IMPLICIT_REG 0.3
+#define IMPLICIT_INIT 0.01
+#define IMPLICIT_ALPHA 0.0
+#define IMPLICIT_UNOBSERVED 0.1
+#define IMPLICIT_REG_EXPONENT 0.5
 
 /*
  * Switches to another solver, giving the options the user did not set
@@ -51,8 +71,28 @@ FmParamsDefault(FmParams p)
 void
 FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set)
 {
+	/* choices are learned by implicit ALS unless a solver is named */
+	if (p->task == FM_TASK_IMPLICIT && !(set & FM_SET_SOLVER))
+		solver = FM_SOLVER_ALS;
 	p->solver = solver;
-	if (solver == FM_SOLVER_ALS)
+	if (solver == FM_SOLVER_ALS && p->task == FM_TASK_IMPLICIT)
+	{
+		if (!(set & FM_SET_FACTORS))
+			p->factors = IMPLICIT_FACTORS;
+		if (!(set & FM_SET_EPOCHS))
+			p->epochs = IMPLICIT_EPOCHS;
+		if (!(set & FM_SET_REG_FACTORS))
+			p->reg_factors = IMPLICIT_REG;
+		if (!(set & FM_SET_INIT_STDEV))
+			p->init_stdev = IMPLICIT_INIT;
+		if (!(set & FM_SET_ALPHA))
+			p->alpha = IMPLICIT_ALPHA;
+		if (!(set & FM_SET_UNOBSERVED))
+			p->unobserved_weight = IMPLICIT_UNOBSERVED;
+		if (!(set & FM_SET_REG_EXPONENT))
+			p->reg_exponent = IMPLICIT_REG_EXPONENT;
+	}
+	else if (solver == FM_SOLVER_ALS)
 	{
 		if (!(set & FM_SET_EPOCHS))
 			p->epochs = 15;
@@ -78,7 +118,8 @@ FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set)
 const char *
 FmTaskName(FmTask task)
 {
-	return task == FM_TASK_BINARY ? "binary" : "regression";
+	return task == FM_TASK_BINARY ? "binary" :
+		(task == FM_TASK_IMPLICIT ? "implicit" : "regression");
 }
 
 bool
@@ -89,6 +130,8 @@ FmTaskFromName(const char *name, FmTask *task)
 	else if (strcmp(name, "binary") == 0 ||
 			 strcmp(name, "binary_classifier") == 0)
 		*task = FM_TASK_BINARY;
+	else if (strcmp(name, "implicit") == 0)
+		*task = FM_TASK_IMPLICIT;
 	else
 		return false;
 	return true;
@@ -104,7 +147,7 @@ FmTaskFromName(const char *name, FmTask *task)
  */
 static const FmOptionDef option_defs[] = {
 	{"task", "predictor_type", FM_OPT_TASK, F(task), 0, 0, 0},
-	{"factors", "num_factors", FM_OPT_INT, F(factors), 1, FM_MAX_FACTORS, 0},
+	{"factors", "num_factors", FM_OPT_INT, F(factors), 1, FM_MAX_FACTORS, FM_SET_FACTORS},
 	{"epochs", NULL, FM_OPT_INT, F(epochs), 1, FM_MAX_EPOCHS, FM_SET_EPOCHS},
 	{"batch_size", "mini_batch_size", FM_OPT_INT, F(batch_size), 1, FM_MAX_BATCH, 0},
 	{"learning_rate", NULL, FM_OPT_REAL, F(learning_rate), 1e-9, 10, 0},
@@ -118,8 +161,11 @@ static const FmOptionDef option_defs[] = {
 	{"seed", NULL, FM_OPT_INT64, F(seed), 0, 0, 0},
 	{"threads", NULL, FM_OPT_INT, F(threads), 1, FM_MAX_THREADS, 0},
 	{"store_seen", NULL, FM_OPT_BOOL, F(store_seen), 0, 0, 0},
-	{"solver", NULL, FM_OPT_SOLVER, F(solver), 0, 0, 0},
+	{"solver", NULL, FM_OPT_SOLVER, F(solver), 0, 0, FM_SET_SOLVER},
 	{"burn_in", NULL, FM_OPT_INT, F(burn_in), 0, FM_MAX_EPOCHS, FM_SET_BURN_IN},
+	{"alpha", NULL, FM_OPT_REAL, F(alpha), 0, FM_MAX_REG, FM_SET_ALPHA},
+	{"unobserved_weight", NULL, FM_OPT_REAL, F(unobserved_weight), 1e-6, 1, FM_SET_UNOBSERVED},
+	{"reg_exponent", NULL, FM_OPT_REAL, F(reg_exponent), 0, 1, FM_SET_REG_EXPONENT},
 };
 
 #define N_OPTIONS (sizeof(option_defs) / sizeof(option_defs[0]))
@@ -207,9 +253,10 @@ FmParamsCheck(const FmParamsData *p, char *err, size_t errlen)
 				return RangeError(def, err, errlen);
 		}
 	}
-	if (p->task != FM_TASK_REGRESSION && p->task != FM_TASK_BINARY)
+	if (p->task != FM_TASK_REGRESSION && p->task != FM_TASK_BINARY &&
+		p->task != FM_TASK_IMPLICIT)
 	{
-		snprintf(err, errlen, "\"task\" must be \"regression\" or \"binary\"");
+		snprintf(err, errlen, "\"task\" must be \"regression\", \"binary\" or \"implicit\"");
 		return FM_ERR_PARAM;
 	}
 	if (!FmSolverKnown(p->solver))
@@ -219,9 +266,13 @@ FmParamsCheck(const FmParamsData *p, char *err, size_t errlen)
 	}
 	if (!FmSolverSupports(p->solver, p->task))
 	{
-		snprintf(err, errlen, "solver \"%s\" supports only the %s task",
-				 FmSolverName(p->solver),
-				 p->task == FM_TASK_BINARY ? "regression" : "binary");
+		snprintf(err, errlen, "solver \"%s\" does not train the %s task",
+				 FmSolverName(p->solver), FmTaskName(p->task));
+		return FM_ERR_PARAM;
+	}
+	if (p->task == FM_TASK_IMPLICIT && p->validation > 0)
+	{
+		snprintf(err, errlen, "the implicit task does not hold out a validation set; measure its lists with fm_evaluate");
 		return FM_ERR_PARAM;
 	}
 	return FM_OK;

@@ -17,24 +17,44 @@ static const FmSolverOps *const solvers[] = {
 	&fm_sgd_ops,
 	&fm_als_ops,
 	&fm_mcmc_ops,
+	&fm_ials_ops,				/* "als" for the implicit task */
 };
 
 #define N_SOLVERS (sizeof(solvers) / sizeof(solvers[0]))
 
-static const FmSolverOps *
-Find(FmSolver solver)
+static unsigned
+TaskCap(FmTask task)
 {
-	for (size_t j = 0; j < N_SOLVERS; j++)
-		if (solvers[j]->id == solver)
-			return solvers[j];
-	return NULL;
+	return task == FM_TASK_BINARY ? FM_CAP_BINARY :
+		(task == FM_TASK_IMPLICIT ? FM_CAP_IMPLICIT : FM_CAP_REGRESSION);
 }
 
-/* The ops of a solver; SGD's for a value outside the table. */
-const FmSolverOps *
-FmSolverOpsFor(FmSolver solver)
+/*
+ * The row of a solver for a task: a solver name may have one row per
+ * kind of task (ALS fits ratings in cd.c, choices in ials.c); with no row
+ * for the task, the solver's first row.
+ */
+static const FmSolverOps *
+Find(FmSolver solver, FmTask task)
 {
-	const FmSolverOps *ops = Find(solver);
+	const FmSolverOps *first = NULL;
+
+	for (size_t j = 0; j < N_SOLVERS; j++)
+		if (solvers[j]->id == solver)
+		{
+			if (solvers[j]->caps & TaskCap(task))
+				return solvers[j];
+			if (first == NULL)
+				first = solvers[j];
+		}
+	return first;
+}
+
+/* The ops of a solver for a task; SGD's for a value outside the table. */
+const FmSolverOps *
+FmSolverOpsFor(FmSolver solver, FmTask task)
+{
+	const FmSolverOps *ops = Find(solver, task);
 
 	return ops ? ops : &fm_sgd_ops;
 }
@@ -42,7 +62,7 @@ FmSolverOpsFor(FmSolver solver)
 const char *
 FmSolverName(FmSolver solver)
 {
-	return FmSolverOpsFor(solver)->name;
+	return FmSolverOpsFor(solver, FM_TASK_REGRESSION)->name;
 }
 
 bool
@@ -61,16 +81,15 @@ FmSolverFromName(const char *name, FmSolver *solver)
 bool
 FmSolverSupports(FmSolver solver, FmTask task)
 {
-	const FmSolverOps *ops = Find(solver);
+	const FmSolverOps *ops = Find(solver, task);
 
-	return ops != NULL &&
-		(ops->caps & (task == FM_TASK_BINARY ? FM_CAP_BINARY : FM_CAP_REGRESSION)) != 0;
+	return ops != NULL && (ops->caps & TaskCap(task)) != 0;
 }
 
 bool
 FmSolverKnown(FmSolver solver)
 {
-	return Find(solver) != NULL;
+	return Find(solver, FM_TASK_REGRESSION) != NULL;
 }
 
 /* The solvers' names as "a", "b" or "c", for messages. */
@@ -80,10 +99,22 @@ FmSolverList(void)
 	static char buf[256];
 	size_t		len = 0;
 
+	const char *names[N_SOLVERS];
+	size_t		n = 0;
+
+	/* each name once: a solver may have a row per kind of task */
+	for (size_t j = 0; j < N_SOLVERS; j++)
+	{
+		bool		dup = false;
+
+		for (size_t i = 0; i < n; i++)
+			dup |= strcmp(names[i], solvers[j]->name) == 0;
+		if (!dup)
+			names[n++] = solvers[j]->name;
+	}
 	buf[0] = '\0';
-	for (size_t j = 0; j < N_SOLVERS && len < sizeof(buf); j++)
+	for (size_t j = 0; j < n && len < sizeof(buf); j++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s\"%s\"",
-						j == 0 ? "" : (j + 1 == N_SOLVERS ? " or " : ", "),
-						solvers[j]->name);
+						j == 0 ? "" : (j + 1 == n ? " or " : ", "), names[j]);
 	return buf;
 }

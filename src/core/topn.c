@@ -162,6 +162,23 @@ FmTopnCapacity(const FmModelData *m, const FmTopnQuery *q)
 }
 
 /*
+ * An implicit model has no biases: for a representation that knows
+ * nothing (a user unknown to the model, no session) every score is 0, so
+ * items are ranked by their training rows instead, and the score reported
+ * is that count.
+ */
+static bool
+Popular(const FmModelData *m, const FmRep *rep)
+{
+	if (m->task != FM_TASK_IMPLICIT || m->item_count == NULL)
+		return false;
+	for (int f = 0; f < m->k; f++)
+		if (rep->v[f] != 0.0f)
+			return false;
+	return true;
+}
+
+/*
  * Top-N for a representation (features.c).  Writes at most
  * FmTopnCapacity(m, q) entries to out, best first, and their count
  * to *n_out.  q->user is ignored; the representation's known user, if
@@ -173,6 +190,7 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 {
 	int64_t		uidx = q->exclude_seen ? rep->uidx : -1;
 	int			cap = (int) FmTopnCapacity(m, q);
+	bool		popular = Popular(m, rep);
 	int			len = 0;
 	HeapEntry  *heap;
 	uint32_t   *excl = NULL;
@@ -217,7 +235,8 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 			if (iidx >= 0 && ((uidx >= 0 && Seen(m, uidx, iidx)) ||
 							  InSorted(excl, n_excl, (uint32_t) iidx)))
 				continue;
-			Offer(heap, cap, &len, (float) FmRepScore(m, rep, iidx), c[j]);
+			Offer(heap, cap, &len, popular ? (iidx >= 0 ? (float) m->item_count[iidx] : 0.0f) :
+				  (float) FmRepScore(m, rep, iidx), c[j]);
 		}
 		free(c);
 	}
@@ -260,7 +279,8 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 					e++;
 				continue;
 			}
-			raw = base + m->bi[i] + (scores ? scores[i] : 0.0f);
+			raw = popular ? (float) m->item_count[i] :
+				base + m->bi[i] + (scores ? scores[i] : 0.0f);
 			if (len < cap || raw >= heap[0].raw)
 				Offer(heap, cap, &len, raw, m->item_ids[i]);
 		}
@@ -272,13 +292,14 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 	 * kept items are rescored so that the reported scores, and their order,
 	 * are exactly fm_predict's.
 	 */
-	for (int j = 0; j < len; j++)
-		heap[j].raw = (float) FmRepScore(m, rep, FmModelItemIndex(m, heap[j].item));
+	if (!popular)
+		for (int j = 0; j < len; j++)
+			heap[j].raw = (float) FmRepScore(m, rep, FmModelItemIndex(m, heap[j].item));
 	qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);
 	for (int j = 0; j < len; j++)
 	{
 		out[j].item = heap[j].item;
-		out[j].score = FmModelOutput(m, heap[j].raw);
+		out[j].score = popular ? heap[j].raw : FmModelOutput(m, heap[j].raw);
 	}
 	*n_out = len;
 	st = FM_OK;

@@ -191,7 +191,7 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 		goto nomem;
 	t->ds = ds;
 	t->p = *p;
-	t->ops = FmSolverOpsFor(p->solver);
+	t->ops = FmSolverOpsFor(p->solver, p->task);
 	t->kp = kp = (size_t) ((p->factors + FM_KPAD - 1) / FM_KPAD * FM_KPAD);
 	t->general = FmDatasetHasFeatures(ds);
 	t->off_uf = (size_t) ds->n_users + ds->n_items;
@@ -287,7 +287,7 @@ Exploded(const FmTrainerData *t, double train_loss)
 {
 	if (!isfinite(train_loss))
 		return true;
-	if (t->p.task == FM_TASK_BINARY)
+	if (t->p.task != FM_TASK_REGRESSION)
 		return train_loss > 5.0;
 	return train_loss > 5.0 * ((double) t->ds->max_rating - t->ds->min_rating + 1.0);
 }
@@ -510,6 +510,15 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 	m->threshold = (float) t->p.threshold;
 	if (t->p.store_seen)
 		FillSeen(ds, m);
+	if ((m->item_count = calloc((size_t) ds->n_items + 1, sizeof(uint32_t))) == NULL)
+	{
+		FmModelFree(m);
+		return FM_ERR_NOMEM;
+	}
+	for (size_t j = 0; j < ds->n_rows; j++)
+		if (m->item_count[ds->rows[j].i] < UINT32_MAX)
+			m->item_count[ds->rows[j].i]++;
+	m->mem_bytes += (size_t) ds->n_items * sizeof(uint32_t);
 	m->params = t->p;
 	m->info.rows = ds->n_rows;
 	m->info.train_rows = t->n_train;
@@ -565,7 +574,7 @@ FmTrainerFree(FmTrainer t)
 double
 FmTrainMemory(const FmDatasetData *ds, const FmParamsData *p)
 {
-	const FmSolverOps *ops = FmSolverOpsFor(p->solver);
+	const FmSolverOps *ops = FmSolverOpsFor(p->solver, p->task);
 	double		kp = (double) ((p->factors + FM_KPAD - 1) / FM_KPAD * FM_KPAD);
 	double		k = p->factors;
 	double		nu = ds->n_users;

@@ -96,6 +96,7 @@ typedef struct FmTrainerData
 #define FM_CAP_SHUFFLE		0x08	/* wants the training rows shuffled once */
 #define FM_CAP_ANY_THREADS	0x10	/* same bytes for any thread count */
 #define FM_CAP_WARM_START	0x20	/* can start from an existing model */
+#define FM_CAP_IMPLICIT		0x40	/* trains the implicit task */
 
 /*
  * A solver.  create() builds the private state from the trainer's rows
@@ -128,7 +129,8 @@ typedef struct FmSolverOps
 extern const FmSolverOps fm_sgd_ops;	/* sgd.c */
 extern const FmSolverOps fm_als_ops;	/* cd.c */
 extern const FmSolverOps fm_mcmc_ops;	/* cd.c */
-extern const FmSolverOps *FmSolverOpsFor(FmSolver solver);
+extern const FmSolverOps fm_ials_ops;	/* ials.c */
+extern const FmSolverOps *FmSolverOpsFor(FmSolver solver, FmTask task);
 
 /* trainrow.c */
 extern int	FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,

@@ -1,0 +1,436 @@
+/*
+ * ials.c
+ *	  Implicit alternating least squares: the "als" solver of the implicit
+ *	  task (Hu, Koren and Volinsky, ICDM 2008).
+ *
+ * Every (user, item) pair is a training example: an observed pair has
+ * preference 1 and confidence c = 1 + alpha * strength * weight (duplicate
+ * pairs add up), every unobserved pair preference 0 and confidence 1.  The
+ * loss
+ *
+ *		sum over all pairs of c_ui (p_ui - <x_u, y_i>)^2
+ *		  + reg_factors * (sum |x_u|^2 + sum |y_i|^2)
+ *
+ * is minimized by alternating exact-in-expectation updates of all users,
+ * then all items.  The sum over all users x items pairs is never formed:
+ * for user u it splits into the Gramian G = sum_i y_i y_i' of every item
+ * (k x k, computed once per half-iteration) plus a correction over the
+ * items u chose, so the system for x_u is
+ *
+ *		(G + sum_{i in I_u} (c_ui - 1) y_i y_i' + reg I) x_u = sum_{i in I_u} c_ui y_i
+ *
+ * and an iteration costs O(nnz k + (users + items) k^2), never
+ * O(users x items).  Each system is solved by three steps of conjugate
+ * gradient warm-started from the current vector (Takacs, Pilaszy and
+ * Tikk, RecSys 2011): matrix-vector products only, no k^3 factorization.
+ *
+ * The model has no biases (w0 = b_u = b_i = 0): its score <x_u, y_i> is a
+ * preference, higher ranks first, and unknown users get 0 for every item
+ * (fm_topn's popularity path then has nothing to order by; see README).
+ * Users and items are independent within a half-iteration, so threads
+ * split them in fixed ranges and the model is the same for any thread
+ * count.  A step solves a slice of entities (a few milliseconds), so the
+ * caller can check for interrupts between steps.  Attributes and context
+ * are not supported by this solver (implicit coordinate descent over
+ * general features, Bayer et al. WWW 2017, is future work): the trainer
+ * refuses them with a message.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm.h"
+#include "kernels.h"
+#include "trainer.h"
+
+#define CG_STEPS 3
+#define SLICE 512				/* entities solved per step */
+
+typedef struct IalsData
+{
+	FmTrainerData *t;
+	size_t		nu;
+	size_t		ni;
+	int			k;
+	size_t		kp;
+	float	   *V;				/* (nu + ni) x kp: users, then items */
+	float	   *W;				/* zeros: the model's linear weights */
+	/* the observed pairs by user and by item, duplicates merged */
+	uint64_t   *uoff;
+	uint32_t   *uidx;			/* item of each pair */
+	float	   *uconf;			/* its confidence c */
+	uint64_t   *ioff;
+	uint32_t   *iidx;			/* user of each pair */
+	float	   *iconf;
+	float	   *G;				/* k x k Gramian of the fixed side */
+	float	   *scratch;		/* per thread: 4 vectors of kp */
+	double		conf_sum;		/* sum of c over observed pairs */
+	float		w0;				/* weight of an unobserved pair */
+	int			phase;			/* 0: users, 1: items */
+	size_t		next;			/* next entity of the phase */
+	/* the slice a run solves, shared with the workers */
+	size_t		lo;
+	size_t		hi;
+} IalsData;
+
+static float *
+Vec(const IalsData *s, bool item, size_t e)
+{
+	return s->V + ((item ? s->nu : 0) + e) * s->kp;
+}
+
+/* G = sum of the side's vectors' outer products (kp-strided rows). */
+static void
+Gramian(IalsData *s, bool item)
+{
+	size_t		n = item ? s->ni : s->nu;
+	const float *base = Vec(s, item, 0);
+
+	memset(s->G, 0, (size_t) s->k * s->k * sizeof(float));
+	if (n > 0)
+		cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, s->k, (int) n, 1.0f,
+					base, (int) s->kp, 0.0f, s->G, s->k);
+	for (int a = 0; a < s->k; a++)
+		for (int b = 0; b < a; b++)
+			s->G[b * s->k + a] = s->G[a * s->k + b];
+}
+
+/* out = A v for entity e: w0 G v + sum (c - w0) <y, v> y + reg v */
+static void
+Apply(const IalsData *s, const float *v, float *out, const uint32_t *idx,
+	  const float *conf, size_t n, bool other_item, float reg)
+{
+	int			k = s->k;
+	size_t		kp = s->kp;
+	float		w0 = s->w0;
+
+	cblas_ssymv(CblasRowMajor, CblasLower, k, w0, s->G, k, v, 1, 0.0f, out, 1);
+	for (size_t d = (size_t) k; d < kp; d++)
+		out[d] = 0.0f;
+	for (int d = 0; d < k; d++)
+		out[d] += reg * v[d];
+	for (size_t j = 0; j < n; j++)
+	{
+		const float *y = Vec(s, other_item, idx[j]);
+		float		a = (conf[j] - w0) * FmDotPadded(y, v, (int) kp);
+
+		for (size_t d = 0; d < kp; d++)
+			out[d] += a * y[d];
+	}
+}
+
+/* Three conjugate gradient steps on entity e's system, from its vector. */
+static void
+Solve(const IalsData *s, bool item, size_t e, float *work)
+{
+	size_t		kp = s->kp;
+	const uint64_t *off = item ? s->ioff : s->uoff;
+	const uint32_t *idx = (item ? s->iidx : s->uidx) + off[e];
+	const float *conf = (item ? s->iconf : s->uconf) + off[e];
+	size_t		n = off[e + 1] - off[e];
+	float	   *x = Vec(s, item, e);
+	float	   *r = work;
+	float	   *p = work + kp;
+	float	   *ap = work + 2 * kp;
+	float		reg;
+	float		rr;
+
+	if (n == 0)
+	{
+		/* no choices: the least-squares answer is the zero vector */
+		memset(x, 0, kp * sizeof(float));
+		return;
+	}
+	/* frequency-scaled regularization (Rendle et al., RecSys 2022) */
+	reg = (float) (s->t->p.reg_factors *
+				   pow((double) n + s->w0 * (double) (item ? s->nu : s->ni),
+					   s->t->p.reg_exponent));
+	/* r = b - A x, with b = sum c y */
+	Apply(s, x, ap, idx, conf, n, !item, reg);
+	for (size_t d = 0; d < kp; d++)
+		r[d] = -ap[d];
+	for (size_t j = 0; j < n; j++)
+	{
+		const float *y = Vec(s, !item, idx[j]);
+		float		c = conf[j];
+
+		for (size_t d = 0; d < kp; d++)
+			r[d] += c * y[d];
+	}
+	memcpy(p, r, kp * sizeof(float));
+	rr = FmDotPadded(r, r, (int) kp);
+	for (int it = 0; it < CG_STEPS && rr > 1e-12f; it++)
+	{
+		float		pap,
+					a,
+					rr_new;
+
+		Apply(s, p, ap, idx, conf, n, !item, reg);
+		pap = FmDotPadded(p, ap, (int) kp);
+		if (!(pap > 0.0f))
+			break;
+		a = rr / pap;
+		for (size_t d = 0; d < kp; d++)
+		{
+			x[d] += a * p[d];
+			r[d] -= a * ap[d];
+		}
+		rr_new = FmDotPadded(r, r, (int) kp);
+		for (size_t d = 0; d < kp; d++)
+			p[d] = r[d] + (rr_new / rr) * p[d];
+		rr = rr_new;
+	}
+}
+
+/* Pool entry: worker w solves its fixed share of [lo, hi). */
+static void
+SliceWorker(void *arg, int worker)
+{
+	IalsData   *s = arg;
+	int			nt = s->t->p.threads;
+	size_t		len = s->hi - s->lo;
+	size_t		a = s->lo + len * worker / nt;
+	size_t		b = s->lo + len * (worker + 1) / nt;
+	float	   *work = s->scratch + (size_t) worker * 4 * s->kp;
+
+	for (size_t e = a; e < b; e++)
+		Solve(s, s->phase == 1, e, work);
+}
+
+/*
+ * The loss per unit of observed confidence: (sum over all pairs of
+ * c (p - s)^2) / sum of observed c, with the all-pairs part
+ * sum_u x_u' G_items x_u from the Gramian.
+ */
+static double
+Loss(IalsData *s)
+{
+	double		all = 0.0;
+	double		obs = 0.0;
+
+	Gramian(s, true);
+	for (size_t u = 0; u < s->nu; u++)
+	{
+		const float *x = Vec(s, false, u);
+
+		for (int a = 0; a < s->k; a++)
+		{
+			double		row = 0.0;
+
+			for (int b = 0; b < s->k; b++)
+				row += (double) s->G[a * s->k + b] * x[b];
+			all += s->w0 * row * x[a];
+		}
+		for (uint64_t j = s->uoff[u]; j < s->uoff[u + 1]; j++)
+		{
+			double		sc = FmDotPadded(x, Vec(s, true, s->uidx[j]), (int) s->kp);
+			double		c = s->uconf[j];
+
+			/* replace the pair's unobserved term w0 sc^2 by c (1 - sc)^2 */
+			obs += c * (1.0 - sc) * (1.0 - sc) - s->w0 * sc * sc;
+		}
+	}
+	return (all + obs) / s->conf_sum;
+}
+
+static void
+IalsFree(FmTrainerData *t)
+{
+	IalsData   *s = t->solver;
+
+	if (s == NULL)
+		return;
+	free(s->V);
+	free(s->W);
+	free(s->uoff);
+	free(s->uidx);
+	free(s->uconf);
+	free(s->ioff);
+	free(s->iidx);
+	free(s->iconf);
+	free(s->G);
+	free(s->scratch);
+	free(s);
+	t->solver = NULL;
+}
+
+/*
+ * Builds the pair lists from the training rows (sorted by user, then
+ * item: the trainer does not shuffle for this solver) and takes the
+ * trainer's initial factors.
+ */
+static FmStatus
+IalsCreate(FmTrainerData *t, char *err, size_t errlen)
+{
+	IalsData   *s;
+	const FmRow *rows = t->train;
+	size_t		n = t->n_train;
+	size_t		pairs = 0;
+	uint64_t   *fill;
+	double		alpha = t->p.alpha;
+
+	if (t->general)
+	{
+		snprintf(err, errlen, "the implicit task trains on user and item ids only; leave out user_features, item_features and context columns");
+		return FM_ERR_PARAM;
+	}
+	for (size_t j = 0; j < n; j++)
+		if (rows[j].y < 0)
+		{
+			snprintf(err, errlen, "implicit strengths must not be negative (a row has %g)",
+					 (double) rows[j].y);
+			return FM_ERR_DATA;
+		}
+	s = calloc(1, sizeof(IalsData));
+	if (s == NULL)
+		goto nomem;
+	t->solver = s;
+	s->t = t;
+	s->nu = t->ds->n_users;
+	s->ni = t->ds->n_items;
+	s->k = t->p.factors;
+	s->kp = t->kp;
+	s->w0 = (float) t->p.unobserved_weight;
+	for (size_t j = 0; j < n; j++)
+		if (j == 0 || rows[j].u != rows[j - 1].u || rows[j].i != rows[j - 1].i)
+			pairs++;
+	s->V = calloc((s->nu + s->ni) * s->kp + 1, sizeof(float));
+	s->W = calloc(t->n_feat + 1, sizeof(float));
+	s->uoff = calloc(s->nu + 1, sizeof(uint64_t));
+	s->uidx = malloc((pairs + 1) * sizeof(uint32_t));
+	s->uconf = malloc((pairs + 1) * sizeof(float));
+	s->ioff = calloc(s->ni + 1, sizeof(uint64_t));
+	s->iidx = malloc((pairs + 1) * sizeof(uint32_t));
+	s->iconf = malloc((pairs + 1) * sizeof(float));
+	s->G = malloc((size_t) s->k * s->k * sizeof(float));
+	s->scratch = malloc(4 * s->kp * t->p.threads * sizeof(float));
+	if (!s->V || !s->W || !s->uoff || !s->uidx || !s->uconf || !s->ioff ||
+		!s->iidx || !s->iconf || !s->G || !s->scratch)
+		goto nomem;
+	memcpy(s->V, t->init_v, (s->nu + s->ni) * s->kp * sizeof(float));
+
+	/* by user: rows are in canonical (user, item) order */
+	pairs = 0;
+	for (size_t j = 0; j < n; j++)
+	{
+		float		extra = (float) (alpha * rows[j].y * rows[j].w);
+
+		if (j > 0 && rows[j].u == rows[j - 1].u && rows[j].i == rows[j - 1].i)
+			s->uconf[pairs - 1] += extra;
+		else
+		{
+			s->uidx[pairs] = rows[j].i;
+			s->uconf[pairs] = 1.0f + extra;
+			s->uoff[rows[j].u + 1]++;
+			s->ioff[rows[j].i + 1]++;
+			pairs++;
+		}
+	}
+	for (size_t u = 0; u < s->nu; u++)
+		s->uoff[u + 1] += s->uoff[u];
+	for (size_t i = 0; i < s->ni; i++)
+		s->ioff[i + 1] += s->ioff[i];
+	/* by item, users ascending within each item */
+	if ((fill = malloc((s->ni + 1) * sizeof(uint64_t))) == NULL)
+		goto nomem;
+	memcpy(fill, s->ioff, (s->ni + 1) * sizeof(uint64_t));
+	s->conf_sum = 0.0;
+	for (size_t u = 0; u < s->nu; u++)
+		for (uint64_t j = s->uoff[u]; j < s->uoff[u + 1]; j++)
+		{
+			uint64_t	pos = fill[s->uidx[j]]++;
+
+			s->iidx[pos] = (uint32_t) u;
+			s->iconf[pos] = s->uconf[j];
+			s->conf_sum += s->uconf[j];
+		}
+	free(fill);
+	s->phase = 0;
+	s->next = 0;
+	return FM_OK;
+
+nomem:
+	snprintf(err, errlen, "out of memory for implicit ALS over %zu rows", n);
+	return FM_ERR_NOMEM;
+}
+
+/*
+ * One slice of users or items.  The Gramian of the other side is formed
+ * when a half-iteration starts; the epoch ends after the last item, with
+ * the loss.
+ */
+static FmStatus
+IalsStep(FmTrainerData *t, char *err, size_t errlen)
+{
+	IalsData   *s = t->solver;
+	size_t		n = s->phase == 0 ? s->nu : s->ni;
+
+	(void) err;
+	(void) errlen;
+	if (s->next == 0)
+		Gramian(s, s->phase == 0);
+	s->lo = s->next;
+	s->hi = s->next + SLICE < n ? s->next + SLICE : n;
+	if (s->hi > s->lo)
+		FmPoolRun(t->pool, SliceWorker, s);
+	s->next = s->hi;
+	if (s->next < n)
+		return FM_RUNNING;
+	s->next = 0;
+	if (s->phase == 0)
+	{
+		s->phase = 1;
+		return FM_RUNNING;
+	}
+	s->phase = 0;
+	t->stats.train_loss = Loss(s);
+	return FM_EPOCH_END;
+}
+
+static void
+IalsView(FmTrainerData *t, FmParamView *v)
+{
+	IalsData   *s = t->solver;
+
+	v->w0 = 0.0f;
+	v->W = s->W;
+	v->ws = 1;
+	v->V = s->V;
+	v->vs = s->kp;
+}
+
+static bool
+IalsValidate(FmTrainerData *t, FmParamView *v)
+{
+	(void) t;
+	(void) v;
+	return false;				/* the implicit task has no hold-out */
+}
+
+/* factors of both sides, the pair lists both ways, the Gramian, scratch */
+static double
+IalsMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
+		   double kp)
+{
+	double		n = (double) ds->n_rows;
+
+	return ((double) ds->n_users + ds->n_items) * (kp * sizeof(float) + 2 * sizeof(uint64_t)) +
+		n_feat * sizeof(float) + n * 2 * (sizeof(uint32_t) + sizeof(float)) +
+		(double) p->factors * p->factors * sizeof(float) +
+		4 * kp * sizeof(float) * p->threads;
+}
+
+const FmSolverOps fm_ials_ops = {
+	.id = FM_SOLVER_ALS,
+	.name = "als",
+	.unit = "iteration",
+	.caps = FM_CAP_IMPLICIT | FM_CAP_ANY_THREADS,
+	.create = IalsCreate,
+	.step = IalsStep,
+	.view = IalsValidate,
+	.final = IalsView,
+	.free = IalsFree,
+	.memory = IalsMemory,
+};

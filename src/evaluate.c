@@ -1,0 +1,153 @@
+/*
+ * evaluate.c
+ *	  fm_evaluate(): a model's lists and scores on held-out rows, beside
+ *	  the popularity baseline of its own training data.
+ *
+ * The test rows are read like training rows (read-only, bounded by
+ * fmrec.max_training_memory); the core (src/core/evaluate.c) ranks and
+ * scores them in steps of 64 users, with interrupt checks in between.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/tuplestore.h"
+
+#include "fmrec.h"
+
+static void
+FreeRatings(void *arg)
+{
+	FmRatingsFree((FmRatings) arg);
+}
+
+static void
+FreeEval(void *arg)
+{
+	FmEvalFree((FmEval) arg);
+}
+
+static Datum
+Real(double v, bool *null)
+{
+	*null = isnan(v);
+	return Float8GetDatum(v);
+}
+
+static void
+PutRow(ReturnSetInfo *rsinfo, const char *label, const FmEvalMetrics *r)
+{
+	Datum		values[15];
+	bool		nulls[15] = {false};
+
+	values[0] = CStringGetTextDatum(label);
+	values[1] = Int64GetDatum((int64) r->users);
+	values[2] = Int64GetDatum((int64) r->rows);
+	values[3] = Real(r->precision, &nulls[3]);
+	values[4] = Real(r->recall, &nulls[4]);
+	values[5] = Real(r->ndcg, &nulls[5]);
+	values[6] = Real(r->map, &nulls[6]);
+	values[7] = Real(r->mrr, &nulls[7]);
+	values[8] = Real(r->hit_rate, &nulls[8]);
+	values[9] = Real(r->coverage, &nulls[9]);
+	values[10] = Real(r->rmse, &nulls[10]);
+	values[11] = Real(r->mae, &nulls[11]);
+	values[12] = Real(r->auc, &nulls[12]);
+	values[13] = Real(r->logloss, &nulls[13]);
+	values[14] = Real(r->accuracy, &nulls[14]);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static Datum
+Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FmRatings	test;
+	FmEvalOptions o;
+	FmEval		e;
+	FmEvalMetrics model,
+				pop;
+	FmStatus	st;
+	char		err[FM_ERRLEN];
+	MemoryContext cxt;
+	MemoryContext old;
+
+	FmrecInitSrf(fcinfo);
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("test source must not be null")));
+	o.k = PG_ARGISNULL(2) ? 10 : PG_GETARG_INT32(2);
+	if (!PG_ARGISNULL(3))
+		o.threshold = PG_GETARG_FLOAT8(3);
+	else
+		o.threshold = m->task == FM_TASK_IMPLICIT ? -INFINITY : m->threshold;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec evaluation",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	test = palloc0(sizeof(FmRatingsData));
+	FmrecRegisterFree(cxt, FreeRatings, test);
+	FmrecLoadRatings(text_to_cstring(PG_GETARG_TEXT_PP(1)), test, true);
+	st = FmEvalCreate(m, test, &o, &e, err, sizeof(err));
+	if (st == FM_ERR_NOMEM)
+		snprintf(err, sizeof(err), "Failed to evaluate %zu test rows", test->n);
+	FmrecReport(st, err);
+	FmrecRegisterFree(cxt, FreeEval, e);
+	do
+	{
+		CHECK_FOR_INTERRUPTS();
+		st = FmEvalStep(e, 64);
+		if (st == FM_ERR_NOMEM)
+			FmrecReport(st, "Failed to rank for a test user");
+	} while (st == FM_RUNNING);
+	MemoryContextSwitchTo(old);
+	if (FmEvalResults(e, &model, &pop))
+	{
+		PutRow(rsinfo, label, &model);
+		PutRow(rsinfo, "popularity", &pop);
+	}
+	else
+		PutRow(rsinfo, label, &model);
+	MemoryContextDelete(cxt);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_evaluate_name);
+PG_FUNCTION_INFO_V1(fmrec_evaluate_bytes);
+
+/*
+ * fm_evaluate(model text, test text, k int, threshold float8)
+ *		RETURNS TABLE(model text, users bigint, test_rows bigint, ...)
+ */
+Datum
+fmrec_evaluate_name(PG_FUNCTION_ARGS)
+{
+	text	   *name;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	name = PG_GETARG_TEXT_PP(0);
+	return Evaluate(fcinfo, FmrecModelByName(fcinfo, VARDATA_ANY(name),
+											 VARSIZE_ANY_EXHDR(name)),
+					text_to_cstring(name));
+}
+
+/*
+ * fm_evaluate(model bytea, test text, k int, threshold float8)
+ */
+Datum
+fmrec_evaluate_bytes(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model must not be null")));
+	return Evaluate(fcinfo, FmrecModelByBytes(fcinfo, PG_GETARG_DATUM(0)), "model");
+}
