@@ -150,6 +150,7 @@ TestDataset(void)
 
 	FmRatingsFree(&a);
 	FmRatingsFree(&b);
+	FmDatasetFree(&da);
 	FmRatingsInit(&a);
 	CHECK(FmDatasetBuild(&da, &a, NULL, NULL, err, sizeof(err)) == FM_ERR_DATA, "empty input rejected");
 	FmDatasetFree(&db);
@@ -992,6 +993,170 @@ TestSolvers(void)
 	FmRatingsFree(&test);
 }
 
+/*
+ * fm_evaluate's metrics on a ranking whose answer is worked out by hand:
+ * one user, items 1..5 scored 5, 4, 3, 2, 1 by the model and popular in
+ * the opposite order, relevant test items {2, 5}, k = 3.
+ */
+static void
+TestEvaluate(void)
+{
+	FmModel		m = FmModelAlloc(FM_TASK_REGRESSION, 1, 1, 5, 0);
+	FmRatingsData test;
+	FmEvalOptions o = {3, 4.0};
+	FmEval		e;
+	FmEvalMetrics a,
+				b;
+	double		idcg = 1.0 + 1.0 / log2(3.0);
+
+	m->user_ids[0] = 1;
+	m->vu[0] = 1.0f;
+	for (int i = 0; i < 5; i++)
+	{
+		m->item_ids[i] = i + 1;
+		m->vi[i] = 5.0f - i;
+	}
+	m->min_rating = 1;
+	m->max_rating = 5;
+	m->item_count = calloc(5, sizeof(uint32_t));
+	for (int i = 0; i < 5; i++)
+		m->item_count[i] = i + 1;
+	CHECK(FmModelIndex(m) == FM_OK, "index");
+	FmRatingsInit(&test);
+	FmRatingsAdd(&test, 1, 5, 5, 1);
+	FmRatingsAdd(&test, 1, 3, 1, 1);
+	FmRatingsAdd(&test, 1, 2, 5, 1);
+	FmRatingsAdd(&test, 1, 99, 5, 1);	/* not in the catalogue: not relevant */
+	CHECK(FmEvalCreate(m, &test, &o, &e, err, sizeof(err)) == FM_OK, "%s", err);
+	while (FmEvalStep(e, 1) == FM_RUNNING)
+		;
+	CHECK(FmEvalResults(e, &a, &b), "popularity from item counts");
+	CHECK(a.users == 1 && a.rows == 4, "one user, four rows");
+	CHECK(fabs(a.precision - 1.0 / 3) < 1e-12 && fabs(a.recall - 0.5) < 1e-12,
+		  "model precision %g recall %g", a.precision, a.recall);
+	CHECK(fabs(a.ndcg - (1.0 / log2(3.0)) / idcg) < 1e-12, "model ndcg %g", a.ndcg);
+	CHECK(fabs(a.map - 0.25) < 1e-12 && fabs(a.mrr - 0.5) < 1e-12 && a.hit_rate == 1,
+		  "model map %g mrr %g", a.map, a.mrr);
+	CHECK(fabs(a.coverage - 0.6) < 1e-12, "coverage %g", a.coverage);
+	/* predictions 1 (clipped), 3, 4 and the unknown item's 1 vs 5, 1, 5, 5 */
+	CHECK(fabs(a.rmse - sqrt((16.0 + 4.0 + 1.0 + 16.0) / 4)) < 1e-6 &&
+		  fabs(a.mae - 11.0 / 4) < 1e-6, "rmse %g mae %g", a.rmse, a.mae);
+	CHECK(fabs(b.precision - 1.0 / 3) < 1e-12 && fabs(b.ndcg - 1.0 / idcg) < 1e-12 &&
+		  fabs(b.map - 0.5) < 1e-12 && b.mrr == 1 && isnan(b.rmse),
+		  "popularity ndcg %g map %g mrr %g", b.ndcg, b.map, b.mrr);
+	FmEvalFree(e);
+	o.k = 0;
+	CHECK(FmEvalCreate(m, &test, &o, &e, err, sizeof(err)) == FM_ERR_PARAM, "k = 0 refused");
+	FmRatingsFree(&test);
+	FmModelFree(m);
+}
+
+/*
+ * Implicit ALS on planted choices: two halves of the users choose from
+ * two halves of the items (90% within their own half).  Every user's top
+ * 10 must come from its own half, the loss must fall, one and two threads
+ * must give the same bytes, and a session of one half's items ranks that
+ * half first.
+ */
+static void
+TestImplicit(void)
+{
+	FmRatingsData r;
+	FmDatasetData ds;
+	FmParamsData p;
+	FmModel		m1,
+				m2;
+	FmRng		rng;
+	uint8_t    *b1,
+			   *b2;
+	size_t		l1,
+				l2;
+	int			own = 0,
+				total = 0;
+	FmTrainer	t;
+	double		first = 0,
+				last = 0;
+
+	FmRatingsInit(&r);
+	FmRngSeed(&rng, 77);
+	for (int u = 1; u <= 200; u++)
+		for (int c = 0; c < 20; c++)
+		{
+			bool		same = FmRngUniform(&rng) < 0.9;
+			int			half = (u % 2 == 0) == same ? 0 : 1;
+			int			i = 1 + half * 100 + (int) FmRngBelow(&rng, 100);
+
+			FmRatingsAdd(&r, u, i, 1.0, 1.0);
+		}
+	CHECK(FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
+	FmParamsDefault(&p);
+	p.task = FM_TASK_IMPLICIT;
+	FmParamsSolverDefaults(&p, FM_SOLVER_SGD, 0);
+	CHECK(p.solver == FM_SOLVER_ALS && p.factors == 128, "implicit defaults to ALS");
+	p.factors = 8;
+	p.validation = 0.1;
+	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_ERR_PARAM, "no hold-out for implicit");
+	p.validation = 0;
+	CHECK(FmTrainerCreate(&ds, &p, &t, err, sizeof(err)) == FM_OK, "%s", err);
+	for (FmStatus st; (st = FmTrainerStep(t, err, sizeof(err))) != FM_DONE;)
+		if (st == FM_EPOCH_END)
+		{
+			if (first == 0)
+				first = FmTrainerEpoch(t)->train_loss;
+			last = FmTrainerEpoch(t)->train_loss;
+		}
+		else
+			CHECK(st == FM_RUNNING, "step: %s", err);
+	CHECK(last < first, "loss falls (%g -> %g)", first, last);
+	CHECK(FmTrainerFinish(t, &m1) == FM_OK, "finish");
+	FmTrainerFree(t);
+	p.threads = 2;
+	CHECK(FmTrain(&ds, &p, &m2, err, sizeof(err)) == FM_OK, "%s", err);
+	FmModelEncode(m1, SIZE_MAX, &b1, &l1);
+	FmModelEncode(m2, SIZE_MAX, &b2, &l2);
+	CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0, "one and two threads: the same bytes");
+	for (int u = 1; u <= 200; u++)
+	{
+		FmTopnQuery q = {u, 10, true, NULL, 0, NULL, 0};
+		FmScored	out[10];
+		int			n;
+
+		FmTopn(m1, &q, out, &n);
+		for (int j = 0; j < n; j++)
+			own += ((out[j].item - 1) / 100 == 0) == (u % 2 == 0);
+		total += n;
+	}
+	CHECK(own >= total * 0.95, "top 10 from the user's own half: %d of %d", own, total);
+	printf("# implicit ALS, planted halves: %d of %d top-10 items from the user's half\n",
+		   own, total);
+	{
+		float		buf[8];
+		FmRep		rep;
+		int64_t		session[3] = {1, 2, 3};
+		FmTopnQuery q = {0, 10, false, NULL, 0, session, 3};
+		FmScored	out[10];
+		int			n,
+					first_half = 0;
+
+		FmRepInit(m1, &rep, buf);
+		CHECK(FmRepFoldIn(m1, &rep, session, NULL, 3, 1.0) == FM_OK, "fold-in");
+		FmTopnRep(m1, &rep, &q, out, &n);
+		for (int j = 0; j < n; j++)
+			first_half += out[j].item <= 100;
+		CHECK(first_half >= 9, "a session of first-half items: %d of %d first-half", first_half, n);
+		FmRepInit(m1, &rep, buf);
+		FmTopnRep(m1, &rep, &q, out, &n);
+		CHECK(n == 10 && out[0].score >= out[9].score && out[0].score >= 1,
+			  "nothing known: ranked by training rows");
+	}
+	free(b1);
+	free(b2);
+	FmModelFree(m1);
+	FmModelFree(m2);
+	FmDatasetFree(&ds);
+	FmRatingsFree(&r);
+}
+
 /* a line "Name: N kB" of /proc/self/status, in bytes, or -1 */
 static double
 ProcStatus(const char *name)
@@ -1105,6 +1270,8 @@ main(void)
 	TestQuality();
 	TestSolvers();
 	TestTrainMemory();
+	TestEvaluate();
+	TestImplicit();
 	printf("core: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }

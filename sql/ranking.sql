@@ -1,0 +1,85 @@
+-- Recommending from choices: the implicit task (implicit ALS) and
+-- fm_evaluate, the held-out metrics of a model beside its training data's
+-- popularity.
+CREATE SCHEMA ranking_test;
+SET search_path = ranking_test, public;
+CREATE FUNCTION try(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+-- two tastes: users 1..20 choose among items 1..10, users 21..40 among
+-- items 11..20; each user misses two of its ten, and items 1 and 11 are
+-- chosen by everyone of their side (the popular ones)
+CREATE TABLE picks AS
+  SELECT u, i FROM generate_series(1, 40) u, generate_series(1, 20) i
+   WHERE (u <= 20) = (i <= 10) AND (i IN (1, 11) OR (u + i) % 5 <> 0);
+CREATE TABLE held AS SELECT u, i FROM picks WHERE (u * 7 + i) % 6 = 0 AND i NOT IN (1, 11);
+CREATE TABLE kept AS SELECT * FROM picks EXCEPT SELECT * FROM held;
+SELECT count(*) AS picks, (SELECT count(*) FROM held) AS held FROM picks;
+
+-- two columns are enough for choices; a third is the strength
+SELECT users, items, epochs_run FROM fm_train('taste', 'kept', task => 'implicit', factors => 4, quiet => true);
+SELECT task, fm_model_info(model)->'hyperparams'->>'solver' AS solver,
+       fm_model_info(model)->'hyperparams'->>'unobserved_weight' AS unobserved_weight,
+       fm_model_info(model)->'hyperparams'->>'reg_exponent' AS reg_exponent
+  FROM fm_models WHERE name = 'taste';
+-- every user's list holds its own taste only, the held-out items first
+SELECT count(*) FILTER (WHERE (k.u <= 20) = (t.item <= 10)) AS own_taste, count(*) AS listed
+  FROM (SELECT DISTINCT u FROM kept) k, LATERAL fm_topn('taste', k.u, 3) t;
+-- an unknown user gets the most chosen items, scored by their training rows
+SELECT * FROM fm_topn('taste', 999, 2);
+-- a session folds in: two items of the first taste bring the rest of it
+SELECT count(*) FILTER (WHERE item <= 10) AS first_taste
+  FROM fm_topn('taste', 5, items => ARRAY[2, 3]::bigint[]);
+
+-- fm_evaluate: every held-out row is relevant for an implicit model
+SELECT ranker, users, test_rows, round(precision_at_k::numeric, 4) AS precision,
+       round(recall_at_k::numeric, 4) AS recall, round(ndcg_at_k::numeric, 4) AS ndcg,
+       round(map_at_k::numeric, 4) AS map, round(mrr::numeric, 4) AS mrr,
+       round(hit_rate_at_k::numeric, 4) AS hit_rate, round(coverage_at_k::numeric, 4) AS coverage,
+       rmse, auc
+  FROM fm_evaluate('taste', 'held', k => 3);
+-- popularity knows nothing of tastes: at most one of its 3 items is of the
+-- user's side, so the model wins
+SELECT (SELECT ndcg_at_k FROM fm_evaluate('taste', 'held', k => 3) WHERE ranker = 'taste') >
+       2 * (SELECT ndcg_at_k FROM fm_evaluate('taste', 'held', k => 3) WHERE ranker = 'popularity')
+       AS beats_popularity;
+-- the bytes give the same row as the name
+SELECT (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate('taste', 'held') WHERE ranker = 'taste') =
+       (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate((SELECT model FROM fm_models WHERE name = 'taste'), 'held')
+         WHERE ranker = 'model') AS bytes_agree;
+
+-- explicit models: relevance is rating >= threshold (the model's, 4, by
+-- default), and the pointwise metrics of the task are there
+CREATE TABLE r AS SELECT user_id, item_id, rating FROM fm_synthetic_ratings(100, 80, 3000, 3, 0.3);
+CREATE TABLE r_train AS SELECT * FROM r WHERE (user_id * 31 + item_id) % 5 <> 0;
+CREATE TABLE r_test AS SELECT * FROM r WHERE (user_id * 31 + item_id) % 5 = 0;
+SELECT 1 FROM fm_train('reg', 'r_train', factors => 4, epochs => 5, quiet => true);
+SELECT 1 FROM fm_train('bin', 'r_train', task => 'binary', factors => 4, epochs => 5, quiet => true);
+SELECT ranker, users = (SELECT count(DISTINCT user_id) FROM r_test WHERE rating >= 4) AS users_ok,
+       test_rows, rmse IS NOT NULL AS has_rmse, mae IS NOT NULL AS has_mae, auc IS NOT NULL AS has_auc,
+       accuracy IS NOT NULL AS has_accuracy, ndcg_at_k BETWEEN 0 AND 1 AS ndcg_ok
+  FROM fm_evaluate('reg', 'r_test') UNION ALL
+SELECT ranker, users = (SELECT count(DISTINCT user_id) FROM r_test WHERE rating >= 4),
+       test_rows, rmse IS NOT NULL, mae IS NOT NULL, auc IS NOT NULL, accuracy IS NOT NULL,
+       ndcg_at_k BETWEEN 0 AND 1
+  FROM fm_evaluate('bin', 'r_test') ORDER BY 1;
+SELECT users FROM fm_evaluate('reg', 'r_test', threshold => 5) WHERE ranker = 'reg';
+
+-- errors
+SELECT try($$SELECT fm_evaluate('taste', 'held', k => 0)$$);
+SELECT try($$SELECT fm_evaluate('taste', 'held', k => 1001)$$);
+SELECT try($$SELECT fm_evaluate('taste', NULL)$$);
+SELECT try($$SELECT fm_evaluate('nosuch', 'held')$$);
+SELECT try($$SELECT fm_evaluate('taste', 'SELECT 1')$$);
+SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', validation => 0.1)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT u, i, -1 FROM kept', task => 'implicit')$$);
+SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', solver => 'sgd')$$);
+SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', user_features => 'SELECT 1, ''a''')$$);
+SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"unobserved_weight": 0}')$$);
+SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"reg_exponent": 2}')$$);
+SELECT try($$SELECT fm_train('x', 'kept')$$);
