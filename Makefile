@@ -20,7 +20,7 @@ CORE_OBJS = src/core/fmrec.pb-c.o src/core/params.o src/core/idmap.o \
 	src/core/topn.o src/core/metrics.o src/core/evaluate.o src/core/codec.o src/core/synth.o \
 	src/core/kernels.o src/core/featdict.o src/core/features.o
 LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \
-	src/train.o src/serve.o src/agg.o src/synthetic.o src/evaluate.o
+	src/train.o src/serve.o src/agg.o src/synthetic.o src/evaluate.o src/split.o
 OBJS = $(CORE_OBJS) $(LAYER_OBJS)
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0.sql \

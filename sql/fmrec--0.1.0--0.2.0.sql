@@ -209,3 +209,14 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fmrec_evaluate_bytes'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.fm_evaluate(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.float8) IS 'fm_evaluate for model bytes';
+
+CREATE FUNCTION @extschema@.fm_split(source pg_catalog.text,
+    method pg_catalog.text DEFAULT 'random', test_fraction pg_catalog.float8 DEFAULT 0.2,
+    seed pg_catalog.int8 DEFAULT 0, time_column pg_catalog.text DEFAULT NULL,
+    cutoff pg_catalog.text DEFAULT NULL,
+    OUT user_id pg_catalog.int8, OUT item_id pg_catalog.int8,
+    OUT rating pg_catalog.float8, OUT is_test pg_catalog.bool)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fmrec_split'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_split(pg_catalog.text, pg_catalog.text, pg_catalog.float8, pg_catalog.int8, pg_catalog.text, pg_catalog.text) IS 'the rows of a ratings source marked as training or test: random, user_fraction, leave_last_out or time';

@@ -83,3 +83,41 @@ SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', user_features => '
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"unobserved_weight": 0}')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"reg_exponent": 2}')$$);
 SELECT try($$SELECT fm_train('x', 'kept')$$);
+
+-- fm_split: seeded, per pair, per user, last per user, by a cutoff
+CREATE TABLE events AS
+  SELECT u AS user_id, i AS item_id, ((u + i) % 5 + 1)::float8 AS rating, u * 100 + i AS ts
+    FROM generate_series(1, 30) u, generate_series(1, 12) i WHERE (u * i) % 3 <> 0;
+SELECT count(*) AS rows, count(*) FILTER (WHERE is_test) AS test,
+       count(*) FILTER (WHERE is_test) BETWEEN 0.1 * count(*) AND 0.3 * count(*) AS near_20_percent
+  FROM fm_split('events', 'random', 0.2, 7);
+-- the same seed, the same split; duplicate rows of a pair go the same way
+SELECT (SELECT array_agg(is_test ORDER BY user_id, item_id) FROM fm_split('events', seed => 7)) =
+       (SELECT array_agg(is_test ORDER BY user_id, item_id) FROM fm_split('SELECT * FROM events ORDER BY ts DESC', seed => 7))
+       AS same_split,
+       (SELECT count(DISTINCT is_test) FROM fm_split('SELECT * FROM events UNION ALL SELECT * FROM events', seed => 7)
+         GROUP BY user_id, item_id ORDER BY 1 DESC LIMIT 1) AS ways_per_pair;
+-- per user: floor(20% of each user's rows) are test
+SELECT bool_and(t = floor(0.2 * n)) AS per_user_fraction
+  FROM (SELECT user_id, count(*) FILTER (WHERE is_test) AS t, count(*) AS n
+          FROM fm_split('events', 'user_fraction', 0.2) GROUP BY user_id) x;
+-- leave-last-out: each user's latest row
+SELECT count(*) AS test_rows, bool_and(item_id = last) AS latest
+  FROM fm_split('events', 'leave_last_out', time_column => 'ts') s
+  JOIN (SELECT user_id, max(item_id) AS last FROM events GROUP BY user_id) l USING (user_id)
+ WHERE is_test;
+SELECT count(*) FILTER (WHERE is_test) AS after_cutoff, min(rating) AS min_rating
+  FROM fm_split('events', 'time', time_column => 'ts', cutoff => '2500');
+-- the split feeds training and evaluation directly; two columns are choices
+CREATE TABLE sp AS SELECT * FROM fm_split('SELECT user_id, item_id FROM ranking_test.events', seed => 3);
+SELECT count(DISTINCT rating) AS ratings FROM sp;
+SELECT users > 0 AS trained FROM fm_train('sp', 'SELECT user_id, item_id FROM sp WHERE NOT is_test',
+                                          task => 'implicit', factors => 4, quiet => true);
+SELECT ranker, users > 0 AS evaluated FROM fm_evaluate('sp', 'SELECT user_id, item_id FROM sp WHERE is_test');
+SELECT try($$SELECT fm_split('events', 'bogus')$$);
+SELECT try($$SELECT fm_split('events', test_fraction => 1)$$);
+SELECT try($$SELECT fm_split('events', 'leave_last_out')$$);
+SELECT try($$SELECT fm_split('events', 'time', time_column => 'ts')$$);
+SELECT try($$SELECT fm_split('events', 'time', time_column => 'nope', cutoff => '1')$$);
+SELECT try($$SELECT fm_split('SELECT 1')$$);
+SELECT try($$SELECT fm_split('SELECT ''a''::text, 1')$$);

@@ -69,6 +69,12 @@ extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timin
 
 /* load.c */
 extern void FmrecLoadRatings(const char *source, FmRatings r, bool choices);
+extern char *FmrecSourceQuery(const char *source);
+extern uint64 FmrecReadQuery(const char *source, const char *query,
+							 void (*check) (TupleDesc),
+							 void (*row) (void *arg, TupleDesc desc, HeapTuple tup,
+										  uint64 rowno),
+							 void *arg);
 extern void FmrecLoadSide(const char *source, FmSide side);
 extern void FmrecCheckRowsMemory(const FmRatingsData *r,
 								 const FmRatingsData *more);

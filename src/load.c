@@ -126,8 +126,8 @@ LooksLikeName(const char *s)
  * The query for a source: SELECT * from a relation name, or the text as
  * given.
  */
-static char *
-SourceQuery(const char *source)
+char *
+FmrecSourceQuery(const char *source)
 {
 	List	   *names;
 	RangeVar   *rv;
@@ -272,16 +272,15 @@ ReadSourceContext(void *arg)
 }
 
 /*
- * Runs source (a relation name or a query) through a read-only cursor,
- * calling check once with the result's descriptor and row for every row.
- * Returns the number of rows.
+ * Runs query (made from source, named in messages) through a read-only
+ * cursor, calling check once with the result's descriptor and row for every
+ * row.  Returns the number of rows.
  */
-static uint64
-ReadSource(const char *source, void (*check) (TupleDesc),
-		   void (*row) (void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno),
-		   void *arg)
+uint64
+FmrecReadQuery(const char *source, const char *query, void (*check) (TupleDesc),
+			   void (*row) (void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno),
+			   void *arg)
 {
-	char	   *query;
 	SPIPlanPtr	plan;
 	Portal		portal;
 	uint64		rowno = 0;
@@ -291,7 +290,6 @@ ReadSource(const char *source, void (*check) (TupleDesc),
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	query = SourceQuery(source);
 	plan = SPI_prepare(query, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -334,6 +332,15 @@ ReadSource(const char *source, void (*check) (TupleDesc),
 	error_context_stack = errcb.previous;
 	SPI_finish();
 	return rowno;
+}
+
+/* FmrecReadQuery of a source: a relation name or a query */
+static uint64
+ReadSource(const char *source, void (*check) (TupleDesc),
+		   void (*row) (void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno),
+		   void *arg)
+{
+	return FmrecReadQuery(source, FmrecSourceQuery(source), check, row, arg);
 }
 
 static bool

@@ -65,7 +65,10 @@ typedef struct IalsData
 	uint32_t   *iidx;			/* user of each pair */
 	float	   *iconf;
 	float	   *G;				/* k x k Gramian of the fixed side */
-	float	   *scratch;		/* per thread: 4 vectors of kp */
+	float	   *G2;				/* another, for the loss */
+	float	   *scratch;		/* per thread: 4 vectors of kp, then tmp and Y */
+	size_t		maxdeg;			/* most pairs of one user or item */
+	size_t		stride;			/* scratch floats per thread */
 	double		conf_sum;		/* sum of c over observed pairs */
 	float		w0;				/* weight of an unobserved pair */
 	int			phase;			/* 0: users, 1: items */
@@ -97,10 +100,14 @@ Gramian(IalsData *s, bool item)
 			s->G[b * s->k + a] = s->G[a * s->k + b];
 }
 
-/* out = A v for entity e: w0 G v + sum (c - w0) <y, v> y + reg v */
+/*
+ * out = A v for an entity whose chosen vectors are the rows of Y (n x kp,
+ * gathered): w0 G v + Y' ((c - w0) .* (Y v)) + reg v, as two BLAS
+ * matrix-vector products over the gathered rows.
+ */
 static void
-Apply(const IalsData *s, const float *v, float *out, const uint32_t *idx,
-	  const float *conf, size_t n, bool other_item, float reg)
+Apply(const IalsData *s, const float *v, float *out, const float *Y,
+	  const float *conf, size_t n, float reg, float *tmp)
 {
 	int			k = s->k;
 	size_t		kp = s->kp;
@@ -111,14 +118,12 @@ Apply(const IalsData *s, const float *v, float *out, const uint32_t *idx,
 		out[d] = 0.0f;
 	for (int d = 0; d < k; d++)
 		out[d] += reg * v[d];
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) n, k, 1.0f, Y, (int) kp, v, 1,
+				0.0f, tmp, 1);
 	for (size_t j = 0; j < n; j++)
-	{
-		const float *y = Vec(s, other_item, idx[j]);
-		float		a = (conf[j] - w0) * FmDotPadded(y, v, (int) kp);
-
-		for (size_t d = 0; d < kp; d++)
-			out[d] += a * y[d];
-	}
+		tmp[j] *= conf[j] - w0;
+	cblas_sgemv(CblasRowMajor, CblasTrans, (int) n, k, 1.0f, Y, (int) kp, tmp, 1,
+				1.0f, out, 1);
 }
 
 /* Three conjugate gradient steps on entity e's system, from its vector. */
@@ -134,6 +139,8 @@ Solve(const IalsData *s, bool item, size_t e, float *work)
 	float	   *r = work;
 	float	   *p = work + kp;
 	float	   *ap = work + 2 * kp;
+	float	   *tmp = work + 4 * kp;
+	float	   *Y = tmp + s->maxdeg + 16;
 	float		reg;
 	float		rr;
 
@@ -147,18 +154,15 @@ Solve(const IalsData *s, bool item, size_t e, float *work)
 	reg = (float) (s->t->p.reg_factors *
 				   pow((double) n + s->w0 * (double) (item ? s->nu : s->ni),
 					   s->t->p.reg_exponent));
-	/* r = b - A x, with b = sum c y */
-	Apply(s, x, ap, idx, conf, n, !item, reg);
-	for (size_t d = 0; d < kp; d++)
-		r[d] = -ap[d];
+	/* the chosen vectors, gathered once for the products below */
 	for (size_t j = 0; j < n; j++)
-	{
-		const float *y = Vec(s, !item, idx[j]);
-		float		c = conf[j];
-
-		for (size_t d = 0; d < kp; d++)
-			r[d] += c * y[d];
-	}
+		memcpy(Y + j * kp, Vec(s, !item, idx[j]), kp * sizeof(float));
+	/* r = b - A x, with b = sum c y = Y' c */
+	Apply(s, x, ap, Y, conf, n, reg, tmp);
+	cblas_sgemv(CblasRowMajor, CblasTrans, (int) n, s->k, 1.0f, Y, (int) kp, conf, 1,
+				0.0f, r, 1);
+	for (size_t d = 0; d < kp; d++)
+		r[d] = (d < (size_t) s->k ? r[d] : 0.0f) - ap[d];
 	memcpy(p, r, kp * sizeof(float));
 	rr = FmDotPadded(r, r, (int) kp);
 	for (int it = 0; it < CG_STEPS && rr > 1e-12f; it++)
@@ -167,7 +171,7 @@ Solve(const IalsData *s, bool item, size_t e, float *work)
 					a,
 					rr_new;
 
-		Apply(s, p, ap, idx, conf, n, !item, reg);
+		Apply(s, p, ap, Y, conf, n, reg, tmp);
 		pap = FmDotPadded(p, ap, (int) kp);
 		if (!(pap > 0.0f))
 			break;
@@ -193,7 +197,7 @@ SliceWorker(void *arg, int worker)
 	size_t		len = s->hi - s->lo;
 	size_t		a = s->lo + len * worker / nt;
 	size_t		b = s->lo + len * (worker + 1) / nt;
-	float	   *work = s->scratch + (size_t) worker * 4 * s->kp;
+	float	   *work = s->scratch + (size_t) worker * s->stride;
 
 	for (size_t e = a; e < b; e++)
 		Solve(s, s->phase == 1, e, work);
@@ -201,28 +205,27 @@ SliceWorker(void *arg, int worker)
 
 /*
  * The loss per unit of observed confidence: (sum over all pairs of
- * c (p - s)^2) / sum of observed c, with the all-pairs part
- * sum_u x_u' G_items x_u from the Gramian.
+ * c (p - s)^2) / sum of observed c.  The all-pairs part,
+ * sum_u x_u' G_items x_u, is the elementwise product of the two sides'
+ * Gramians, summed.
  */
 static double
 Loss(IalsData *s)
 {
 	double		all = 0.0;
 	double		obs = 0.0;
+	size_t		kk = (size_t) s->k * s->k;
 
 	Gramian(s, true);
+	memcpy(s->G2, s->G, kk * sizeof(float));
+	Gramian(s, false);
+	for (size_t j = 0; j < kk; j++)
+		all += (double) s->G[j] * s->G2[j];
+	all *= s->w0;
 	for (size_t u = 0; u < s->nu; u++)
 	{
 		const float *x = Vec(s, false, u);
 
-		for (int a = 0; a < s->k; a++)
-		{
-			double		row = 0.0;
-
-			for (int b = 0; b < s->k; b++)
-				row += (double) s->G[a * s->k + b] * x[b];
-			all += s->w0 * row * x[a];
-		}
 		for (uint64_t j = s->uoff[u]; j < s->uoff[u + 1]; j++)
 		{
 			double		sc = FmDotPadded(x, Vec(s, true, s->uidx[j]), (int) s->kp);
@@ -251,6 +254,7 @@ IalsFree(FmTrainerData *t)
 	free(s->iidx);
 	free(s->iconf);
 	free(s->G);
+	free(s->G2);
 	free(s->scratch);
 	free(s);
 	t->solver = NULL;
@@ -305,9 +309,9 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	s->iidx = malloc((pairs + 1) * sizeof(uint32_t));
 	s->iconf = malloc((pairs + 1) * sizeof(float));
 	s->G = malloc((size_t) s->k * s->k * sizeof(float));
-	s->scratch = malloc(4 * s->kp * t->p.threads * sizeof(float));
+	s->G2 = malloc((size_t) s->k * s->k * sizeof(float));
 	if (!s->V || !s->W || !s->uoff || !s->uidx || !s->uconf || !s->ioff ||
-		!s->iidx || !s->iconf || !s->G || !s->scratch)
+		!s->iidx || !s->iconf || !s->G || !s->G2)
 		goto nomem;
 	memcpy(s->V, t->init_v, (s->nu + s->ni) * s->kp * sizeof(float));
 
@@ -347,6 +351,18 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 			s->conf_sum += s->uconf[j];
 		}
 	free(fill);
+	/* per thread: r, p, Ap, spare, then (c - w0) .* Y v and the gathered Y */
+	s->maxdeg = 0;
+	for (size_t u = 0; u < s->nu; u++)
+		if (s->uoff[u + 1] - s->uoff[u] > s->maxdeg)
+			s->maxdeg = s->uoff[u + 1] - s->uoff[u];
+	for (size_t i = 0; i < s->ni; i++)
+		if (s->ioff[i + 1] - s->ioff[i] > s->maxdeg)
+			s->maxdeg = s->ioff[i + 1] - s->ioff[i];
+	s->stride = 4 * s->kp + s->maxdeg + 16 + s->maxdeg * s->kp;
+	s->stride = (s->stride + 15) & ~(size_t) 15;
+	if ((s->scratch = malloc(s->stride * t->p.threads * sizeof(float))) == NULL)
+		goto nomem;
 	s->phase = 0;
 	s->next = 0;
 	return FM_OK;
@@ -415,11 +431,27 @@ IalsMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 		   double kp)
 {
 	double		n = (double) ds->n_rows;
+	double		maxdeg = 0;
+	uint32_t   *count = calloc((size_t) ds->n_items + 1, sizeof(uint32_t));
+	size_t		run = 0;
 
+	/* the longest pair list, gathered by each thread (rows: user, item order) */
+	if (count == NULL)
+		maxdeg = n;
+	else
+		for (size_t r = 0; r < ds->n_rows; r++)
+		{
+			run = (r > 0 && ds->rows[r].u == ds->rows[r - 1].u) ? run + 1 : 1;
+			if (run > maxdeg)
+				maxdeg = run;
+			if (++count[ds->rows[r].i] > maxdeg)
+				maxdeg = count[ds->rows[r].i];
+		}
+	free(count);
 	return ((double) ds->n_users + ds->n_items) * (kp * sizeof(float) + 2 * sizeof(uint64_t)) +
 		n_feat * sizeof(float) + n * 2 * (sizeof(uint32_t) + sizeof(float)) +
-		(double) p->factors * p->factors * sizeof(float) +
-		4 * kp * sizeof(float) * p->threads;
+		2.0 * p->factors * p->factors * sizeof(float) +
+		(4 * kp + 32 + maxdeg * (kp + 1)) * sizeof(float) * p->threads;
 }
 
 const FmSolverOps fm_ials_ops = {

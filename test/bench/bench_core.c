@@ -332,6 +332,64 @@ IterationMs(const FmDatasetData *ds, FmSolver solver, int threads, int iters)
 	return (TrainSeconds(ds, solver, threads, iters + 1) - one) * 1e3 / iters;
 }
 
+/* implicit ALS at k = 64: wall milliseconds per iteration, as above */
+static double
+ImplicitIterationMs(const FmDatasetData *ds, int threads, int iters, FmModel *keep)
+{
+	double		t[2];
+
+	for (int j = 0; j < 2; j++)
+	{
+		FmParamsData p;
+		FmModel		m;
+		char		err[FM_ERRLEN];
+		double		t0;
+
+		FmParamsDefault(&p);
+		p.task = FM_TASK_IMPLICIT;
+		FmParamsSolverDefaults(&p, FM_SOLVER_SGD, 0);
+		p.factors = 64;
+		p.epochs = j == 0 ? 1 : iters + 1;
+		p.threads = threads;
+		t0 = Now();
+		if (FmTrain(ds, &p, &m, err, sizeof(err)) != FM_OK)
+			Die("train", err);
+		t[j] = Now() - t0;
+		if (j == 1 && keep)
+			*keep = m;
+		else
+			FmModelFree(m);
+	}
+	return (t[1] - t[0]) * 1e3 / iters;
+}
+
+/* fm_evaluate's core over every user: ms for one test row per user */
+static double
+EvaluateMs(const FmModelData *m, int users)
+{
+	FmRatingsData test;
+	FmEvalOptions o = {10, -INFINITY};
+	FmEval		e;
+	FmEvalMetrics a,
+				b;
+	char		err[FM_ERRLEN];
+	double		t0;
+
+	FmRatingsInit(&test);
+	for (int u = 1; u <= users; u++)
+		FmRatingsAdd(&test, u, 1 + u % 3000, 1, 1);
+	t0 = Now();
+	if (FmEvalCreate(m, &test, &o, &e, err, sizeof(err)) != FM_OK)
+		Die("evaluate", err);
+	while (FmEvalStep(e, 64) == FM_RUNNING)
+		;
+	FmEvalResults(e, &a, &b);
+	t0 = Now() - t0;
+	FmEvalFree(e);
+	FmRatingsFree(&test);
+	return t0 * 1e3;
+}
+
 static void WriteLibfm(const char *path, const FmRatingsData *r, bool binary,
 					   const FmIdMapData *users, const FmIdMapData *items);
 
@@ -426,6 +484,16 @@ Synth(void)
 			   IterationMs(&ds, FM_SOLVER_ALS, threads, 3));
 		printf("| MCMC iteration, threads = %d | %.1f ms |\n", threads,
 			   IterationMs(&ds, FM_SOLVER_MCMC, threads, 3));
+	}
+	{
+		FmModel		im = NULL;
+
+		for (int threads = 1; threads <= 2; threads++)
+			printf("| implicit ALS iteration, threads = %d | %.1f ms |\n", threads,
+				   ImplicitIterationMs(&ds, threads, 3, threads == 2 ? &im : NULL));
+		printf("| fm_evaluate core, all %u users, k = 10, implicit model | %.1f ms |\n",
+			   ds.n_users, EvaluateMs(im, (int) ds.n_users));
+		FmModelFree(im);
 	}
 	if (getenv("LIBFM"))
 		LibfmIterations(getenv("LIBFM"), &r);
