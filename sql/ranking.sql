@@ -53,6 +53,20 @@ SELECT (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate('taste', 'hel
        (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate((SELECT model FROM fm_models WHERE name = 'taste'), 'held')
          WHERE ranker = 'model') AS bytes_agree;
 
+-- BPR: the implicit task through the SGD solver, a pairwise loss with one
+-- uniformly drawn negative per choice; one thread gives the same bytes
+SELECT 1 FROM fm_train('bpr', 'kept', task => 'implicit', solver => 'sgd', factors => 4,
+                       epochs => 200, learning_rate => 0.1, quiet => true);
+CREATE TABLE bpr1 AS SELECT md5(model) AS h FROM fm_models WHERE name = 'bpr';
+SELECT 1 FROM fm_train('bpr', 'kept', task => 'implicit', solver => 'sgd', factors => 4,
+                       epochs => 200, learning_rate => 0.1, quiet => true);
+SELECT (SELECT h FROM bpr1) = md5(model) AS deterministic FROM fm_models WHERE name = 'bpr';
+SELECT count(*) FILTER (WHERE (k.u <= 20) = (t.item <= 10)) >= 0.9 * count(*) AS own_taste
+  FROM (SELECT DISTINCT u FROM kept) k, LATERAL fm_topn('bpr', k.u, 3) t;
+SELECT (SELECT ndcg_at_k FROM fm_evaluate('bpr', 'held', k => 3) WHERE ranker = 'bpr') >
+       (SELECT ndcg_at_k FROM fm_evaluate('bpr', 'held', k => 3) WHERE ranker = 'popularity')
+       AS bpr_beats_popularity;
+
 -- explicit models: relevance is rating >= threshold (the model's, 4, by
 -- default), and the pointwise metrics of the task are there
 CREATE TABLE r AS SELECT user_id, item_id, rating FROM fm_synthetic_ratings(100, 80, 3000, 3, 0.3);
@@ -78,7 +92,7 @@ SELECT try($$SELECT fm_evaluate('nosuch', 'held')$$);
 SELECT try($$SELECT fm_evaluate('taste', 'SELECT 1')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', validation => 0.1)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT u, i, -1 FROM kept', task => 'implicit')$$);
-SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', solver => 'sgd')$$);
+SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', solver => 'mcmc')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', user_features => 'SELECT 1, ''a''')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"unobserved_weight": 0}')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"reg_exponent": 2}')$$);

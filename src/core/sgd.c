@@ -197,6 +197,67 @@ TrainRangeFast(SgdData *s, size_t lo, size_t hi, WorkerStats *ws)
 	EndBatch(s, g0, loss, wsum, ws);
 }
 
+/*
+ * BPR (Rendle et al., UAI 2009) on rows[lo..hi) of choices: for each
+ * chosen pair (u, i) a negative item j is drawn uniformly, and the
+ * logistic loss of x = s(u, i) - s(u, j) = b_i - b_j + <v_u, v_i - v_j>
+ * takes one Adagrad step (the user's and global terms cancel).  The draws
+ * come from a generator seeded by (seed, epoch, batch), so one thread
+ * gives the same model every time.
+ */
+FM_CLONES
+static void
+TrainRangeBpr(SgdData *s, size_t lo, size_t hi, WorkerStats *ws, FmRng *rng)
+{
+	const FmTrainerData *t = s->t;
+	const int	kp = t->kp;
+	const float lr = (float) t->p.learning_rate;
+	const float rl = (float) t->p.reg_linear;
+	const float rf = (float) t->p.reg_factors;
+	const uint32_t ni = t->ds->n_items;
+	const FmRow *rows = t->train;
+	double		loss = 0.0;
+	double		wsum = 0.0;
+
+	for (size_t j = lo; j < hi && ni > 1; j++)
+	{
+		const FmRow *r = &rows[j];
+		uint32_t	n = (uint32_t) FmRngBelow(rng, ni - 1);
+		uint32_t	neg = n >= r->i ? n + 1 : n;	/* uniform over the others */
+		float	   *vu = s->vu + (size_t) r->u * 2 * kp;
+		float	   *vi = s->vi + (size_t) r->i * 2 * kp;
+		float	   *vj = s->vi + (size_t) neg * 2 * kp;
+		float	   *wi = s->wi + (size_t) r->i * 2;
+		float	   *wj = s->wi + (size_t) neg * 2;
+		float		x = wi[0] - wj[0] + FmDotPadded(vu, vi, kp) - FmDotPadded(vu, vj, kp);
+		double		sig = 1.0 / (1.0 + exp(-(double) x));
+		float		g = (float) (sig - 1.0) * r->w;
+		float	   *restrict gu = vu + kp;
+		float	   *restrict gi = vi + kp;
+		float	   *restrict gj = vj + kp;
+
+		loss -= r->w * log(sig > 1e-15 ? sig : 1e-15);
+		wsum += r->w;
+		LinearStep(wi, g, lr, rl);
+		LinearStep(wj, -g, lr, rl);
+		for (int f = 0; f < kp; f++)
+		{
+			float		du = g * (vi[f] - vj[f]) + rf * vu[f];
+			float		di = g * vu[f] + rf * vi[f];
+			float		dj = -g * vu[f] + rf * vj[f];
+
+			gu[f] += du * du;
+			gi[f] += di * di;
+			gj[f] += dj * dj;
+			vu[f] -= lr * du / sqrtf(gu[f]);
+			vi[f] -= lr * di / sqrtf(gi[f]);
+			vj[f] -= lr * dj / sqrtf(gj[f]);
+		}
+	}
+	ws->loss += loss;
+	ws->weight += wsum;
+}
+
 /* Trains on rows[lo..hi) of a dataset with side features. */
 static void
 TrainRangeGeneral(SgdData *s, size_t lo, size_t hi, WorkerStats *ws,
@@ -255,7 +316,16 @@ TrainChunk(void *arg, int w)
 		 */
 		size_t		start = lo + s->offset[s->order[b]] % (hi - lo);
 
-		if (t->general)
+		if (t->p.task == FM_TASK_IMPLICIT)
+		{
+			FmRng		rng;
+
+			FmRngSeed(&rng, t->p.seed ^ ((uint64_t) t->epoch << 40) ^
+					  ((uint64_t) s->order[b] * 0x9E3779B97F4A7C15ull));
+			TrainRangeBpr(s, start, hi, &s->ws[w], &rng);
+			TrainRangeBpr(s, lo, start, &s->ws[w], &rng);
+		}
+		else if (t->general)
 		{
 			TrainRangeGeneral(s, start, hi, &s->ws[w], w);
 			TrainRangeGeneral(s, lo, start, &s->ws[w], w);
@@ -312,6 +382,13 @@ SgdCreate(FmTrainerData *t, char *err, size_t errlen)
 	SgdData    *s = calloc(1, sizeof(SgdData));
 	size_t		kp = t->kp;
 	size_t		nu = t->ds->n_users;
+
+	if (t->p.task == FM_TASK_IMPLICIT && t->general)
+	{
+		free(s);
+		snprintf(err, errlen, "the implicit task trains on user and item ids only; leave out user_features, item_features and context columns");
+		return FM_ERR_PARAM;
+	}
 
 	if (s == NULL)
 		goto nomem;
@@ -422,7 +499,8 @@ const FmSolverOps fm_sgd_ops = {
 	.id = FM_SOLVER_SGD,
 	.name = "sgd",
 	.unit = "epoch",
-	.caps = FM_CAP_REGRESSION | FM_CAP_BINARY | FM_CAP_EARLY_STOP | FM_CAP_SHUFFLE,
+	.caps = FM_CAP_REGRESSION | FM_CAP_BINARY | FM_CAP_IMPLICIT | FM_CAP_EARLY_STOP |
+	FM_CAP_SHUFFLE,
 	.create = SgdCreate,
 	.step = SgdStep,
 	.view = SgdValidate,

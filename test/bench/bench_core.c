@@ -488,6 +488,21 @@ Synth(void)
 	{
 		FmModel		im = NULL;
 
+		{
+			FmParamsData bp;
+			FmModel		bm;
+			double		t0;
+
+			FmParamsDefault(&bp);
+			bp.task = FM_TASK_IMPLICIT;
+			bp.epochs = 10;
+			t0 = Now();
+			if (FmTrain(&ds, &bp, &bm, err, sizeof(err)) != FM_OK)
+				Die("bpr", err);
+			printf("| BPR epoch (implicit task, solver sgd), threads = 1 | %.1f ms |\n",
+				   (Now() - t0) * 1e3 / bp.epochs);
+			FmModelFree(bm);
+		}
 		for (int threads = 1; threads <= 2; threads++)
 			printf("| implicit ALS iteration, threads = %d | %.1f ms |\n", threads,
 				   ImplicitIterationMs(&ds, threads, 3, threads == 2 ? &im : NULL));
