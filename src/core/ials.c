@@ -66,6 +66,7 @@ typedef struct IalsData
 	float	   *iconf;
 	float	   *G;				/* k x k Gramian of the fixed side */
 	float	   *G2;				/* another, for the loss */
+	double	   *uloss;			/* per user: its observed pairs' loss terms */
 	float	   *scratch;		/* per thread: 4 vectors of kp, then tmp and Y */
 	size_t		maxdeg;			/* most pairs of one user or item */
 	size_t		stride;			/* scratch floats per thread */
@@ -209,6 +210,32 @@ SliceWorker(void *arg, int worker)
  * sum_u x_u' G_items x_u, is the elementwise product of the two sides'
  * Gramians, summed.
  */
+/* Pool entry: the observed pairs' loss terms of a fixed share of users. */
+static void
+LossWorker(void *arg, int worker)
+{
+	IalsData   *s = arg;
+	int			nt = s->t->p.threads;
+	size_t		a = s->nu * worker / nt;
+	size_t		b = s->nu * (worker + 1) / nt;
+
+	for (size_t u = a; u < b; u++)
+	{
+		const float *x = Vec(s, false, u);
+		double		obs = 0.0;
+
+		for (uint64_t j = s->uoff[u]; j < s->uoff[u + 1]; j++)
+		{
+			double		sc = FmDotPadded(x, Vec(s, true, s->uidx[j]), (int) s->kp);
+			double		c = s->uconf[j];
+
+			/* replace the pair's unobserved term w0 sc^2 by c (1 - sc)^2 */
+			obs += c * (1.0 - sc) * (1.0 - sc) - s->w0 * sc * sc;
+		}
+		s->uloss[u] = obs;
+	}
+}
+
 static double
 Loss(IalsData *s)
 {
@@ -222,19 +249,10 @@ Loss(IalsData *s)
 	for (size_t j = 0; j < kk; j++)
 		all += (double) s->G[j] * s->G2[j];
 	all *= s->w0;
+	/* per user in parallel, summed in user order: the same for any threads */
+	FmPoolRun(s->t->pool, LossWorker, s);
 	for (size_t u = 0; u < s->nu; u++)
-	{
-		const float *x = Vec(s, false, u);
-
-		for (uint64_t j = s->uoff[u]; j < s->uoff[u + 1]; j++)
-		{
-			double		sc = FmDotPadded(x, Vec(s, true, s->uidx[j]), (int) s->kp);
-			double		c = s->uconf[j];
-
-			/* replace the pair's unobserved term w0 sc^2 by c (1 - sc)^2 */
-			obs += c * (1.0 - sc) * (1.0 - sc) - s->w0 * sc * sc;
-		}
-	}
+		obs += s->uloss[u];
 	return (all + obs) / s->conf_sum;
 }
 
@@ -255,6 +273,7 @@ IalsFree(FmTrainerData *t)
 	free(s->iconf);
 	free(s->G);
 	free(s->G2);
+	free(s->uloss);
 	free(s->scratch);
 	free(s);
 	t->solver = NULL;
@@ -310,7 +329,8 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	s->iconf = malloc((pairs + 1) * sizeof(float));
 	s->G = malloc((size_t) s->k * s->k * sizeof(float));
 	s->G2 = malloc((size_t) s->k * s->k * sizeof(float));
-	if (!s->V || !s->W || !s->uoff || !s->uidx || !s->uconf || !s->ioff ||
+	s->uloss = malloc((s->nu + 1) * sizeof(double));
+	if (!s->uloss || !s->V || !s->W || !s->uoff || !s->uidx || !s->uconf || !s->ioff ||
 		!s->iidx || !s->iconf || !s->G || !s->G2)
 		goto nomem;
 	memcpy(s->V, t->init_v, (s->nu + s->ni) * s->kp * sizeof(float));
@@ -451,6 +471,7 @@ IalsMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 	return ((double) ds->n_users + ds->n_items) * (kp * sizeof(float) + 2 * sizeof(uint64_t)) +
 		n_feat * sizeof(float) + n * 2 * (sizeof(uint32_t) + sizeof(float)) +
 		2.0 * p->factors * p->factors * sizeof(float) +
+		((double) ds->n_users + 1) * sizeof(double) +
 		(4 * kp + 32 + maxdeg * (kp + 1)) * sizeof(float) * p->threads;
 }
 

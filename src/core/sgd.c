@@ -93,6 +93,33 @@ FactorStep(float *restrict vu, float *restrict vi, int kp, float g,
 	}
 }
 
+/*
+ * BPR's Adagrad step on the user's row and the chosen and negative items'
+ * rows (three distinct rows: the negative is never the chosen item).
+ */
+FM_INLINE void
+PairStep(float *restrict vu, float *restrict vi, float *restrict vj, int kp,
+		 float g, float lr, float reg)
+{
+	float	   *restrict gu = vu + kp;
+	float	   *restrict gi = vi + kp;
+	float	   *restrict gj = vj + kp;
+
+	for (int f = 0; f < kp; f++)
+	{
+		float		du = g * (vi[f] - vj[f]) + reg * vu[f];
+		float		di = g * vu[f] + reg * vi[f];
+		float		dj = -g * vu[f] + reg * vj[f];
+
+		gu[f] += du * du;
+		gi[f] += di * di;
+		gj[f] += dj * dj;
+		vu[f] -= lr * du / sqrtf(gu[f]);
+		vi[f] -= lr * di / sqrtf(gi[f]);
+		vj[f] -= lr * dj / sqrtf(gj[f]);
+	}
+}
+
 FM_INLINE void
 LinearStep(float *wg, float g, float lr, float reg)
 {
@@ -232,27 +259,12 @@ TrainRangeBpr(SgdData *s, size_t lo, size_t hi, WorkerStats *ws, FmRng *rng)
 		float		x = wi[0] - wj[0] + FmDotPadded(vu, vi, kp) - FmDotPadded(vu, vj, kp);
 		double		sig = 1.0 / (1.0 + exp(-(double) x));
 		float		g = (float) (sig - 1.0) * r->w;
-		float	   *restrict gu = vu + kp;
-		float	   *restrict gi = vi + kp;
-		float	   *restrict gj = vj + kp;
 
 		loss -= r->w * log(sig > 1e-15 ? sig : 1e-15);
 		wsum += r->w;
 		LinearStep(wi, g, lr, rl);
 		LinearStep(wj, -g, lr, rl);
-		for (int f = 0; f < kp; f++)
-		{
-			float		du = g * (vi[f] - vj[f]) + rf * vu[f];
-			float		di = g * vu[f] + rf * vi[f];
-			float		dj = -g * vu[f] + rf * vj[f];
-
-			gu[f] += du * du;
-			gi[f] += di * di;
-			gj[f] += dj * dj;
-			vu[f] -= lr * du / sqrtf(gu[f]);
-			vi[f] -= lr * di / sqrtf(gi[f]);
-			vj[f] -= lr * dj / sqrtf(gj[f]);
-		}
+		PairStep(vu, vi, vj, kp, g, lr, rf);
 	}
 	ws->loss += loss;
 	ws->weight += wsum;
