@@ -64,6 +64,7 @@ src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h: proto/fmrec.proto
 	protoc-c --proto_path=proto --c_out=src/core $<
 
 $(CORE_OBJS) $(LAYER_OBJS): src/core/fmrec.pb-c.h src/core/fm.h
+$(LAYER_OBJS): src/fmrec.h
 
 # ---- core unit tests and benchmarks, no server involved ----
 CORE_CC = $(CC) -std=gnu11 -O3 -fno-math-errno -fno-wrapv -g $(WARN) -pthread \

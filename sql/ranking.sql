@@ -53,6 +53,15 @@ SELECT (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate('taste', 'hel
        (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate((SELECT model FROM fm_models WHERE name = 'taste'), 'held')
          WHERE ranker = 'model') AS bytes_agree;
 
+-- strengths: linear confidence, or log-scaled for counts (log_epsilon)
+SELECT 1 FROM fm_train('lin', 'SELECT u, i, (u % 7) * 10 FROM kept', task => 'implicit', factors => 4,
+                       quiet => true, options => '{"alpha": 1}');
+SELECT 1 FROM fm_train('log', 'SELECT u, i, (u % 7) * 10 FROM kept', task => 'implicit', factors => 4,
+                       quiet => true, options => '{"alpha": 1, "log_epsilon": 10}');
+SELECT fm_model_info(l.model)->'hyperparams'->>'log_epsilon' AS log_epsilon,
+       md5(l.model) <> md5(n.model) AS strengths_matter
+  FROM fm_models l, fm_models n WHERE l.name = 'log' AND n.name = 'lin';
+
 -- BPR: the implicit task through the SGD solver, a pairwise loss with one
 -- uniformly drawn negative per choice; one thread gives the same bytes
 SELECT 1 FROM fm_train('bpr', 'kept', task => 'implicit', solver => 'sgd', factors => 4,

@@ -9,6 +9,8 @@
 #ifndef FMREC_H
 #define FMREC_H
 
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "fmgr.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"

@@ -507,6 +507,7 @@ FmrecParamsJson(const FmParamsData *p, bool with_threads)
 		AppendReal(&buf, "alpha", p->alpha);
 		AppendReal(&buf, "unobserved_weight", p->unobserved_weight);
 		AppendReal(&buf, "reg_exponent", p->reg_exponent);
+		AppendReal(&buf, "log_epsilon", p->log_epsilon);
 	}
 	appendStringInfo(&buf, ", \"patience\": %d, \"seed\": " INT64_FORMAT
 					 ", \"store_seen\": %s",

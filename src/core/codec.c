@@ -338,6 +338,7 @@ FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len
 		SET(hp, alpha, m->params.alpha);
 		SET(hp, unobserved_weight, m->params.unobserved_weight);
 		SET(hp, reg_exponent, m->params.reg_exponent);
+		SET(hp, log_epsilon, m->params.log_epsilon);
 	}
 	SET(res, rows, m->info.rows);
 	SET(res, train_rows, m->info.train_rows);
@@ -566,6 +567,8 @@ FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 			p->params.unobserved_weight = msg->hyperparams->unobserved_weight;
 		if (msg->hyperparams->has_reg_exponent)
 			p->params.reg_exponent = msg->hyperparams->reg_exponent;
+		if (msg->hyperparams->has_log_epsilon)
+			p->params.log_epsilon = msg->hyperparams->log_epsilon;
 	}
 	if (msg->result)
 		COPY_RESULT(&p->info, msg->result);

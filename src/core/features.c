@@ -252,7 +252,9 @@ FmFoldInAdd(FmFoldIn *f, const int64_t *items, const float *ratings, size_t n)
 				 * scaled by sqrt(c - w0), corrects w0 G to c; b gets c q.
 				 * The last unknown (a bias) stays 0.
 				 */
-				double		c = 1.0 + m->params.alpha * (ratings ? fmax(ratings[j], 0.0) : 1.0);
+				double		st = ratings ? fmax(ratings[j], 0.0) : 1.0;
+				double		c = 1.0 + m->params.alpha *
+					(m->params.log_epsilon > 0 ? log1p(st / m->params.log_epsilon) : st);
 				double		sc = sqrt(fmax(c - m->params.unobserved_weight, 0.0));
 
 				for (int e = 0; e < k; e++)

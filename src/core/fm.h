@@ -110,6 +110,7 @@ typedef struct FmParamsData
 	double		alpha;			/* implicit: confidence 1 + alpha * strength */
 	double		unobserved_weight;	/* implicit: confidence of an unobserved pair */
 	double		reg_exponent;	/* implicit: reg x (pairs + w0 x others)^this */
+	double		log_epsilon;	/* implicit: > 0: confidence 1 + alpha log(1 + s / this) */
 } FmParamsData;
 
 typedef FmParamsData *FmParams;

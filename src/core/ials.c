@@ -4,8 +4,10 @@
  *	  task (Hu, Koren and Volinsky, ICDM 2008).
  *
  * Every (user, item) pair is a training example: an observed pair has
- * preference 1 and confidence c = 1 + alpha * strength * weight (duplicate
- * pairs add up), every unobserved pair preference 0 and confidence 1.  The
+ * preference 1 and confidence c = 1 + alpha * strength * weight, or with
+ * log_epsilon > 0 c = 1 + alpha * log(1 + strength / log_epsilon) * weight
+ * (duplicate pairs add up), every unobserved pair preference 0 and
+ * confidence unobserved_weight.  The
  * loss
  *
  *		sum over all pairs of c_ui (p_ui - <x_u, y_i>)^2
@@ -293,6 +295,7 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	size_t		pairs = 0;
 	uint64_t   *fill;
 	double		alpha = t->p.alpha;
+	double		eps = t->p.log_epsilon;
 
 	if (t->general)
 	{
@@ -339,7 +342,9 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	pairs = 0;
 	for (size_t j = 0; j < n; j++)
 	{
-		float		extra = (float) (alpha * rows[j].y * rows[j].w);
+		/* Hu et al.'s confidence: linear, or log-scaled for counts */
+		double		st = eps > 0 ? log1p(rows[j].y / eps) : rows[j].y;
+		float		extra = (float) (alpha * st * rows[j].w);
 
 		if (j > 0 && rows[j].u == rows[j - 1].u && rows[j].i == rows[j - 1].i)
 			s->uconf[pairs - 1] += extra;

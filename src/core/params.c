@@ -41,6 +41,7 @@ FmParamsDefault(FmParams p)
 	p->alpha = 1.0;
 	p->unobserved_weight = 1.0;
 	p->reg_exponent = 0.0;
+	p->log_epsilon = 0.0;
 }
 
 /* implicit ALS's defaults (measured on ml-latest-small: README) */
@@ -166,6 +167,7 @@ static const FmOptionDef option_defs[] = {
 	{"alpha", NULL, FM_OPT_REAL, F(alpha), 0, FM_MAX_REG, FM_SET_ALPHA},
 	{"unobserved_weight", NULL, FM_OPT_REAL, F(unobserved_weight), 1e-6, 1, FM_SET_UNOBSERVED},
 	{"reg_exponent", NULL, FM_OPT_REAL, F(reg_exponent), 0, 1, FM_SET_REG_EXPONENT},
+	{"log_epsilon", NULL, FM_OPT_REAL, F(log_epsilon), 0, FM_MAX_REG, 0},
 };
 
 #define N_OPTIONS (sizeof(option_defs) / sizeof(option_defs[0]))
