@@ -28,6 +28,11 @@ CREATE FUNCTION hostile.int8eq(bigint, bigint) RETURNS boolean LANGUAGE sql AS $
 CREATE OPERATOR hostile.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = hostile.int8eq);
 CREATE FUNCTION hostile.jsonget(jsonb, text) RETURNS text LANGUAGE sql AS $$ SELECT NULL::text WHERE hostile.captured() $$;
 CREATE OPERATOR hostile.->> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = hostile.jsonget);
+CREATE FUNCTION hostile.hashint8extended(bigint, bigint) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint WHERE hostile.captured() $$;
+CREATE FUNCTION hostile.int8xor(bigint, bigint) RETURNS bigint LANGUAGE sql AS $$ SELECT 1::bigint WHERE hostile.captured() $$;
+CREATE OPERATOR hostile.# (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = hostile.int8xor);
+CREATE FUNCTION hostile.int8lt(bigint, bigint) RETURNS boolean LANGUAGE sql AS $$ SELECT hostile.captured() $$;
+CREATE OPERATOR hostile.< (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = hostile.int8lt);
 RESET ROLE;
 
 -- install and use the extension with the hostile schema first
@@ -42,6 +47,9 @@ SELECT count(*) FROM public.fm_topn('sec', 1, 5);
 UPDATE public.fm_models SET created_at = created_at WHERE name OPERATOR(pg_catalog.=) 'sec';
 SELECT public.fm_grant('sec', 'public', 'serve');
 SELECT public.fm_revoke('sec', 'public', 'serve');
+SELECT count(*) > 0 AS split FROM public.fm_split('public.sec_r', 'user_fraction', 0.3, 1);
+SELECT count(*) AS split_rows FROM public.fm_split('public.sec_r', seed => 1);
+SELECT ranker, users > 0 AS evaluated FROM public.fm_evaluate('sec', 'public.sec_r');
 SELECT public.fm_drop('sec');
 -- nothing resolved to the hostile schema: the version default too
 SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS version_default
