@@ -20,45 +20,28 @@
 #include "fmrec.h"
 
 static void
-FreeRatings(void *arg)
-{
-	FmRatingsFree((FmRatings) arg);
-}
-
-static void
 FreeEval(void *arg)
 {
 	FmEvalFree((FmEval) arg);
 }
 
-static Datum
-Real(double v, bool *null)
-{
-	*null = isnan(v);
-	return Float8GetDatum(v);
-}
-
 static void
 PutRow(ReturnSetInfo *rsinfo, const char *label, const FmEvalMetrics *r)
 {
-	Datum		values[15];
-	bool		nulls[15] = {false};
+	/* in the order of fm_evaluate's columns; NaN (no such metric) is NULL */
+	const double metrics[] = {r->precision, r->recall, r->ndcg, r->map, r->mrr,
+		r->hit_rate, r->coverage, r->rmse, r->mae, r->auc, r->logloss, r->accuracy};
+	Datum		values[3 + lengthof(metrics)];
+	bool		nulls[3 + lengthof(metrics)] = {false};
 
 	values[0] = CStringGetTextDatum(label);
 	values[1] = Int64GetDatum((int64) r->users);
 	values[2] = Int64GetDatum((int64) r->rows);
-	values[3] = Real(r->precision, &nulls[3]);
-	values[4] = Real(r->recall, &nulls[4]);
-	values[5] = Real(r->ndcg, &nulls[5]);
-	values[6] = Real(r->map, &nulls[6]);
-	values[7] = Real(r->mrr, &nulls[7]);
-	values[8] = Real(r->hit_rate, &nulls[8]);
-	values[9] = Real(r->coverage, &nulls[9]);
-	values[10] = Real(r->rmse, &nulls[10]);
-	values[11] = Real(r->mae, &nulls[11]);
-	values[12] = Real(r->auc, &nulls[12]);
-	values[13] = Real(r->logloss, &nulls[13]);
-	values[14] = Real(r->accuracy, &nulls[14]);
+	for (size_t j = 0; j < lengthof(metrics); j++)
+	{
+		values[3 + j] = Float8GetDatum(metrics[j]);
+		nulls[3 + j] = isnan(metrics[j]);
+	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -90,8 +73,7 @@ Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec evaluation",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
-	test = palloc0(sizeof(FmRatingsData));
-	FmrecRegisterFree(cxt, FreeRatings, test);
+	test = FmrecNewRatings(cxt);
 	FmrecLoadRatings(text_to_cstring(PG_GETARG_TEXT_PP(1)), test, true);
 	st = FmEvalCreate(m, test, &o, &e, err, sizeof(err));
 	if (st == FM_ERR_NOMEM)

@@ -72,6 +72,9 @@ extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timin
 /* load.c */
 extern void FmrecLoadRatings(const char *source, FmRatings r, bool choices);
 extern char *FmrecSourceQuery(const char *source);
+extern bool FmrecIsIntegerType(Oid t);
+extern bool FmrecIsNumericType(Oid t);
+extern FmRatings FmrecNewRatings(MemoryContext cxt);
 extern uint64 FmrecReadQuery(const char *source, const char *query,
 							 void (*check) (TupleDesc),
 							 void (*row) (void *arg, TupleDesc desc, HeapTuple tup,

@@ -29,16 +29,35 @@
 
 #define FETCH_ROWS 10000
 
-static bool
-IsIntegerType(Oid t)
+/* column types a source may use for ids */
+bool
+FmrecIsIntegerType(Oid t)
 {
 	return t == INT2OID || t == INT4OID || t == INT8OID;
 }
 
-static bool
-IsNumericType(Oid t)
+/* column types a source may use for ratings, strengths and weights */
+bool
+FmrecIsNumericType(Oid t)
 {
-	return IsIntegerType(t) || t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID;
+	return FmrecIsIntegerType(t) || t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID;
+}
+
+static void
+FreeRatings(void *arg)
+{
+	FmRatingsFree((FmRatings) arg);
+}
+
+/* Empty rows in cxt, their malloc'ed arrays freed with it. */
+FmRatings
+FmrecNewRatings(MemoryContext cxt)
+{
+	FmRatings	r = MemoryContextAllocZero(cxt, sizeof(FmRatingsData));
+
+	FmRatingsInit(r);
+	FmrecRegisterFree(cxt, FreeRatings, r);
+	return r;
 }
 
 static int64
@@ -195,7 +214,7 @@ CheckColumns(TupleDesc tupdesc, int min)
 	for (int c = 0; c < natts && c < 4; c++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, c);
-		bool		ok = c < 2 ? IsIntegerType(att->atttypid) : IsNumericType(att->atttypid);
+		bool		ok = c < 2 ? FmrecIsIntegerType(att->atttypid) : FmrecIsNumericType(att->atttypid);
 
 		if (!ok)
 			ereport(ERROR,
@@ -459,13 +478,13 @@ CheckSideColumns(TupleDesc desc)
 				 errmsg("feature query must return two or three columns"),
 				 errdetail("It returns %d.", desc->natts),
 				 errhint("Return id, feature name and optionally a value (1 when absent).")));
-	if (!IsIntegerType(TupleDescAttr(desc, 0)->atttypid))
+	if (!FmrecIsIntegerType(TupleDescAttr(desc, 0)->atttypid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column 1 of the feature query has type %s",
 						format_type_be(TupleDescAttr(desc, 0)->atttypid)),
 				 errdetail("Ids must be smallint, integer or bigint.")));
-	if (desc->natts == 3 && !IsNumericType(TupleDescAttr(desc, 2)->atttypid))
+	if (desc->natts == 3 && !FmrecIsNumericType(TupleDescAttr(desc, 2)->atttypid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("column 3 of the feature query has type %s",

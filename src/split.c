@@ -37,18 +37,6 @@ typedef struct SplitState
 	ReturnSetInfo *rsinfo;
 } SplitState;
 
-static bool
-IsIntegerType(Oid t)
-{
-	return t == INT2OID || t == INT4OID || t == INT8OID;
-}
-
-static bool
-IsNumericType(Oid t)
-{
-	return IsIntegerType(t) || t == FLOAT4OID || t == FLOAT8OID || t == NUMERICOID;
-}
-
 /* The source's result columns, from its plan, without running it. */
 static TupleDesc
 Describe(const char *query)
@@ -167,8 +155,8 @@ fmrec_split(PG_FUNCTION_ARGS)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, c);
 
-		if (c < 2 ? !IsIntegerType(att->atttypid) :
-			!IsNumericType(att->atttypid) && !by_time)
+		if (c < 2 ? !FmrecIsIntegerType(att->atttypid) :
+			!FmrecIsNumericType(att->atttypid) && !by_time)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column %d of the split source has type %s", c + 1,
@@ -178,7 +166,7 @@ fmrec_split(PG_FUNCTION_ARGS)
 		col[c] = quote_identifier(NameStr(att->attname));
 	}
 	/* a third column that is not numeric (the time, say) is no rating */
-	if (desc->natts < 3 || !IsNumericType(TupleDescAttr(desc, 2)->atttypid))
+	if (desc->natts < 3 || !FmrecIsNumericType(TupleDescAttr(desc, 2)->atttypid))
 		col[2] = NULL;
 	if (by_time)
 	{

@@ -31,12 +31,6 @@ Seconds(void)
 }
 
 static void
-FreeRatings(void *arg)
-{
-	FmRatingsFree((FmRatings) arg);
-}
-
-static void
 FreeSide(void *arg)
 {
 	FmSideFree((FmSide) arg);
@@ -261,8 +255,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 
-	ratings = palloc0(sizeof(FmRatingsData));
-	FmrecRegisterFree(cxt, FreeRatings, ratings);
+	ratings = FmrecNewRatings(cxt);
 	FmrecLoadRatings(source, ratings, opts.params.task == FM_TASK_IMPLICIT);
 	users = LoadSide(opts.user_features);
 	items = LoadSide(opts.item_features);

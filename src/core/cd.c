@@ -920,8 +920,7 @@ CdMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 {
 	double		n = (double) ds->n_rows;
 	double		nnz = 2 * n + (double) ds->n_ctx;
-	double		maxcol = 0;
-	uint32_t   *count;
+	double		maxcol;
 
 	/* attributes are repeated in every row of their user or item */
 	if (ds->uattr.off || ds->iattr.off)
@@ -935,23 +934,7 @@ CdMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 				nnz += (double) (ds->iattr.off[row->i + 1] - ds->iattr.off[row->i]);
 		}
 	/* the longest column: an attribute's can be every row, else an id's */
-	count = calloc((size_t) ds->n_items + 1, sizeof(uint32_t));
-	if (ds->n_uattr || ds->n_iattr || ds->n_ctx || count == NULL)
-		maxcol = n;
-	else
-	{
-		size_t		run = 0;
-
-		for (size_t r = 0; r < ds->n_rows; r++)
-		{
-			run = (r > 0 && ds->rows[r].u == ds->rows[r - 1].u) ? run + 1 : 1;
-			if (run > maxcol)
-				maxcol = run;
-			if (++count[ds->rows[r].i] > maxcol)
-				maxcol = count[ds->rows[r].i];
-		}
-	}
-	free(count);
+	maxcol = (ds->n_uattr || ds->n_iattr || ds->n_ctx) ? n : FmLongestIdList(ds);
 	return n * sizeof(uint64_t) + nnz * 16 + n * 16 + n * kp * sizeof(float) +
 		n_feat * (2 * sizeof(uint64_t) + sizeof(float) + sizeof(double) + sizeof(float)) +
 		n_feat * kp * (sizeof(float) + sizeof(double) + sizeof(float)) +

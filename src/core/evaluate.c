@@ -242,33 +242,8 @@ PopularList(const FmEvalData *e, int64_t user, FmScored *out, int k)
 	{
 		uint32_t	i = e->pop[j];
 
-		if (u >= 0)
-		{
-			const uint32_t *lo = m->seen + m->seen_off[u];
-			size_t		len = m->seen_off[u + 1] - m->seen_off[u];
-			bool		seen = false;
-
-			/* binary search of the ascending seen list */
-			while (len > 0)
-			{
-				size_t		half = len / 2;
-
-				if (lo[half] == i)
-				{
-					seen = true;
-					break;
-				}
-				if (lo[half] < i)
-				{
-					lo += half + 1;
-					len -= half + 1;
-				}
-				else
-					len = half;
-			}
-			if (seen)
-				continue;
-		}
+		if (u >= 0 && FmModelSeen(m, u, i))
+			continue;
 		out[n].item = m->item_ids[i];
 		out[n].score = 0;
 		n++;

@@ -252,9 +252,8 @@ FmFoldInAdd(FmFoldIn *f, const int64_t *items, const float *ratings, size_t n)
 				 * scaled by sqrt(c - w0), corrects w0 G to c; b gets c q.
 				 * The last unknown (a bias) stays 0.
 				 */
-				double		st = ratings ? fmax(ratings[j], 0.0) : 1.0;
-				double		c = 1.0 + m->params.alpha *
-					(m->params.log_epsilon > 0 ? log1p(st / m->params.log_epsilon) : st);
+				double		c = 1.0 + FmConfidenceExtra(&m->params,
+														ratings ? fmax(ratings[j], 0.0) : 1.0);
 				double		sc = sqrt(fmax(c - m->params.unobserved_weight, 0.0));
 
 				for (int e = 0; e < k; e++)
@@ -313,9 +312,7 @@ FmFoldInFinish(FmFoldIn *f)
 	if (m->task == FM_TASK_IMPLICIT)
 	{
 		/* the training's regularization for an entity of this many pairs */
-		double		w0 = m->params.unobserved_weight;
-		double		lam = m->params.reg_factors *
-			pow((double) f->used + w0 * m->n_items, m->params.reg_exponent);
+		double		lam = FmImplicitReg(&m->params, (double) f->used, m->n_items);
 
 		for (int p = 0; p < d; p++)
 			f->a[(size_t) p * d + p] += p < m->k ? lam : 1.0;

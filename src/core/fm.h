@@ -144,6 +144,8 @@ extern FmStatus FmParamsCheck(const FmParamsData *p, char *err, size_t errlen);
 extern void FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set);
 extern const FmOptionDef *FmOptionDefs(size_t *n);
 extern const FmOptionDef *FmOptionFind(const char *name);
+extern double FmConfidenceExtra(const FmParamsData *p, double strength);
+extern double FmImplicitReg(const FmParamsData *p, double pairs, double others);
 extern const char *FmTaskName(FmTask task);
 extern bool FmTaskFromName(const char *name, FmTask *task);
 
@@ -578,6 +580,7 @@ typedef struct FmTopnQuery
 	size_t		n_exclude;
 } FmTopnQuery;
 
+extern bool FmModelSeen(const FmModelData *m, int64_t uidx, int64_t iidx);
 extern size_t FmTopnCapacity(const FmModelData *m, const FmTopnQuery *q);
 extern FmStatus FmTopn(const FmModelData *m, const FmTopnQuery *q,
 					   FmScored *out, int *n_out);

@@ -154,9 +154,7 @@ Solve(const IalsData *s, bool item, size_t e, float *work)
 		return;
 	}
 	/* frequency-scaled regularization (Rendle et al., RecSys 2022) */
-	reg = (float) (s->t->p.reg_factors *
-				   pow((double) n + s->w0 * (double) (item ? s->nu : s->ni),
-					   s->t->p.reg_exponent));
+	reg = (float) FmImplicitReg(&s->t->p, (double) n, (double) (item ? s->nu : s->ni));
 	/* the chosen vectors, gathered once for the products below */
 	for (size_t j = 0; j < n; j++)
 		memcpy(Y + j * kp, Vec(s, !item, idx[j]), kp * sizeof(float));
@@ -294,8 +292,6 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	size_t		n = t->n_train;
 	size_t		pairs = 0;
 	uint64_t   *fill;
-	double		alpha = t->p.alpha;
-	double		eps = t->p.log_epsilon;
 
 	if (t->general)
 	{
@@ -342,9 +338,7 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	pairs = 0;
 	for (size_t j = 0; j < n; j++)
 	{
-		/* Hu et al.'s confidence: linear, or log-scaled for counts */
-		double		st = eps > 0 ? log1p(rows[j].y / eps) : rows[j].y;
-		float		extra = (float) (alpha * st * rows[j].w);
+		float		extra = (float) (FmConfidenceExtra(&t->p, rows[j].y) * rows[j].w);
 
 		if (j > 0 && rows[j].u == rows[j - 1].u && rows[j].i == rows[j - 1].i)
 			s->uconf[pairs - 1] += extra;
@@ -456,23 +450,9 @@ IalsMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 		   double kp)
 {
 	double		n = (double) ds->n_rows;
-	double		maxdeg = 0;
-	uint32_t   *count = calloc((size_t) ds->n_items + 1, sizeof(uint32_t));
-	size_t		run = 0;
+	/* the longest pair list, gathered by each thread */
+	double		maxdeg = FmLongestIdList(ds);
 
-	/* the longest pair list, gathered by each thread (rows: user, item order) */
-	if (count == NULL)
-		maxdeg = n;
-	else
-		for (size_t r = 0; r < ds->n_rows; r++)
-		{
-			run = (r > 0 && ds->rows[r].u == ds->rows[r - 1].u) ? run + 1 : 1;
-			if (run > maxdeg)
-				maxdeg = run;
-			if (++count[ds->rows[r].i] > maxdeg)
-				maxdeg = count[ds->rows[r].i];
-		}
-	free(count);
 	return ((double) ds->n_users + ds->n_items) * (kp * sizeof(float) + 2 * sizeof(uint64_t)) +
 		n_feat * sizeof(float) + n * 2 * (sizeof(uint32_t) + sizeof(float)) +
 		2.0 * p->factors * p->factors * sizeof(float) +

@@ -279,3 +279,27 @@ FmParamsCheck(const FmParamsData *p, char *err, size_t errlen)
 	}
 	return FM_OK;
 }
+
+/*
+ * The implicit task's confidence of a chosen pair beyond 1, per unit of
+ * row weight: alpha times the strength, or with log_epsilon > 0 alpha
+ * times log(1 + strength / log_epsilon) (Hu et al.'s scale for counts).
+ * Training (ials.c) and fold-in (features.c) weigh choices by it.
+ */
+double
+FmConfidenceExtra(const FmParamsData *p, double strength)
+{
+	return p->alpha * (p->log_epsilon > 0 ? log1p(strength / p->log_epsilon) : strength);
+}
+
+/*
+ * The implicit task's regularization of an entity with `pairs` chosen
+ * pairs against `others` entities on the other side: reg_factors scaled
+ * by (pairs + unobserved_weight x others)^reg_exponent (Rendle et al.,
+ * RecSys 2022), in training and in fold-in alike.
+ */
+double
+FmImplicitReg(const FmParamsData *p, double pairs, double others)
+{
+	return p->reg_factors * pow(pairs + p->unobserved_weight * others, p->reg_exponent);
+}

@@ -108,9 +108,9 @@ CompareBestFirst(const void *a, const void *b)
 	return 0;
 }
 
-/* True when item index i is in the sorted list excl (binary search). */
-static bool
-Seen(const FmModelData *m, int64_t uidx, int64_t iidx)
+/* True when user uidx rated item iidx in training (binary search). */
+bool
+FmModelSeen(const FmModelData *m, int64_t uidx, int64_t iidx)
 {
 	size_t		lo = m->seen_off[uidx];
 	size_t		hi = m->seen_off[uidx + 1];
@@ -232,7 +232,7 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 			if (j > 0 && c[j] == c[j - 1])
 				continue;
 			iidx = FmModelItemIndex(m, c[j]);
-			if (iidx >= 0 && ((uidx >= 0 && Seen(m, uidx, iidx)) ||
+			if (iidx >= 0 && ((uidx >= 0 && FmModelSeen(m, uidx, iidx)) ||
 							  InSorted(excl, n_excl, (uint32_t) iidx)))
 				continue;
 			Offer(heap, cap, &len, popular ? (iidx >= 0 ? (float) m->item_count[iidx] : 0.0f) :

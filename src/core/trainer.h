@@ -143,5 +143,6 @@ extern void FmPredictValid(FmTrainerData *t, const FmParamView *pv);
 extern void FmValidMetrics(const FmTrainerData *t, double *rmse, double *auc,
 						   double *logloss);
 extern float FmLabelOf(const FmParamsData *p, float rating);
+extern double FmLongestIdList(const FmDatasetData *ds);
 
 #endif							/* FM_TRAINER_H */

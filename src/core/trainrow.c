@@ -10,6 +10,7 @@
  * part of the model's arithmetic: sums run over it, so it is fixed.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fm.h"
@@ -175,4 +176,30 @@ FmValidMetrics(const FmTrainerData *t, double *rmse, double *auc,
 	}
 	else
 		*rmse = FmRmse(t->vpred, t->vlabel, t->n_valid);
+}
+
+/*
+ * The most training rows of one user or of one item (rows are sorted by
+ * user): the longest column a solver may gather.  Every row when the
+ * count cannot be made.
+ */
+double
+FmLongestIdList(const FmDatasetData *ds)
+{
+	uint32_t   *count = calloc((size_t) ds->n_items + 1, sizeof(uint32_t));
+	double		longest = 0;
+	size_t		run = 0;
+
+	if (count == NULL)
+		return (double) ds->n_rows;
+	for (size_t r = 0; r < ds->n_rows; r++)
+	{
+		run = (r > 0 && ds->rows[r].u == ds->rows[r - 1].u) ? run + 1 : 1;
+		if (run > longest)
+			longest = run;
+		if (++count[ds->rows[r].i] > longest)
+			longest = count[ds->rows[r].i];
+	}
+	free(count);
+	return longest;
 }

@@ -45,21 +45,8 @@ SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task');
 	is($out, '1', "threads=$threads: no worker thread is left in the backend");
 
 	# pg_cancel_backend while training runs
-	my $pid = fork();
-	if ($pid == 0)
-	{
-		my $sql = "SET application_name = 'fmrec_cancel_$threads'; "
-		  . "SELECT 1 FROM fm_train('keep', 'big', epochs => 100000, threads => $threads, quiet => true);";
-		exec('psql', '-X', '-q', '-d', 'fmrec_interrupts', '-c', $sql) or exit 99;
-	}
-	my $backend;
-	for (1 .. 100)
-	{
-		$backend = psql(qq{SELECT pid FROM pg_stat_activity
-		                   WHERE application_name = 'fmrec_cancel_$threads' AND state = 'active'});
-		last if $backend;
-		sleep 0.1;
-	}
+	my ($pid, $backend) = psql_background("fmrec_cancel_$threads",
+		"SELECT 1 FROM fm_train('keep', 'big', epochs => 100000, threads => $threads, quiet => true)");
 	ok($backend, "threads=$threads: training is running");
 	sleep 1.5;    # past loading, into the epochs
 	$t0 = time;
@@ -109,22 +96,8 @@ SELECT count(*) FROM fm_topn('wide', 10, items => array_fill(1::bigint, ARRAY[10
 	my $ms = $times[-1] // 1e9;
 	cmp_ok($ms, '<', 200, "fold-in: stopped within 100 ms of the 100 ms timeout ($ms ms)");
 
-	my $pid = fork();
-	if ($pid == 0)
-	{
-		exec('psql', '-X', '-q', '-d', 'fmrec_interrupts', '-c',
-			"SET application_name = 'fmrec_foldin'; "
-			  . "SELECT count(*) FROM fm_topn('wide', 10, items => array_fill(1::bigint, ARRAY[100000]))")
-		  or exit 99;
-	}
-	my $backend;
-	for (1 .. 100)
-	{
-		$backend = psql(q{SELECT pid FROM pg_stat_activity
-		                  WHERE application_name = 'fmrec_foldin' AND state = 'active'});
-		last if $backend;
-		sleep 0.05;
-	}
+	my ($pid, $backend) = psql_background('fmrec_foldin',
+		"SELECT count(*) FROM fm_topn('wide', 10, items => array_fill(1::bigint, ARRAY[100000]))");
 	ok($backend, 'fold-in is running');
 	sleep 0.5;
 	my $t0 = time;

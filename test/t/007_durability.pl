@@ -35,22 +35,8 @@ sub slurp_log
 	local $/;
 	return <$lh>;
 }
-my $pid = fork();
-if ($pid == 0)
-{
-	exec('psql', '-X', '-q', '-d', 'fmrec_durability', '-c',
-		"SET application_name = 'fmrec_crash'; "
-		  . "SELECT 1 FROM fm_train('keep', 'big', epochs => 100000, quiet => true)")
-	  or exit 99;
-}
-my $backend;
-for (1 .. 100)
-{
-	$backend = psql(q{SELECT pid FROM pg_stat_activity
-	                  WHERE application_name = 'fmrec_crash' AND state = 'active'});
-	last if $backend;
-	sleep 0.1;
-}
+my ($pid, $backend) = psql_background('fmrec_crash',
+	"SELECT 1 FROM fm_train('keep', 'big', epochs => 100000, quiet => true)");
 ok($backend, 'training is running');
 sleep 1.5;    # into the epochs
 kill 'KILL', $backend;

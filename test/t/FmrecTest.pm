@@ -12,8 +12,9 @@ use Exporter 'import';
 use File::Temp qw(tempfile);
 use PostgreSQL::Test::Cluster;
 use Test::More;
+use Time::HiRes ();
 
-our @EXPORT = qw(new_db psql psql_result shared_data load_movielens fmrec_node);
+our @EXPORT = qw(new_db psql psql_result psql_background shared_data load_movielens fmrec_node);
 
 my $db;
 my $node;
@@ -72,6 +73,29 @@ sub psql_result
 	unlink $errfile;
 	chomp $out;
 	return ($res, $out, $err);
+}
+
+# Runs SQL in a psql of its own in the background, under application_name
+# $app, and waits (up to 10 s) until its backend is active.  Returns the
+# child's pid (to waitpid) and the backend's pid ('' if it never ran).
+sub psql_background
+{
+	my ($app, $sql) = @_;
+	my $child = fork();
+	if ($child == 0)
+	{
+		exec('psql', '-X', '-q', '-d', $db, '-c', "SET application_name = '$app'; $sql")
+		  or exit 99;
+	}
+	my $backend = '';
+	for (1 .. 200)
+	{
+		$backend = psql(qq{SELECT pid FROM pg_stat_activity
+		                   WHERE application_name = '$app' AND state = 'active'});
+		last if $backend;
+		Time::HiRes::sleep(0.05);
+	}
+	return ($child, $backend);
 }
 
 # The shared data directory (../shared/data next to the checkout), or undef.
