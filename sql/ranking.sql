@@ -93,6 +93,38 @@ SELECT ranker, users = (SELECT count(DISTINCT user_id) FROM r_test WHERE rating 
   FROM fm_evaluate('bin', 'r_test') ORDER BY 1;
 SELECT users FROM fm_evaluate('reg', 'r_test', threshold => 5) WHERE ranker = 'reg';
 
+-- attributes: implicit coordinate descent over the whole FM.  Items carry
+-- their taste, users their side; items 21 and 22 and user 99 appear only
+-- in the attribute tables (cold start)
+CREATE TABLE item_taste AS
+  SELECT i, CASE WHEN i <= 10 OR i = 21 THEN 'taste=a' ELSE 'taste=b' END AS f
+    FROM generate_series(1, 22) i;
+CREATE TABLE user_side AS
+  SELECT u, CASE WHEN u <= 20 OR u = 99 THEN 'side=x' ELSE 'side=y' END AS f
+    FROM (SELECT generate_series(1, 40) UNION ALL SELECT 99) AS us(u);
+SELECT users, items, epochs_run FROM fm_train('attr', 'kept', task => 'implicit', factors => 4, quiet => true,
+       item_features => 'item_taste', user_features => 'user_side');
+-- every known user's lists still hold its own taste only
+SELECT count(*) FILTER (WHERE (k.u <= 20) = (t.item <= 10 OR t.item = 21)) AS own_taste, count(*) AS listed
+  FROM (SELECT DISTINCT u FROM kept) k, LATERAL fm_topn('attr', k.u, 3) t;
+-- a cold item scores above the other taste's cold item for every user of its taste
+SELECT count(*) FILTER (WHERE (u <= 20) = (fm_predict('attr', u, 21) > fm_predict('attr', u, 22))) AS cold_items_right
+  FROM generate_series(1, 40) u;
+-- a cold user, known by its side only, gets its side's items
+SELECT count(*) FILTER (WHERE item <= 10 OR item = 21) AS side_x_items
+  FROM fm_topn('attr', 99, 5);
+SELECT count(*) FILTER (WHERE item > 10 AND item <> 21) AS side_y_items
+  FROM fm_topn('attr', 5, user_features => ARRAY['side=y']);
+-- the attribute model is evaluated like any other and beats popularity
+SELECT (SELECT ndcg_at_k FROM fm_evaluate('attr', 'held', k => 3) WHERE ranker = 'attr') >
+       2 * (SELECT ndcg_at_k FROM fm_evaluate('attr', 'held', k => 3) WHERE ranker = 'popularity')
+       AS attr_beats_popularity;
+-- one thread or two: the same model, score for score
+SELECT 1 FROM fm_train('attr2', 'kept', task => 'implicit', factors => 4, quiet => true, threads => 2,
+       item_features => 'item_taste', user_features => 'user_side');
+SELECT count(*) FILTER (WHERE fm_predict('attr', u, i) = fm_predict('attr2', u, i)) AS same_scores
+  FROM generate_series(1, 40) u, generate_series(1, 22) i;
+
 -- errors
 SELECT try($$SELECT fm_evaluate('taste', 'held', k => 0)$$);
 SELECT try($$SELECT fm_evaluate('taste', 'held', k => 1001)$$);
@@ -102,7 +134,8 @@ SELECT try($$SELECT fm_evaluate('taste', 'SELECT 1')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', validation => 0.1)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT u, i, -1 FROM kept', task => 'implicit')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', solver => 'mcmc')$$);
-SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', user_features => 'SELECT 1, ''a''')$$);
+SELECT try($$SELECT fm_train('x', 'SELECT u, i, 1, 1, u % 2 FROM kept', task => 'implicit')$$);
+SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', solver => 'sgd', user_features => 'SELECT 1, ''a''')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"unobserved_weight": 0}')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"reg_exponent": 2}')$$);
 SELECT try($$SELECT fm_train('x', 'kept')$$);

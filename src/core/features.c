@@ -207,6 +207,9 @@ FmFoldInBegin(const FmModelData *m, FmRep *r, double lambda, void *work,
 		for (size_t p = 0; p < (size_t) m->k; p++)
 			for (size_t s = 0; s <= p; s++)
 				f->a[p * d + s] = w0 * m->gram[p * m->k + s];
+		/* their target 0 - b_i (b_i: an item's own interactions) */
+		for (size_t p = 0; p < (size_t) m->k; p++)
+			f->b[p] = -w0 * m->gramb[p];
 	}
 }
 
@@ -248,18 +251,22 @@ FmFoldInAdd(FmFoldIn *f, const int64_t *items, const float *ratings, size_t n)
 			if (m->task == FM_TASK_IMPLICIT)
 			{
 				/*
-				 * A chosen item: confidence c, preference 1.  Its row,
-				 * scaled by sqrt(c - w0), corrects w0 G to c; b gets c q.
-				 * The last unknown (a bias) stays 0.
+				 * A chosen item: confidence c, preference 1, so target
+				 * 1 - b_i in place of the unobserved 0 - b_i.  Its row,
+				 * scaled by sqrt(c - w0), corrects w0 G to c; b gets
+				 * (c (1 - b_i) + w0 b_i) q.  The last unknown (a bias)
+				 * stays 0.
 				 */
 				double		c = 1.0 + FmConfidenceExtra(&m->params,
 														ratings ? fmax(ratings[j], 0.0) : 1.0);
-				double		sc = sqrt(fmax(c - m->params.unobserved_weight, 0.0));
+				double		w0 = m->params.unobserved_weight;
+				double		sc = sqrt(fmax(c - w0, 0.0));
+				double		tb = c * (1.0 - m->bi[i]) + w0 * m->bi[i];
 
 				for (int e = 0; e < k; e++)
 				{
 					x[e] = sc * q[e];
-					f->b[e] += c * q[e];
+					f->b[e] += tb * q[e];
 				}
 				x[k] = 0.0;
 				f->resid[rows] = 0.0;

@@ -431,6 +431,7 @@ typedef struct FmModelData
 
 	uint32_t   *item_count;		/* training rows per item, or NULL */
 	float	   *gram;			/* implicit: k x k items' Gramian, lower */
+	float	   *gramb;			/* implicit: k, sum of b_i q_i */
 	size_t		mem_bytes;		/* memory held, for the serving cache */
 } FmModelData;
 

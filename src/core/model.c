@@ -202,6 +202,48 @@ BuildDict(FmFeatDict d, const FmNamesData *names)
 }
 
 /*
+ * For fold-in of implicit sessions: the Gramian of the items' composite
+ * vectors, sum q_i q_i', and sum b_i q_i (zero without item attributes),
+ * over the items with training rows (items known by attributes only are
+ * no one's negatives in training either).
+ */
+static FmStatus
+ImplicitGram(FmModel m)
+{
+	size_t		k = (size_t) m->k;
+	bool		all = true;
+
+	if (m->task != FM_TASK_IMPLICIT || k == 0)
+		return FM_OK;
+	m->gram = calloc(k * k, sizeof(float));
+	m->gramb = calloc(k, sizeof(float));
+	if (m->gram == NULL || m->gramb == NULL)
+		return FM_ERR_NOMEM;
+	for (uint32_t i = 0; i < m->n_items && all; i++)
+		all = m->item_count == NULL || m->item_count[i] > 0;
+	if (all && m->n_items > 0)
+	{
+		cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, m->k, (int) m->n_items,
+					1.0f, m->qi, m->k, 0.0f, m->gram, m->k);
+		cblas_sgemv(CblasRowMajor, CblasTrans, (int) m->n_items, m->k, 1.0f,
+					m->qi, m->k, m->bi, 1, 0.0f, m->gramb, 1);
+	}
+	else
+		/* as in training, items never chosen are no one's negatives */
+		for (uint32_t i = 0; i < m->n_items; i++)
+		{
+			const float *q = m->qi + (size_t) i * k;
+
+			if (m->item_count[i] == 0)
+				continue;
+			cblas_ssyr(CblasRowMajor, CblasLower, m->k, 1.0f, q, 1, m->gram, m->k);
+			cblas_saxpy(m->k, m->bi[i], q, 1, m->gramb, 1);
+		}
+	m->mem_bytes += (k * k + k) * sizeof(float);
+	return FM_OK;
+}
+
+/*
  * Builds the id -> index maps, the feature dictionaries and the composite
  * representations once the parameters are in place.
  */
@@ -227,18 +269,8 @@ FmModelIndex(FmModel m)
 	m->bu = m->wu;
 	m->qi = m->vi;
 	m->bi = m->wi;
-	if (m->task == FM_TASK_IMPLICIT && m->k > 0)
-	{
-		/* the items' Gramian, for fold-in of implicit sessions */
-		if ((m->gram = calloc((size_t) m->k * m->k, sizeof(float))) == NULL)
-			return FM_ERR_NOMEM;
-		if (m->n_items > 0)
-			cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, m->k, (int) m->n_items,
-						1.0f, m->vi, m->k, 0.0f, m->gram, m->k);
-		m->mem_bytes += (size_t) m->k * m->k * sizeof(float);
-	}
 	if (!FmModelHasFeatures(m))
-		return FM_OK;
+		return ImplicitGram(m);
 	if ((st = BuildDict(&m->udict, &m->ufeat)) != FM_OK ||
 		(st = BuildDict(&m->idict, &m->ifeat)) != FM_OK ||
 		(st = BuildDict(&m->cdict, &m->cfeat)) != FM_OK)
@@ -250,7 +282,7 @@ FmModelIndex(FmModel m)
 		 (st = ComposeSide(m, m->vi, m->wi, m->vif, m->wif, &m->iattr,
 						   m->n_items, &m->qi, &m->bi)) != FM_OK))
 		return st;
-	return FM_OK;
+	return ImplicitGram(m);
 }
 
 /* Frees a model (poisoning its parameters first; see below). */
@@ -297,6 +329,7 @@ FmModelFree(FmModel m)
 	free(m->item_rated);
 	free(m->item_count);
 	free(m->gram);
+	free(m->gramb);
 	free(m->user_ids);			/* the base of the one allocation */
 	free(m);
 }

@@ -398,7 +398,7 @@ SgdCreate(FmTrainerData *t, char *err, size_t errlen)
 	if (t->p.task == FM_TASK_IMPLICIT && t->general)
 	{
 		free(s);
-		snprintf(err, errlen, "the implicit task trains on user and item ids only; leave out user_features, item_features and context columns");
+		snprintf(err, errlen, "BPR (solver sgd) trains the implicit task on user and item ids only; use solver als for user_features and item_features");
 		return FM_ERR_PARAM;
 	}
 

@@ -17,7 +17,8 @@ static const FmSolverOps *const solvers[] = {
 	&fm_sgd_ops,
 	&fm_als_ops,
 	&fm_mcmc_ops,
-	&fm_ials_ops,				/* "als" for the implicit task */
+	&fm_ials_ops,				/* "als" for the implicit task, ids only */
+	&fm_icd_ops,				/* "als" for the implicit task, attributes */
 };
 
 #define N_SOLVERS (sizeof(solvers) / sizeof(solvers[0]))
@@ -31,18 +32,20 @@ TaskCap(FmTask task)
 
 /*
  * The row of a solver for a task: a solver name may have one row per
- * kind of task (ALS fits ratings in cd.c, choices in ials.c); with no row
- * for the task, the solver's first row.
+ * kind of task and data (ALS fits ratings in cd.c, choices of ids in
+ * ials.c, choices with attributes in icd.c); with no row for the task,
+ * the solver's first row.
  */
 static const FmSolverOps *
-Find(FmSolver solver, FmTask task)
+Find(FmSolver solver, FmTask task, bool features)
 {
 	const FmSolverOps *first = NULL;
 
 	for (size_t j = 0; j < N_SOLVERS; j++)
 		if (solvers[j]->id == solver)
 		{
-			if (solvers[j]->caps & TaskCap(task))
+			if ((solvers[j]->caps & TaskCap(task)) &&
+				!(features && (solvers[j]->caps & FM_CAP_IDS_ONLY)))
 				return solvers[j];
 			if (first == NULL)
 				first = solvers[j];
@@ -50,11 +53,14 @@ Find(FmSolver solver, FmTask task)
 	return first;
 }
 
-/* The ops of a solver for a task; SGD's for a value outside the table. */
+/*
+ * The ops of a solver for a task and data with or without attributes or
+ * context; SGD's for a value outside the table.
+ */
 const FmSolverOps *
-FmSolverOpsFor(FmSolver solver, FmTask task)
+FmSolverOpsFor(FmSolver solver, FmTask task, bool features)
 {
-	const FmSolverOps *ops = Find(solver, task);
+	const FmSolverOps *ops = Find(solver, task, features);
 
 	return ops ? ops : &fm_sgd_ops;
 }
@@ -62,7 +68,7 @@ FmSolverOpsFor(FmSolver solver, FmTask task)
 const char *
 FmSolverName(FmSolver solver)
 {
-	return FmSolverOpsFor(solver, FM_TASK_REGRESSION)->name;
+	return FmSolverOpsFor(solver, FM_TASK_REGRESSION, false)->name;
 }
 
 bool
@@ -81,7 +87,7 @@ FmSolverFromName(const char *name, FmSolver *solver)
 bool
 FmSolverSupports(FmSolver solver, FmTask task)
 {
-	const FmSolverOps *ops = Find(solver, task);
+	const FmSolverOps *ops = Find(solver, task, false);
 
 	return ops != NULL && (ops->caps & TaskCap(task)) != 0;
 }
@@ -89,7 +95,7 @@ FmSolverSupports(FmSolver solver, FmTask task)
 bool
 FmSolverKnown(FmSolver solver)
 {
-	return Find(solver, FM_TASK_REGRESSION) != NULL;
+	return Find(solver, FM_TASK_REGRESSION, false) != NULL;
 }
 
 /* The solvers' names as "a", "b" or "c", for messages. */

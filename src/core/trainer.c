@@ -191,7 +191,7 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 		goto nomem;
 	t->ds = ds;
 	t->p = *p;
-	t->ops = FmSolverOpsFor(p->solver, p->task);
+	t->ops = FmSolverOpsFor(p->solver, p->task, FmDatasetHasFeatures(ds));
 	t->kp = kp = (size_t) ((p->factors + FM_KPAD - 1) / FM_KPAD * FM_KPAD);
 	t->general = FmDatasetHasFeatures(ds);
 	t->off_uf = (size_t) ds->n_users + ds->n_items;
@@ -574,7 +574,8 @@ FmTrainerFree(FmTrainer t)
 double
 FmTrainMemory(const FmDatasetData *ds, const FmParamsData *p)
 {
-	const FmSolverOps *ops = FmSolverOpsFor(p->solver, p->task);
+	const FmSolverOps *ops = FmSolverOpsFor(p->solver, p->task,
+											FmDatasetHasFeatures(ds));
 	double		kp = (double) ((p->factors + FM_KPAD - 1) / FM_KPAD * FM_KPAD);
 	double		k = p->factors;
 	double		nu = ds->n_users;

@@ -97,6 +97,8 @@ typedef struct FmTrainerData
 #define FM_CAP_ANY_THREADS	0x10	/* same bytes for any thread count */
 #define FM_CAP_WARM_START	0x20	/* can start from an existing model */
 #define FM_CAP_IMPLICIT		0x40	/* trains the implicit task */
+#define FM_CAP_IDS_ONLY		0x80	/* no attributes or context: another row
+									 * of the same solver takes them */
 
 /*
  * A solver.  create() builds the private state from the trainer's rows
@@ -130,7 +132,9 @@ extern const FmSolverOps fm_sgd_ops;	/* sgd.c */
 extern const FmSolverOps fm_als_ops;	/* cd.c */
 extern const FmSolverOps fm_mcmc_ops;	/* cd.c */
 extern const FmSolverOps fm_ials_ops;	/* ials.c */
-extern const FmSolverOps *FmSolverOpsFor(FmSolver solver, FmTask task);
+extern const FmSolverOps fm_icd_ops;	/* icd.c */
+extern const FmSolverOps *FmSolverOpsFor(FmSolver solver, FmTask task,
+										 bool features);
 
 /* trainrow.c */
 extern int	FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
