@@ -66,7 +66,7 @@ typedef struct IalsData
 	uint64_t   *ioff;
 	uint32_t   *iidx;			/* user of each pair */
 	float	   *iconf;
-	float	   *G;				/* k x k Gramian of the fixed side */
+	float	   *G;				/* k x kp Gramian of the fixed side */
 	float	   *G2;				/* another, for the loss */
 	double	   *uloss;			/* per user: its observed pairs' loss terms */
 	float	   *scratch;		/* per thread: 4 vectors of kp, then tmp and Y */
@@ -94,19 +94,21 @@ Gramian(IalsData *s, bool item)
 	size_t		n = item ? s->ni : s->nu;
 	const float *base = Vec(s, item, 0);
 
-	memset(s->G, 0, (size_t) s->k * s->k * sizeof(float));
+	memset(s->G, 0, (size_t) s->k * s->kp * sizeof(float));
 	if (n > 0)
 		cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, s->k, (int) n, 1.0f,
-					base, (int) s->kp, 0.0f, s->G, s->k);
+					base, (int) s->kp, 0.0f, s->G, (int) s->kp);
 	for (int a = 0; a < s->k; a++)
 		for (int b = 0; b < a; b++)
-			s->G[b * s->k + a] = s->G[a * s->k + b];
+			s->G[b * s->kp + a] = s->G[a * s->kp + b];
 }
 
 /*
  * out = A v for an entity whose chosen vectors are the rows of Y (n x kp,
- * gathered): w0 G v + Y' ((c - w0) .* (Y v)) + reg v, as two BLAS
- * matrix-vector products over the gathered rows.
+ * gathered): w0 G v + Y' ((c - w0) .* (Y v)) + reg v.  Plain loops, not
+ * BLAS: this runs on worker threads, and a BLAS build without locking
+ * shares its work buffers between concurrent calls (made visible as
+ * models that differed from run to run with two threads).
  */
 static void
 Apply(const IalsData *s, const float *v, float *out, const float *Y,
@@ -116,17 +118,20 @@ Apply(const IalsData *s, const float *v, float *out, const float *Y,
 	size_t		kp = s->kp;
 	float		w0 = s->w0;
 
-	cblas_ssymv(CblasRowMajor, CblasLower, k, w0, s->G, k, v, 1, 0.0f, out, 1);
+	for (int a = 0; a < k; a++)
+		out[a] = w0 * FmDotPadded(s->G + (size_t) a * kp, v, (int) kp) + reg * v[a];
 	for (size_t d = (size_t) k; d < kp; d++)
 		out[d] = 0.0f;
-	for (int d = 0; d < k; d++)
-		out[d] += reg * v[d];
-	cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) n, k, 1.0f, Y, (int) kp, v, 1,
-				0.0f, tmp, 1);
 	for (size_t j = 0; j < n; j++)
-		tmp[j] *= conf[j] - w0;
-	cblas_sgemv(CblasRowMajor, CblasTrans, (int) n, k, 1.0f, Y, (int) kp, tmp, 1,
-				1.0f, out, 1);
+		tmp[j] = FmDotPadded(Y + j * kp, v, (int) kp) * (conf[j] - w0);
+	for (size_t j = 0; j < n; j++)
+	{
+		const float *y = Y + j * kp;
+		float		t = tmp[j];
+
+		for (size_t d = 0; d < kp; d++)
+			out[d] += t * y[d];
+	}
 }
 
 /* Three conjugate gradient steps on entity e's system, from its vector. */
@@ -160,10 +165,12 @@ Solve(const IalsData *s, bool item, size_t e, float *work)
 		memcpy(Y + j * kp, Vec(s, !item, idx[j]), kp * sizeof(float));
 	/* r = b - A x, with b = sum c y = Y' c */
 	Apply(s, x, ap, Y, conf, n, reg, tmp);
-	cblas_sgemv(CblasRowMajor, CblasTrans, (int) n, s->k, 1.0f, Y, (int) kp, conf, 1,
-				0.0f, r, 1);
+	memset(r, 0, kp * sizeof(float));
+	for (size_t j = 0; j < n; j++)
+		for (size_t d = 0; d < kp; d++)
+			r[d] += conf[j] * Y[j * kp + d];
 	for (size_t d = 0; d < kp; d++)
-		r[d] = (d < (size_t) s->k ? r[d] : 0.0f) - ap[d];
+		r[d] -= ap[d];
 	memcpy(p, r, kp * sizeof(float));
 	rr = FmDotPadded(r, r, (int) kp);
 	for (int it = 0; it < CG_STEPS && rr > 1e-12f; it++)
@@ -241,7 +248,7 @@ Loss(IalsData *s)
 {
 	double		all = 0.0;
 	double		obs = 0.0;
-	size_t		kk = (size_t) s->k * s->k;
+	size_t		kk = (size_t) s->k * s->kp;
 
 	Gramian(s, true);
 	memcpy(s->G2, s->G, kk * sizeof(float));
@@ -327,8 +334,9 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	s->ioff = calloc(s->ni + 1, sizeof(uint64_t));
 	s->iidx = malloc((pairs + 1) * sizeof(uint32_t));
 	s->iconf = malloc((pairs + 1) * sizeof(float));
-	s->G = malloc((size_t) s->k * s->k * sizeof(float));
-	s->G2 = malloc((size_t) s->k * s->k * sizeof(float));
+	/* rows padded to kp (zeros past k), for the padded dot products */
+	s->G = calloc((size_t) s->k * s->kp, sizeof(float));
+	s->G2 = calloc((size_t) s->k * s->kp, sizeof(float));
 	s->uloss = malloc((s->nu + 1) * sizeof(double));
 	if (!s->uloss || !s->V || !s->W || !s->uoff || !s->uidx || !s->uconf || !s->ioff ||
 		!s->iidx || !s->iconf || !s->G || !s->G2)
@@ -456,7 +464,7 @@ IalsMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 
 	return ((double) ds->n_users + ds->n_items) * (kp * sizeof(float) + 2 * sizeof(uint64_t)) +
 		n_feat * sizeof(float) + n * 2 * (sizeof(uint32_t) + sizeof(float)) +
-		2.0 * p->factors * p->factors * sizeof(float) +
+		2.0 * p->factors * kp * sizeof(float) +
 		((double) ds->n_users + 1) * sizeof(double) +
 		(4 * kp + 32 + maxdeg * (kp + 1)) * sizeof(float) * p->threads;
 }

@@ -44,6 +44,58 @@ SELECT format('| fm_train MCMC regression on ml-latest-small (90/10 by hash), en
               (SELECT round(sqrt(avg((fm_predict('ml_mcmc', u, i) - rating) ^ 2))::numeric, 4) FROM ml_test))
 FROM fm_models WHERE name = 'ml_mcmc';
 SQL
+    # time to quality: the ranking issue's split (test: hash % 5 = 0,
+    # relevant: rating >= 4); each row trains from scratch with that many
+    # iterations or epochs, 2 threads, and is measured with fm_evaluate
+    ease=0.2938
+    if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+        psql -X -q -A -t -c "\\copy (SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 <> 0) TO '/tmp/fmrec-bench/tq_train.csv' CSV"
+        psql -X -q -A -t -c "\\copy (SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 = 0) TO '/tmp/fmrec-bench/tq_test.csv' CSV"
+        t0=$(date +%s.%N)
+        ease=$(/usr/bin/python3 test/bench/ease.py /tmp/fmrec-bench/tq_train.csv /tmp/fmrec-bench/tq_test.csv 300 | cut -d' ' -f1)
+        t1=$(date +%s.%N)
+        echo
+        echo "EASE (numpy reference, lambda = 300): NDCG@10 $ease in $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
+    fi
+    echo
+    echo "### Time to reach EASE's NDCG@10 ($ease) on ml-latest-small (the ranking issue's split)"
+    echo
+    psql -X -q <<SQL
+\\pset tuples_only on
+\\pset format unaligned
+CREATE TABLE tq_train AS SELECT u, i FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 <> 0;
+CREATE TABLE tq_test AS SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 = 0;
+CREATE TABLE tq (model text, iters int, seconds float8, ndcg float8);
+DO \$\$
+DECLARE
+  e int;
+  secs float8;
+BEGIN
+  FOREACH e IN ARRAY ARRAY[1, 2, 3, 5, 8, 15] LOOP
+    SELECT seconds INTO secs FROM fm_train('tq', 'tq_train', task => 'implicit', epochs => e, threads => 2, quiet => true);
+    INSERT INTO tq SELECT 'implicit ALS, defaults', e, secs, ndcg_at_k
+      FROM fm_evaluate('tq', 'tq_test', k => 10, threshold => 4) WHERE ranker = 'tq';
+  END LOOP;
+  FOREACH e IN ARRAY ARRAY[25, 50, 100, 200] LOOP
+    SELECT seconds INTO secs FROM fm_train('tq', 'tq_train', task => 'implicit', solver => 'sgd', epochs => e,
+        factors => 64, learning_rate => 0.05, reg_factors => 0.005, reg_linear => 0.005, threads => 2, quiet => true);
+    INSERT INTO tq SELECT 'BPR (sgd), k = 64, lr 0.05', e, secs, ndcg_at_k
+      FROM fm_evaluate('tq', 'tq_test', k => 10, threshold => 4) WHERE ranker = 'tq';
+  END LOOP;
+END \$\$;
+SELECT '| model | iterations | training seconds | NDCG@10 |';
+SELECT '|---|---|---|---|';
+SELECT format('| %s | %s | %s | %s |', model, iters, round(seconds::numeric, 2), round(ndcg::numeric, 4))
+  FROM tq ORDER BY model DESC, iters;
+SELECT '';
+SELECT format('%s: %s', model,
+              coalesce((SELECT format('reaches %s after %s s (%s iterations)', $ease, round(seconds::numeric, 2), iters)
+                          FROM tq t WHERE t.model = m.model AND ndcg >= $ease ORDER BY iters LIMIT 1),
+                       format('does not reach %s; best %s after %s s', $ease,
+                              (SELECT round(max(ndcg)::numeric, 4) FROM tq t WHERE t.model = m.model),
+                              (SELECT round(seconds::numeric, 2) FROM tq t WHERE t.model = m.model ORDER BY ndcg DESC LIMIT 1))))
+  FROM (SELECT DISTINCT model FROM tq) m ORDER BY model DESC;
+SQL
 fi
 echo
 echo "### fm_topn through a client (pgbench, 10 s, random users)"
