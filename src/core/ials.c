@@ -59,20 +59,14 @@ typedef struct IalsData
 	size_t		kp;
 	float	   *V;				/* (nu + ni) x kp: users, then items */
 	float	   *W;				/* zeros: the model's linear weights */
-	/* the observed pairs by user and by item, duplicates merged */
-	uint64_t   *uoff;
-	uint32_t   *uidx;			/* item of each pair */
-	float	   *uconf;			/* its confidence c */
-	uint64_t   *ioff;
-	uint32_t   *iidx;			/* user of each pair */
-	float	   *iconf;
+	FmPairs		pairs;			/* the observed pairs by user and by item */
+	float	   *iconf;			/* by item: each pair's confidence, for gathers */
 	float	   *G;				/* k x kp Gramian of the fixed side */
 	float	   *G2;				/* another, for the loss */
 	double	   *uloss;			/* per user: its observed pairs' loss terms */
 	float	   *scratch;		/* per thread: 4 vectors of kp, then tmp and Y */
 	size_t		maxdeg;			/* most pairs of one user or item */
 	size_t		stride;			/* scratch floats per thread */
-	double		conf_sum;		/* sum of c over observed pairs */
 	float		w0;				/* weight of an unobserved pair */
 	int			phase;			/* 0: users, 1: items */
 	size_t		next;			/* next entity of the phase */
@@ -139,9 +133,9 @@ static void
 Solve(const IalsData *s, bool item, size_t e, float *work)
 {
 	size_t		kp = s->kp;
-	const uint64_t *off = item ? s->ioff : s->uoff;
-	const uint32_t *idx = (item ? s->iidx : s->uidx) + off[e];
-	const float *conf = (item ? s->iconf : s->uconf) + off[e];
+	const uint64_t *off = item ? s->pairs.ioff : s->pairs.uoff;
+	const uint32_t *idx = (item ? s->pairs.iuser : s->pairs.uitem) + off[e];
+	const float *conf = (item ? s->iconf : s->pairs.conf) + off[e];
 	size_t		n = off[e + 1] - off[e];
 	float	   *x = Vec(s, item, e);
 	float	   *r = work;
@@ -231,10 +225,10 @@ LossWorker(void *arg, int worker)
 		const float *x = Vec(s, false, u);
 		double		obs = 0.0;
 
-		for (uint64_t j = s->uoff[u]; j < s->uoff[u + 1]; j++)
+		for (uint64_t j = s->pairs.uoff[u]; j < s->pairs.uoff[u + 1]; j++)
 		{
-			double		sc = FmDotPadded(x, Vec(s, true, s->uidx[j]), (int) s->kp);
-			double		c = s->uconf[j];
+			double		sc = FmDotPadded(x, Vec(s, true, s->pairs.uitem[j]), (int) s->kp);
+			double		c = s->pairs.conf[j];
 
 			/* replace the pair's unobserved term w0 sc^2 by c (1 - sc)^2 */
 			obs += c * (1.0 - sc) * (1.0 - sc) - s->w0 * sc * sc;
@@ -260,7 +254,7 @@ Loss(IalsData *s)
 	FmPoolRun(s->t->pool, LossWorker, s);
 	for (size_t u = 0; u < s->nu; u++)
 		obs += s->uloss[u];
-	return (all + obs) / s->conf_sum;
+	return (all + obs) / s->pairs.conf_sum;
 }
 
 static void
@@ -272,11 +266,7 @@ IalsFree(FmTrainerData *t)
 		return;
 	free(s->V);
 	free(s->W);
-	free(s->uoff);
-	free(s->uidx);
-	free(s->uconf);
-	free(s->ioff);
-	free(s->iidx);
+	FmPairsFree(&s->pairs);
 	free(s->iconf);
 	free(s->G);
 	free(s->G2);
@@ -286,19 +276,12 @@ IalsFree(FmTrainerData *t)
 	t->solver = NULL;
 }
 
-/*
- * Builds the pair lists from the training rows (sorted by user, then
- * item: the trainer does not shuffle for this solver) and takes the
- * trainer's initial factors.
- */
+/* Builds the pair lists (FmPairsBuild) and takes the trainer's initial factors. */
 static FmStatus
 IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 {
 	IalsData   *s;
-	const FmRow *rows = t->train;
-	size_t		n = t->n_train;
-	size_t		pairs = 0;
-	uint64_t   *fill;
+	FmStatus	st;
 
 	if (t->general)
 	{
@@ -306,13 +289,6 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 		snprintf(err, errlen, "implicit ALS over ids only was given attributes or context");
 		return FM_ERR_PARAM;
 	}
-	for (size_t j = 0; j < n; j++)
-		if (rows[j].y < 0)
-		{
-			snprintf(err, errlen, "implicit strengths must not be negative (a row has %g)",
-					 (double) rows[j].y);
-			return FM_ERR_DATA;
-		}
 	s = calloc(1, sizeof(IalsData));
 	if (s == NULL)
 		goto nomem;
@@ -323,80 +299,32 @@ IalsCreate(FmTrainerData *t, char *err, size_t errlen)
 	s->k = t->p.factors;
 	s->kp = t->kp;
 	s->w0 = (float) t->p.unobserved_weight;
-	for (size_t j = 0; j < n; j++)
-		if (j == 0 || rows[j].u != rows[j - 1].u || rows[j].i != rows[j - 1].i)
-			pairs++;
+	if ((st = FmPairsBuild(t, &s->pairs, err, errlen)) != FM_OK)
+		return st;
 	s->V = calloc((s->nu + s->ni) * s->kp + 1, sizeof(float));
 	s->W = calloc(t->n_feat + 1, sizeof(float));
-	s->uoff = calloc(s->nu + 1, sizeof(uint64_t));
-	s->uidx = malloc((pairs + 1) * sizeof(uint32_t));
-	s->uconf = malloc((pairs + 1) * sizeof(float));
-	s->ioff = calloc(s->ni + 1, sizeof(uint64_t));
-	s->iidx = malloc((pairs + 1) * sizeof(uint32_t));
-	s->iconf = malloc((pairs + 1) * sizeof(float));
+	s->iconf = malloc((s->pairs.n + 1) * sizeof(float));
 	/* rows padded to kp (zeros past k), for the padded dot products */
 	s->G = calloc((size_t) s->k * s->kp, sizeof(float));
 	s->G2 = calloc((size_t) s->k * s->kp, sizeof(float));
 	s->uloss = malloc((s->nu + 1) * sizeof(double));
-	if (!s->uloss || !s->V || !s->W || !s->uoff || !s->uidx || !s->uconf || !s->ioff ||
-		!s->iidx || !s->iconf || !s->G || !s->G2)
-		goto nomem;
-	memcpy(s->V, t->init_v, (s->nu + s->ni) * s->kp * sizeof(float));
-
-	/* by user: rows are in canonical (user, item) order */
-	pairs = 0;
-	for (size_t j = 0; j < n; j++)
-	{
-		float		extra = (float) (FmConfidenceExtra(&t->p, rows[j].y) * rows[j].w);
-
-		if (j > 0 && rows[j].u == rows[j - 1].u && rows[j].i == rows[j - 1].i)
-			s->uconf[pairs - 1] += extra;
-		else
-		{
-			s->uidx[pairs] = rows[j].i;
-			s->uconf[pairs] = 1.0f + extra;
-			s->uoff[rows[j].u + 1]++;
-			s->ioff[rows[j].i + 1]++;
-			pairs++;
-		}
-	}
-	for (size_t u = 0; u < s->nu; u++)
-		s->uoff[u + 1] += s->uoff[u];
-	for (size_t i = 0; i < s->ni; i++)
-		s->ioff[i + 1] += s->ioff[i];
-	/* by item, users ascending within each item */
-	if ((fill = malloc((s->ni + 1) * sizeof(uint64_t))) == NULL)
-		goto nomem;
-	memcpy(fill, s->ioff, (s->ni + 1) * sizeof(uint64_t));
-	s->conf_sum = 0.0;
-	for (size_t u = 0; u < s->nu; u++)
-		for (uint64_t j = s->uoff[u]; j < s->uoff[u + 1]; j++)
-		{
-			uint64_t	pos = fill[s->uidx[j]]++;
-
-			s->iidx[pos] = (uint32_t) u;
-			s->iconf[pos] = s->uconf[j];
-			s->conf_sum += s->uconf[j];
-		}
-	free(fill);
 	/* per thread: r, p, Ap, spare, then (c - w0) .* Y v and the gathered Y */
-	s->maxdeg = 0;
-	for (size_t u = 0; u < s->nu; u++)
-		if (s->uoff[u + 1] - s->uoff[u] > s->maxdeg)
-			s->maxdeg = s->uoff[u + 1] - s->uoff[u];
-	for (size_t i = 0; i < s->ni; i++)
-		if (s->ioff[i + 1] - s->ioff[i] > s->maxdeg)
-			s->maxdeg = s->ioff[i + 1] - s->ioff[i];
+	s->maxdeg = s->pairs.longest;
 	s->stride = 4 * s->kp + s->maxdeg + 16 + s->maxdeg * s->kp;
 	s->stride = (s->stride + 15) & ~(size_t) 15;
-	if ((s->scratch = malloc(s->stride * t->p.threads * sizeof(float))) == NULL)
+	s->scratch = malloc(s->stride * t->p.threads * sizeof(float));
+	if (!s->uloss || !s->V || !s->W || !s->iconf || !s->G || !s->G2 || !s->scratch)
 		goto nomem;
+	memcpy(s->V, t->init_v, (s->nu + s->ni) * s->kp * sizeof(float));
+	/* by item, the confidences themselves: Solve gathers them in a row */
+	for (size_t j = 0; j < s->pairs.n; j++)
+		s->iconf[j] = s->pairs.conf[s->pairs.ipos[j]];
 	s->phase = 0;
 	s->next = 0;
 	return FM_OK;
 
 nomem:
-	snprintf(err, errlen, "out of memory for implicit ALS over %zu rows", n);
+	snprintf(err, errlen, "out of memory for implicit ALS over %zu rows", t->n_train);
 	return FM_ERR_NOMEM;
 }
 
@@ -445,15 +373,10 @@ IalsView(FmTrainerData *t, FmParamView *v)
 	v->vs = s->kp;
 }
 
-static bool
-IalsValidate(FmTrainerData *t, FmParamView *v)
-{
-	(void) t;
-	(void) v;
-	return false;				/* the implicit task has no hold-out */
-}
-
-/* factors of both sides, the pair lists both ways, the Gramian, scratch */
+/*
+ * factors of both sides, the pair lists both ways and the by-item
+ * confidences, the Gramians, scratch
+ */
 static double
 IalsMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 		   double kp)
@@ -462,8 +385,8 @@ IalsMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 	/* the longest pair list, gathered by each thread */
 	double		maxdeg = FmLongestIdList(ds);
 
-	return ((double) ds->n_users + ds->n_items) * (kp * sizeof(float) + 2 * sizeof(uint64_t)) +
-		n_feat * sizeof(float) + n * 2 * (sizeof(uint32_t) + sizeof(float)) +
+	return ((double) ds->n_users + ds->n_items) * kp * sizeof(float) +
+		n_feat * sizeof(float) + FmPairsMemory(ds) + n * sizeof(float) +
 		2.0 * p->factors * kp * sizeof(float) +
 		((double) ds->n_users + 1) * sizeof(double) +
 		(4 * kp + 32 + maxdeg * (kp + 1)) * sizeof(float) * p->threads;
@@ -476,7 +399,7 @@ const FmSolverOps fm_ials_ops = {
 	.caps = FM_CAP_IMPLICIT | FM_CAP_ANY_THREADS | FM_CAP_IDS_ONLY,
 	.create = IalsCreate,
 	.step = IalsStep,
-	.view = IalsValidate,
+	.view = FmNoHoldout,
 	.final = IalsView,
 	.free = IalsFree,
 	.memory = IalsMemory,

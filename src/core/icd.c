@@ -81,7 +81,8 @@ typedef struct IcdSide
 	uint64_t   *hoff;
 	uint32_t   *hent;
 	float	   *hval;
-	/* per entity: its observed pairs; pos == NULL: pair j is j itself */
+	/* per entity: its observed pairs (views into IcdData.pairs); ppos ==
+	 * NULL: the by-user lists, where pair j is j itself */
 	uint64_t   *poff;
 	uint32_t   *pother;
 	uint64_t   *ppos;
@@ -97,9 +98,8 @@ typedef struct IcdData
 	float	   *V;				/* n_feat x kp, the trainer's feature order */
 	float	   *W;				/* zeros: the model's linear weights */
 	IcdSide		side[2];		/* users, items */
-	float	   *conf;			/* per observed pair, user-major */
-	float	   *pred;			/* its cached score */
-	double		conf_sum;
+	FmPairs		pairs;			/* the observed pairs, by user and by item */
+	float	   *pred;			/* by user: each pair's cached score */
 	float		w0;
 	float	   *B;				/* n x K of the fixed side, as (q, 1, t) */
 	double	   *J;				/* K x K Gramian of B */
@@ -124,6 +124,18 @@ static inline uint64_t
 PairPos(const IcdSide *sd, uint64_t j)
 {
 	return sd->ppos ? sd->ppos[j] : j;
+}
+
+/*
+ * Whether entity e was in the data.  One known only from the attribute
+ * tables was not there to be chosen: it is no one's negative, stays out
+ * of every sum, and its id factors stay 0 (cold start scores it through
+ * its attributes alone).
+ */
+static inline bool
+HasPairs(const IcdSide *sd, size_t e)
+{
+	return sd->poff[e + 1] > sd->poff[e];
 }
 
 /*
@@ -232,8 +244,8 @@ Gramian(IcdData *s, int fixed, double *J)
 		const float *a = sd->A + e * K;
 		float	   *b = s->B;
 
-		if (sd->poff[e + 1] == sd->poff[e])
-			continue;			/* not in the data: not a pair of anyone */
+		if (!HasPairs(sd, e))
+			continue;
 
 		memcpy(b, a, (size_t) k * sizeof(float));
 		b[k] = 1.0f;
@@ -293,7 +305,7 @@ UpdateCoordinate(IcdData *s, int side, float *theta, int c, const uint32_t *ent,
 			uint64_t	pos = PairPos(sd, j);
 			double		h = x * od->A[(size_t) sd->pother[j] * K + c] + b;
 			double		y = s->pred[pos];
-			double		cf = s->conf[pos];
+			double		cf = s->pairs.conf[pos];
 
 			g += (cf * (y - 1.0) - w0 * y) * h;
 			hh += (cf - w0) * h * h;
@@ -355,8 +367,8 @@ IdWorker(void *arg, int worker)
 		double		lambda = FeatureReg(s, side, &ent, 1);
 		double		beta;
 
-		if (sd->poff[e + 1] == sd->poff[e])
-			continue;			/* an id only in the attribute tables stays 0 */
+		if (!HasPairs(sd, e))
+			continue;
 		for (int c = 0; c < s->k; c++)
 			UpdateCoordinate(s, side, &v[c], c, &ent, NULL, 1, lambda, &beta);
 	}
@@ -380,7 +392,7 @@ LossWorker(void *arg, int worker)
 		{
 			double		y = s->pred[j];
 
-			obs += s->conf[j] * (1.0 - y) * (1.0 - y) - s->w0 * y * y;
+			obs += s->pairs.conf[j] * (1.0 - y) * (1.0 - y) - s->w0 * y * y;
 		}
 		s->uloss[u] = obs;
 	}
@@ -402,7 +414,7 @@ Loss(IcdData *s)
 	{
 		const float *a = us->A + u * K;
 
-		if (us->poff[u + 1] == us->poff[u])
+		if (!HasPairs(us, u))
 			continue;
 		for (int p = 0; p < K; p++)
 			for (int q = 0; q < K; q++)
@@ -413,7 +425,7 @@ Loss(IcdData *s)
 	FmPoolRun(s->t->pool, LossWorker, s);
 	for (size_t u = 0; u < us->n; u++)
 		obs += s->uloss[u];
-	return (s->w0 * all + obs) / s->conf_sum;
+	return (s->w0 * all + obs) / s->pairs.conf_sum;
 }
 
 static void
@@ -428,14 +440,11 @@ IcdFree(FmTrainerData *t)
 		free(s->side[side].hoff);
 		free(s->side[side].hent);
 		free(s->side[side].hval);
-		free(s->side[side].poff);
-		free(s->side[side].pother);
-		free(s->side[side].ppos);
 		free(s->side[side].A);
 	}
 	free(s->V);
 	free(s->W);
-	free(s->conf);
+	FmPairsFree(&s->pairs);
 	free(s->pred);
 	free(s->B);
 	free(s->J);
@@ -448,10 +457,7 @@ IcdFree(FmTrainerData *t)
 
 /*
  * The holders of each attribute of a side, from the per-entity lists:
- * only entities with an observed pair.  An id known only from the
- * attribute tables is not a negative of anyone (it was not there to be
- * chosen): it stays out of every sum, its id factors stay 0, and it is
- * scored through its attributes alone, which is what cold start needs.
+ * only entities with an observed pair (HasPairs).
  */
 static bool
 BuildHolders(IcdSide *sd, size_t *longest)
@@ -470,7 +476,7 @@ BuildHolders(IcdSide *sd, size_t *longest)
 		return false;
 	}
 	for (size_t e = 0; e < sd->n && total > 0; e++)
-		if (sd->poff[e + 1] > sd->poff[e])
+		if (HasPairs(sd, e))
 			for (uint64_t j = l->off[e]; j < l->off[e + 1]; j++)
 				sd->hoff[l->feat[j] + 1]++;
 	for (uint32_t f = 0; f < sd->n_attr; f++)
@@ -481,7 +487,7 @@ BuildHolders(IcdSide *sd, size_t *longest)
 	}
 	memcpy(fill, sd->hoff, ((size_t) sd->n_attr + 1) * sizeof(uint64_t));
 	for (size_t e = 0; e < sd->n && total > 0; e++)
-		for (uint64_t j = l->off[e]; j < l->off[e + 1] && sd->poff[e + 1] > sd->poff[e]; j++)
+		for (uint64_t j = l->off[e]; j < l->off[e + 1] && HasPairs(sd, e); j++)
 		{
 			uint64_t	pos = fill[l->feat[j]]++;
 
@@ -492,31 +498,38 @@ BuildHolders(IcdSide *sd, size_t *longest)
 	return true;
 }
 
+/* A side's sizes, attributes and pair lists (views into s->pairs). */
+static void
+SideInit(IcdSide *sd, size_t n, size_t id_off, size_t attr_off, uint32_t n_attr,
+		 const FmListsData *lists, uint64_t *poff, uint32_t *pother, uint64_t *ppos)
+{
+	sd->n = n;
+	sd->id_off = id_off;
+	sd->attr_off = attr_off;
+	sd->n_attr = n_attr;
+	sd->lists = lists;
+	sd->poff = poff;
+	sd->pother = pother;
+	sd->ppos = ppos;
+	for (size_t e = 0; e < n; e++)
+		sd->n_active += HasPairs(sd, e);
+}
+
 static FmStatus
 IcdCreate(FmTrainerData *t, char *err, size_t errlen)
 {
 	const FmDatasetData *ds = t->ds;
-	const FmRow *rows = t->train;
-	size_t		n = t->n_train;
-	size_t		pairs = 0;
 	size_t		longest = 1;
 	IcdData    *s;
 	IcdSide    *us;
 	IcdSide    *is;
-	uint64_t   *fill;
+	FmStatus	st;
 
 	if (ds->cfeat.n > 0 || ds->n_ctx > 0)
 	{
 		snprintf(err, errlen, "the implicit task does not take context columns: a pair not chosen has no context");
 		return FM_ERR_PARAM;
 	}
-	for (size_t j = 0; j < n; j++)
-		if (rows[j].y < 0)
-		{
-			snprintf(err, errlen, "implicit strengths must not be negative (a row has %g)",
-					 (double) rows[j].y);
-			return FM_ERR_DATA;
-		}
 	if ((s = calloc(1, sizeof(IcdData))) == NULL)
 		goto nomem;
 	t->solver = s;
@@ -525,84 +538,27 @@ IcdCreate(FmTrainerData *t, char *err, size_t errlen)
 	s->K = s->k + 2;
 	s->kp = t->kp;
 	s->w0 = (float) t->p.unobserved_weight;
+	if ((st = FmPairsBuild(t, &s->pairs, err, errlen)) != FM_OK)
+		return st;
 	us = &s->side[0];
 	is = &s->side[1];
-	us->n = ds->n_users;
-	us->id_off = 0;
-	us->attr_off = t->off_uf;
-	us->n_attr = ds->ufeat.n;
-	us->lists = &ds->uattr;
-	is->n = ds->n_items;
-	is->id_off = ds->n_users;
-	is->attr_off = t->off_if;
-	is->n_attr = ds->ifeat.n;
-	is->lists = &ds->iattr;
-
-	for (size_t j = 0; j < n; j++)
-		if (j == 0 || rows[j].u != rows[j - 1].u || rows[j].i != rows[j - 1].i)
-			pairs++;
+	SideInit(us, ds->n_users, 0, t->off_uf, ds->ufeat.n, &ds->uattr,
+			 s->pairs.uoff, s->pairs.uitem, NULL);
+	SideInit(is, ds->n_items, ds->n_users, t->off_if, ds->ifeat.n, &ds->iattr,
+			 s->pairs.ioff, s->pairs.iuser, s->pairs.ipos);
 	s->V = malloc((t->n_feat * s->kp + 1) * sizeof(float));
 	s->W = calloc(t->n_feat + 1, sizeof(float));
-	s->conf = malloc((pairs + 1) * sizeof(float));
-	s->pred = calloc(pairs + 1, sizeof(float));
-	us->poff = calloc(us->n + 1, sizeof(uint64_t));
-	us->pother = malloc((pairs + 1) * sizeof(uint32_t));
-	is->poff = calloc(is->n + 1, sizeof(uint64_t));
-	is->pother = malloc((pairs + 1) * sizeof(uint32_t));
-	is->ppos = malloc((pairs + 1) * sizeof(uint64_t));
+	s->pred = calloc(s->pairs.n + 1, sizeof(float));
 	us->A = malloc((us->n * s->K + 1) * sizeof(float));
 	is->A = malloc((is->n * s->K + 1) * sizeof(float));
 	s->B = malloc((size_t) s->K * sizeof(float));
 	s->J = malloc((size_t) s->K * s->K * sizeof(double));
 	s->J2 = malloc((size_t) s->K * s->K * sizeof(double));
 	s->uloss = malloc((us->n + 1) * sizeof(double));
-	if (!s->V || !s->W || !s->conf || !s->pred || !us->poff || !us->pother ||
-		!is->poff || !is->pother || !is->ppos || !us->A || !is->A || !s->B ||
+	if (!s->V || !s->W || !s->pred || !us->A || !is->A || !s->B ||
 		!s->J || !s->J2 || !s->uloss)
 		goto nomem;
 	memcpy(s->V, t->init_v, t->n_feat * s->kp * sizeof(float));
-
-	/* pairs by user (rows are in canonical order), duplicates merged */
-	pairs = 0;
-	for (size_t j = 0; j < n; j++)
-	{
-		float		extra = (float) (FmConfidenceExtra(&t->p, rows[j].y) * rows[j].w);
-
-		if (j > 0 && rows[j].u == rows[j - 1].u && rows[j].i == rows[j - 1].i)
-			s->conf[pairs - 1] += extra;
-		else
-		{
-			us->pother[pairs] = rows[j].i;
-			s->conf[pairs] = 1.0f + extra;
-			us->poff[rows[j].u + 1]++;
-			is->poff[rows[j].i + 1]++;
-			pairs++;
-		}
-	}
-	for (size_t u = 0; u < us->n; u++)
-	{
-		us->n_active += us->poff[u + 1] > 0;
-		us->poff[u + 1] += us->poff[u];
-	}
-	for (size_t i = 0; i < is->n; i++)
-	{
-		is->n_active += is->poff[i + 1] > 0;
-		is->poff[i + 1] += is->poff[i];
-	}
-	if ((fill = malloc((is->n + 1) * sizeof(uint64_t))) == NULL)
-		goto nomem;
-	memcpy(fill, is->poff, (is->n + 1) * sizeof(uint64_t));
-	s->conf_sum = 0.0;
-	for (size_t u = 0; u < us->n; u++)
-		for (uint64_t j = us->poff[u]; j < us->poff[u + 1]; j++)
-		{
-			uint64_t	pos = fill[us->pother[j]]++;
-
-			is->pother[pos] = (uint32_t) u;
-			is->ppos[pos] = j;
-			s->conf_sum += s->conf[j];
-		}
-	free(fill);
 	if (!BuildHolders(us, &longest) || !BuildHolders(is, &longest))
 		goto nomem;
 	if ((s->beta = malloc(longest * sizeof(double))) == NULL)
@@ -613,7 +569,7 @@ IcdCreate(FmTrainerData *t, char *err, size_t errlen)
 	return FM_OK;
 
 nomem:
-	snprintf(err, errlen, "out of memory for implicit coordinate descent over %zu rows", n);
+	snprintf(err, errlen, "out of memory for implicit coordinate descent over %zu rows", t->n_train);
 	return FM_ERR_NOMEM;
 }
 
@@ -702,14 +658,6 @@ IcdView(FmTrainerData *t, FmParamView *v)
 	v->vs = s->kp;
 }
 
-static bool
-IcdValidate(FmTrainerData *t, FmParamView *v)
-{
-	(void) t;
-	(void) v;
-	return false;				/* the implicit task has no hold-out */
-}
-
 /*
  * The factors, the pair lists both ways with their confidences and
  * scores, the holder lists, both sides' caches and the Gramians.
@@ -723,8 +671,8 @@ IcdMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 	double		ent = (double) ds->n_users + ds->n_items;
 
 	return n_feat * (kp + 1) * sizeof(float) +
-		n * (3 * sizeof(uint32_t) + 2 * sizeof(float) + sizeof(uint64_t)) +
-		ent * (K * sizeof(float) + sizeof(uint64_t) + sizeof(double)) +
+		FmPairsMemory(ds) + n * sizeof(float) +
+		ent * K * sizeof(float) + ((double) ds->n_users + 1) * sizeof(double) +
 		(double) (ds->n_uattr + ds->n_iattr) * (sizeof(uint32_t) + sizeof(float) + sizeof(double)) +
 		(double) (ds->ufeat.n + ds->ifeat.n) * 2 * sizeof(uint64_t) +
 		3 * K * K * sizeof(double);
@@ -737,7 +685,7 @@ const FmSolverOps fm_icd_ops = {
 	.caps = FM_CAP_IMPLICIT | FM_CAP_ANY_THREADS,
 	.create = IcdCreate,
 	.step = IcdStep,
-	.view = IcdValidate,
+	.view = FmNoHoldout,
 	.final = IcdView,
 	.free = IcdFree,
 	.memory = IcdMemory,

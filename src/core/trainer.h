@@ -136,7 +136,31 @@ extern const FmSolverOps fm_icd_ops;	/* icd.c */
 extern const FmSolverOps *FmSolverOpsFor(FmSolver solver, FmTask task,
 										 bool features);
 
+/*
+ * The observed (user, item) pairs of the implicit task, duplicate rows
+ * merged into one confidence (FmConfidenceExtra): by user, items
+ * ascending, and by item, users ascending, with each by-item pair's index
+ * in the by-user arrays.
+ */
+typedef struct FmPairs
+{
+	size_t		n;
+	uint64_t   *uoff;			/* n_users + 1 */
+	uint32_t   *uitem;			/* by user: the item of each pair */
+	float	   *conf;			/* by user: its confidence c */
+	uint64_t   *ioff;			/* n_items + 1 */
+	uint32_t   *iuser;			/* by item: the user of each pair */
+	uint64_t   *ipos;			/* by item: its index in uitem and conf */
+	double		conf_sum;		/* sum of c */
+	size_t		longest;		/* most pairs of one user or item */
+} FmPairs;
+
 /* trainrow.c */
+extern FmStatus FmPairsBuild(const FmTrainerData *t, FmPairs *p, char *err,
+							 size_t errlen);
+extern double FmPairsMemory(const FmDatasetData *ds);
+extern void FmPairsFree(FmPairs *p);
+extern bool FmNoHoldout(FmTrainerData *t, FmParamView *v);
 extern int	FmGather(const FmTrainerData *t, const FmRow *r, float *W, float *V,
 					 size_t ws, size_t vs, Active *act);
 extern int	FmGatherIndex(const FmTrainerData *t, const FmRow *r,

@@ -10,6 +10,7 @@
  * part of the model's arithmetic: sums run over it, so it is fixed.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,4 +203,118 @@ FmLongestIdList(const FmDatasetData *ds)
 	}
 	free(count);
 	return longest;
+}
+
+/*
+ * Builds the implicit task's pair lists from the training rows (in
+ * canonical (user, item) order: the trainer does not shuffle for the
+ * implicit solvers).  Strengths must not be negative.
+ */
+FmStatus
+FmPairsBuild(const FmTrainerData *t, FmPairs *p, char *err, size_t errlen)
+{
+	const FmRow *rows = t->train;
+	size_t		n = t->n_train;
+	size_t		nu = t->ds->n_users;
+	size_t		ni = t->ds->n_items;
+	size_t		pairs = 0;
+	uint64_t   *fill;
+
+	memset(p, 0, sizeof(FmPairs));
+	for (size_t j = 0; j < n; j++)
+	{
+		if (rows[j].y < 0)
+		{
+			snprintf(err, errlen, "implicit strengths must not be negative (a row has %g)",
+					 (double) rows[j].y);
+			return FM_ERR_DATA;
+		}
+		if (j == 0 || rows[j].u != rows[j - 1].u || rows[j].i != rows[j - 1].i)
+			pairs++;
+	}
+	p->uoff = calloc(nu + 1, sizeof(uint64_t));
+	p->uitem = malloc((pairs + 1) * sizeof(uint32_t));
+	p->conf = malloc((pairs + 1) * sizeof(float));
+	p->ioff = calloc(ni + 1, sizeof(uint64_t));
+	p->iuser = malloc((pairs + 1) * sizeof(uint32_t));
+	p->ipos = malloc((pairs + 1) * sizeof(uint64_t));
+	fill = malloc((ni + 1) * sizeof(uint64_t));
+	if (!p->uoff || !p->uitem || !p->conf || !p->ioff || !p->iuser || !p->ipos || !fill)
+	{
+		free(fill);
+		FmPairsFree(p);
+		snprintf(err, errlen, "out of memory for the pairs of %zu implicit rows", n);
+		return FM_ERR_NOMEM;
+	}
+	p->n = pairs;
+	pairs = 0;
+	for (size_t j = 0; j < n; j++)
+	{
+		float		extra = (float) (FmConfidenceExtra(&t->p, rows[j].y) * rows[j].w);
+
+		if (j > 0 && rows[j].u == rows[j - 1].u && rows[j].i == rows[j - 1].i)
+			p->conf[pairs - 1] += extra;
+		else
+		{
+			p->uitem[pairs] = rows[j].i;
+			p->conf[pairs] = 1.0f + extra;
+			p->uoff[rows[j].u + 1]++;
+			p->ioff[rows[j].i + 1]++;
+			pairs++;
+		}
+	}
+	for (size_t u = 0; u < nu; u++)
+	{
+		if (p->uoff[u + 1] > p->longest)
+			p->longest = p->uoff[u + 1];
+		p->uoff[u + 1] += p->uoff[u];
+	}
+	for (size_t i = 0; i < ni; i++)
+	{
+		if (p->ioff[i + 1] > p->longest)
+			p->longest = p->ioff[i + 1];
+		p->ioff[i + 1] += p->ioff[i];
+	}
+	memcpy(fill, p->ioff, (ni + 1) * sizeof(uint64_t));
+	p->conf_sum = 0.0;
+	for (size_t u = 0; u < nu; u++)
+		for (uint64_t j = p->uoff[u]; j < p->uoff[u + 1]; j++)
+		{
+			uint64_t	pos = fill[p->uitem[j]]++;
+
+			p->iuser[pos] = (uint32_t) u;
+			p->ipos[pos] = j;
+			p->conf_sum += p->conf[j];
+		}
+	free(fill);
+	return FM_OK;
+}
+
+/* What FmPairsBuild allocates, at most (one pair per row). */
+double
+FmPairsMemory(const FmDatasetData *ds)
+{
+	return ((double) ds->n_users + ds->n_items + 3) * sizeof(uint64_t) +
+		(double) ds->n_rows * (2 * sizeof(uint32_t) + sizeof(float) + sizeof(uint64_t));
+}
+
+void
+FmPairsFree(FmPairs *p)
+{
+	free(p->uoff);
+	free(p->uitem);
+	free(p->conf);
+	free(p->ioff);
+	free(p->iuser);
+	free(p->ipos);
+	memset(p, 0, sizeof(FmPairs));
+}
+
+/* The view() of a solver with nothing to validate: the implicit task's. */
+bool
+FmNoHoldout(FmTrainerData *t, FmParamView *v)
+{
+	(void) t;
+	(void) v;
+	return false;
 }
