@@ -104,7 +104,7 @@ Gramian(IalsData *s, bool item)
  * shares its work buffers between concurrent calls (made visible as
  * models that differed from run to run with two threads).
  */
-static void
+FM_INLINE void
 Apply(const IalsData *s, const float *v, float *out, const float *Y,
 	  const float *conf, size_t n, float reg, float *tmp)
 {
@@ -119,16 +119,15 @@ Apply(const IalsData *s, const float *v, float *out, const float *Y,
 	for (size_t j = 0; j < n; j++)
 		tmp[j] = FmDotPadded(Y + j * kp, v, (int) kp) * (conf[j] - w0);
 	for (size_t j = 0; j < n; j++)
-	{
-		const float *y = Y + j * kp;
-		float		t = tmp[j];
-
-		for (size_t d = 0; d < kp; d++)
-			out[d] += t * y[d];
-	}
+		FmAxpyPadded(out, tmp[j], Y + j * kp, (int) kp);
 }
 
-/* Three conjugate gradient steps on entity e's system, from its vector. */
+/*
+ * Three conjugate gradient steps on entity e's system, from its vector;
+ * compiled per instruction set, so the inlined products run in the
+ * machine's vector width.
+ */
+FM_CLONES
 static void
 Solve(const IalsData *s, bool item, size_t e, float *work)
 {
@@ -161,8 +160,7 @@ Solve(const IalsData *s, bool item, size_t e, float *work)
 	Apply(s, x, ap, Y, conf, n, reg, tmp);
 	memset(r, 0, kp * sizeof(float));
 	for (size_t j = 0; j < n; j++)
-		for (size_t d = 0; d < kp; d++)
-			r[d] += conf[j] * Y[j * kp + d];
+		FmAxpyPadded(r, conf[j], Y + j * kp, (int) kp);
 	for (size_t d = 0; d < kp; d++)
 		r[d] -= ap[d];
 	memcpy(p, r, kp * sizeof(float));

@@ -47,4 +47,12 @@ FmDotPadded(const float *restrict a, const float *restrict b, int kp)
 	return sum;
 }
 
+/* y += a x over rows padded to FM_KPAD, inlined like FmDotPadded. */
+FM_INLINE void
+FmAxpyPadded(float *restrict y, float a, const float *restrict x, int kp)
+{
+	for (int f = 0; f < kp; f++)
+		y[f] += a * x[f];
+}
+
 #endif							/* FM_KERNELS_H */
