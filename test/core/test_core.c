@@ -1058,6 +1058,49 @@ TestEvaluate(void)
  * must give the same bytes, and a session of one half's items ranks that
  * half first.
  */
+/*
+ * Planted choices in two halves: users 1..200 each choose 20 items, 90%
+ * of them from their own half of items 1..200 (even users the first).
+ */
+static void
+PlantedHalves(FmRatings r, uint64_t seed)
+{
+	FmRng		rng;
+
+	FmRngSeed(&rng, seed);
+	for (int u = 1; u <= 200; u++)
+		for (int c = 0; c < 20; c++)
+		{
+			bool		same = FmRngUniform(&rng) < 0.9;
+			int			half = (u % 2 == 0) == same ? 0 : 1;
+			int			i = 1 + half * 100 + (int) FmRngBelow(&rng, 100);
+
+			FmRatingsAdd(r, u, i, 1.0, 1.0);
+		}
+}
+
+/* Trains step by step, keeping the first and the last epoch's loss. */
+static void
+TrainWatchingLoss(const FmDatasetData *ds, const FmParamsData *p, FmModel *m,
+				  double *first, double *last)
+{
+	FmTrainer	t;
+
+	*first = *last = 0;
+	CHECK(FmTrainerCreate(ds, p, &t, err, sizeof(err)) == FM_OK, "%s", err);
+	for (FmStatus st; (st = FmTrainerStep(t, err, sizeof(err))) != FM_DONE;)
+		if (st == FM_EPOCH_END)
+		{
+			if (*first == 0)
+				*first = FmTrainerEpoch(t)->train_loss;
+			*last = FmTrainerEpoch(t)->train_loss;
+		}
+		else
+			CHECK(st == FM_RUNNING, "step: %s", err);
+	CHECK(FmTrainerFinish(t, m) == FM_OK, "finish");
+	FmTrainerFree(t);
+}
+
 static void
 TestImplicit(void)
 {
@@ -1066,28 +1109,17 @@ TestImplicit(void)
 	FmParamsData p;
 	FmModel		m1,
 				m2;
-	FmRng		rng;
 	uint8_t    *b1,
 			   *b2;
 	size_t		l1,
 				l2;
 	int			own = 0,
 				total = 0;
-	FmTrainer	t;
 	double		first = 0,
 				last = 0;
 
 	FmRatingsInit(&r);
-	FmRngSeed(&rng, 77);
-	for (int u = 1; u <= 200; u++)
-		for (int c = 0; c < 20; c++)
-		{
-			bool		same = FmRngUniform(&rng) < 0.9;
-			int			half = (u % 2 == 0) == same ? 0 : 1;
-			int			i = 1 + half * 100 + (int) FmRngBelow(&rng, 100);
-
-			FmRatingsAdd(&r, u, i, 1.0, 1.0);
-		}
+	PlantedHalves(&r, 77);
 	CHECK(FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
 	FmParamsDefault(&p);
 	p.task = FM_TASK_IMPLICIT;
@@ -1097,19 +1129,8 @@ TestImplicit(void)
 	p.validation = 0.1;
 	CHECK(FmParamsCheck(&p, err, sizeof(err)) == FM_ERR_PARAM, "no hold-out for implicit");
 	p.validation = 0;
-	CHECK(FmTrainerCreate(&ds, &p, &t, err, sizeof(err)) == FM_OK, "%s", err);
-	for (FmStatus st; (st = FmTrainerStep(t, err, sizeof(err))) != FM_DONE;)
-		if (st == FM_EPOCH_END)
-		{
-			if (first == 0)
-				first = FmTrainerEpoch(t)->train_loss;
-			last = FmTrainerEpoch(t)->train_loss;
-		}
-		else
-			CHECK(st == FM_RUNNING, "step: %s", err);
+	TrainWatchingLoss(&ds, &p, &m1, &first, &last);
 	CHECK(last < first, "loss falls (%g -> %g)", first, last);
-	CHECK(FmTrainerFinish(t, &m1) == FM_OK, "finish");
-	FmTrainerFree(t);
 	p.threads = 2;
 	CHECK(FmTrain(&ds, &p, &m2, err, sizeof(err)) == FM_OK, "%s", err);
 	FmModelEncode(m1, SIZE_MAX, &b1, &l1);
@@ -1174,7 +1195,6 @@ TestImplicitFeatures(void)
 	FmParamsData p;
 	FmModel		m1,
 				m2;
-	FmRng		rng;
 	uint8_t    *b1,
 			   *b2;
 	size_t		l1,
@@ -1183,23 +1203,13 @@ TestImplicitFeatures(void)
 				total = 0,
 				cold_right = 0;
 	char		name[32];
-	FmTrainer	t;
 	double		first = 0,
 				last = 0;
 
 	FmRatingsInit(&r);
 	FmSideInit(&us);
 	FmSideInit(&is);
-	FmRngSeed(&rng, 78);
-	for (int u = 1; u <= 200; u++)
-		for (int c = 0; c < 20; c++)
-		{
-			bool		same = FmRngUniform(&rng) < 0.9;
-			int			half = (u % 2 == 0) == same ? 0 : 1;
-			int			i = 1 + half * 100 + (int) FmRngBelow(&rng, 100);
-
-			FmRatingsAdd(&r, u, i, 1.0, 1.0);
-		}
+	PlantedHalves(&r, 78);
 	/* items 1..200 and cold 301..320 carry their half; users their parity */
 	for (int i = 1; i <= 320; i++)
 		if (i <= 200 || i > 300)
@@ -1221,19 +1231,8 @@ TestImplicitFeatures(void)
 	p.task = FM_TASK_IMPLICIT;
 	FmParamsSolverDefaults(&p, FM_SOLVER_SGD, 0);
 	p.factors = 8;
-	CHECK(FmTrainerCreate(&ds, &p, &t, err, sizeof(err)) == FM_OK, "%s", err);
-	for (FmStatus st; (st = FmTrainerStep(t, err, sizeof(err))) != FM_DONE;)
-		if (st == FM_EPOCH_END)
-		{
-			if (first == 0)
-				first = FmTrainerEpoch(t)->train_loss;
-			last = FmTrainerEpoch(t)->train_loss;
-		}
-		else
-			CHECK(st == FM_RUNNING, "step: %s", err);
+	TrainWatchingLoss(&ds, &p, &m1, &first, &last);
 	CHECK(last < first, "icd: loss falls (%g -> %g)", first, last);
-	CHECK(FmTrainerFinish(t, &m1) == FM_OK, "finish");
-	FmTrainerFree(t);
 	p.threads = 2;
 	CHECK(FmTrain(&ds, &p, &m2, err, sizeof(err)) == FM_OK, "%s", err);
 	FmModelEncode(m1, SIZE_MAX, &b1, &l1);
