@@ -48,14 +48,19 @@ SQL
     # relevant: rating >= 4); each row trains from scratch with that many
     # iterations or epochs, 2 threads, and is measured with fm_evaluate
     ease=0.2938
+    psql -X -q <<SQL
+CREATE TABLE tq_train AS SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 <> 0;
+CREATE TABLE tq_test AS SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 = 0;
+SQL
     if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
-        psql -X -q -A -t -c "\\copy (SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 <> 0) TO '/tmp/fmrec-bench/tq_train.csv' CSV"
-        psql -X -q -A -t -c "\\copy (SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 = 0) TO '/tmp/fmrec-bench/tq_test.csv' CSV"
+        for t in tq_train tq_test; do
+            psql -X -q -c "\\copy $t TO '/tmp/fmrec-bench/$t.csv' CSV"
+        done
         t0=$(date +%s.%N)
         ease=$(/usr/bin/python3 test/bench/ease.py /tmp/fmrec-bench/tq_train.csv /tmp/fmrec-bench/tq_test.csv 300 | cut -d' ' -f1)
         t1=$(date +%s.%N)
         echo
-        echo "EASE (numpy reference, lambda = 300): NDCG@10 $ease in $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s"
+        echo "EASE (numpy reference, lambda = 300): NDCG@10 $ease in $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }") s, fit and its Python evaluation loop"
     fi
     echo
     echo "### Time to reach EASE's NDCG@10 ($ease) on ml-latest-small (the ranking issue's split)"
@@ -63,8 +68,6 @@ SQL
     psql -X -q <<SQL
 \\pset tuples_only on
 \\pset format unaligned
-CREATE TABLE tq_train AS SELECT u, i FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 <> 0;
-CREATE TABLE tq_test AS SELECT u, i, rating FROM ml WHERE abs(hashint8(u::bigint * 1000003 + i)) % 5 = 0;
 CREATE TABLE tq (model text, iters int, seconds float8, ndcg float8);
 DO \$\$
 DECLARE
@@ -72,12 +75,12 @@ DECLARE
   secs float8;
 BEGIN
   FOREACH e IN ARRAY ARRAY[1, 2, 3, 5, 8, 15] LOOP
-    SELECT seconds INTO secs FROM fm_train('tq', 'tq_train', task => 'implicit', epochs => e, threads => 2, quiet => true);
+    SELECT seconds INTO secs FROM fm_train('tq', 'SELECT u, i FROM tq_train', task => 'implicit', epochs => e, threads => 2, quiet => true);
     INSERT INTO tq SELECT 'implicit ALS, defaults', e, secs, ndcg_at_k
       FROM fm_evaluate('tq', 'tq_test', k => 10, threshold => 4) WHERE ranker = 'tq';
   END LOOP;
   FOREACH e IN ARRAY ARRAY[25, 50, 100, 200] LOOP
-    SELECT seconds INTO secs FROM fm_train('tq', 'tq_train', task => 'implicit', solver => 'sgd', epochs => e,
+    SELECT seconds INTO secs FROM fm_train('tq', 'SELECT u, i FROM tq_train', task => 'implicit', solver => 'sgd', epochs => e,
         factors => 64, learning_rate => 0.05, reg_factors => 0.005, reg_linear => 0.005, threads => 2, quiet => true);
     INSERT INTO tq SELECT 'BPR (sgd), k = 64, lr 0.05', e, secs, ndcg_at_k
       FROM fm_evaluate('tq', 'tq_test', k => 10, threshold => 4) WHERE ranker = 'tq';
