@@ -220,3 +220,106 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fmrec_split'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.fm_split(pg_catalog.text, pg_catalog.text, pg_catalog.float8, pg_catalog.int8, pg_catalog.text, pg_catalog.text) IS 'the rows of a ratings source marked as training or test: random, user_fraction, leave_last_out or time';
+
+-- fm_topn takes exclude (more item ids to leave out); its forms are
+-- created again with it
+DROP FUNCTION @extschema@.fm_topn(text, bigint, integer, bigint[], boolean, jsonb, boolean);
+DROP FUNCTION @extschema@.fm_topn(bytea, bigint, integer, bigint[], boolean, jsonb, boolean);
+DROP FUNCTION @extschema@.fm_topn(text, integer, text[], bigint[], float8[], bigint[], jsonb, boolean);
+DROP FUNCTION @extschema@.fm_topn(bytea, integer, text[], bigint[], float8[], bigint[], jsonb, boolean);
+
+CREATE FUNCTION @extschema@.fm_topn(model text, user_id bigint, n integer,
+    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false,
+    exclude bigint[] DEFAULT NULL)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_name'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(text, bigint, integer, bigint[], boolean, jsonb, boolean, bigint[]) IS 'the n best items for a user, best first, by model name';
+
+CREATE FUNCTION @extschema@.fm_topn(model bytea, user_id bigint, n integer,
+    candidates bigint[] DEFAULT NULL, exclude_seen boolean DEFAULT true,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false,
+    exclude bigint[] DEFAULT NULL)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(bytea, bigint, integer, bigint[], boolean, jsonb, boolean, bigint[]) IS 'the n best items for a user, best first, by model bytes';
+
+-- anonymous users: attributes, a session's items (fold-in), or nothing
+CREATE FUNCTION @extschema@.fm_topn(model text, n integer,
+    user_features text[] DEFAULT NULL, items bigint[] DEFAULT NULL,
+    ratings float8[] DEFAULT NULL, candidates bigint[] DEFAULT NULL,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false,
+    exclude bigint[] DEFAULT NULL)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_anon_name'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(text, integer, text[], bigint[], float8[], bigint[], jsonb, boolean, bigint[]) IS 'the n best items for an anonymous user described by attributes and/or a session of items, by model name';
+
+CREATE FUNCTION @extschema@.fm_topn(model bytea, n integer,
+    user_features text[] DEFAULT NULL, items bigint[] DEFAULT NULL,
+    ratings float8[] DEFAULT NULL, candidates bigint[] DEFAULT NULL,
+    context jsonb DEFAULT NULL, verbose boolean DEFAULT false,
+    exclude bigint[] DEFAULT NULL)
+RETURNS TABLE (item bigint, score float8)
+AS 'MODULE_PATHNAME', 'fmrec_topn_anon_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_topn(bytea, integer, text[], bigint[], float8[], bigint[], jsonb, boolean, bigint[]) IS 'the n best items for an anonymous user described by attributes and/or a session of items, by model bytes';
+
+
+-- ------------------------------------------------------------------
+-- Serving many users at once, and similar items
+-- ------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fm_recommend(model pg_catalog.text, n pg_catalog.int4,
+    users pg_catalog.int8[] DEFAULT NULL, candidates pg_catalog.int8[] DEFAULT NULL,
+    exclude pg_catalog.int8[] DEFAULT NULL, exclude_seen pg_catalog.bool DEFAULT true,
+    threads pg_catalog.int4 DEFAULT NULL)
+RETURNS TABLE (user_id pg_catalog.int8, rank pg_catalog.int4, item pg_catalog.int8,
+    score pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'fmrec_recommend_name'
+LANGUAGE C STABLE PARALLEL UNSAFE ROWS 100000;
+COMMENT ON FUNCTION @extschema@.fm_recommend(pg_catalog.text, pg_catalog.int4, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool, pg_catalog.int4) IS 'fm_topn''s lists for many users at once (all the model''s users, or an array), by model name';
+
+CREATE FUNCTION @extschema@.fm_recommend(model pg_catalog.bytea, n pg_catalog.int4,
+    users pg_catalog.int8[] DEFAULT NULL, candidates pg_catalog.int8[] DEFAULT NULL,
+    exclude pg_catalog.int8[] DEFAULT NULL, exclude_seen pg_catalog.bool DEFAULT true,
+    threads pg_catalog.int4 DEFAULT NULL)
+RETURNS TABLE (user_id pg_catalog.int8, rank pg_catalog.int4, item pg_catalog.int8,
+    score pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'fmrec_recommend_bytes'
+LANGUAGE C IMMUTABLE PARALLEL UNSAFE ROWS 100000;
+COMMENT ON FUNCTION @extschema@.fm_recommend(pg_catalog.bytea, pg_catalog.int4, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool, pg_catalog.int4) IS 'fm_topn''s lists for many users at once, by model bytes';
+
+CREATE FUNCTION @extschema@.fm_similar_items(model pg_catalog.text, item pg_catalog.int8,
+    n pg_catalog.int4 DEFAULT 10, candidates pg_catalog.int8[] DEFAULT NULL,
+    exclude pg_catalog.int8[] DEFAULT NULL, include_query pg_catalog.bool DEFAULT false)
+RETURNS TABLE (item pg_catalog.int8, similarity pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'fmrec_similar_name'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_similar_items(pg_catalog.text, pg_catalog.int8, pg_catalog.int4, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS 'the items most like an item, by the cosine of the model''s item representations, by model name';
+
+CREATE FUNCTION @extschema@.fm_similar_items(model pg_catalog.bytea, item pg_catalog.int8,
+    n pg_catalog.int4 DEFAULT 10, candidates pg_catalog.int8[] DEFAULT NULL,
+    exclude pg_catalog.int8[] DEFAULT NULL, include_query pg_catalog.bool DEFAULT false)
+RETURNS TABLE (item pg_catalog.int8, similarity pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'fmrec_similar_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_similar_items(pg_catalog.bytea, pg_catalog.int8, pg_catalog.int4, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS 'the items most like an item, by model bytes';
+
+CREATE FUNCTION @extschema@.fm_similar_items(model pg_catalog.text, items pg_catalog.int8[],
+    n pg_catalog.int4 DEFAULT 10, candidates pg_catalog.int8[] DEFAULT NULL,
+    exclude pg_catalog.int8[] DEFAULT NULL, include_query pg_catalog.bool DEFAULT false)
+RETURNS TABLE (item pg_catalog.int8, similarity pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'fmrec_similar_set_name'
+LANGUAGE C STABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_similar_items(pg_catalog.text, pg_catalog.int8[], pg_catalog.int4, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS 'the items most like a set of items (the sum of their unit vectors), by model name';
+
+CREATE FUNCTION @extschema@.fm_similar_items(model pg_catalog.bytea, items pg_catalog.int8[],
+    n pg_catalog.int4 DEFAULT 10, candidates pg_catalog.int8[] DEFAULT NULL,
+    exclude pg_catalog.int8[] DEFAULT NULL, include_query pg_catalog.bool DEFAULT false)
+RETURNS TABLE (item pg_catalog.int8, similarity pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'fmrec_similar_set_bytes'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION @extschema@.fm_similar_items(pg_catalog.bytea, pg_catalog.int8[], pg_catalog.int4, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS 'the items most like a set of items, by model bytes';

@@ -302,13 +302,15 @@ RankInto(FunctionCallInfo fcinfo, FmModel m, const FmRep *rep, int n,
 
 /*
  * Shared body of the per-user fm_topn forms: user, n, candidates,
- * exclude_seen, context and verbose are arguments first .. first + 5
- * (the last two only in the forms that have them).
+ * exclude_seen, context, verbose and exclude are arguments first ..
+ * first + 6 (the last three only in the forms that have them).
  */
 static Datum
 Topn(FunctionCallInfo fcinfo, FmModel m, int first)
 {
 	FmRep		rep;
+	int64	   *exclude = NULL;
+	int			n_exclude = 0;
 
 	FmrecInitSrf(fcinfo);
 	if (m == NULL || PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
@@ -316,9 +318,11 @@ Topn(FunctionCallInfo fcinfo, FmModel m, int first)
 	UserRep(fcinfo, m, &rep, PG_GETARG_INT64(first), first + 4);
 	if (first + 5 < PG_NARGS() && !PG_ARGISNULL(first + 5) && PG_GETARG_BOOL(first + 5))
 		ReportPath(&rep);
+	if (first + 6 < PG_NARGS() && !PG_ARGISNULL(first + 6))
+		exclude = Int64Array(fcinfo, first + 6, "exclude", FM_MAX_CANDIDATES, &n_exclude);
 	return RankInto(fcinfo, m, &rep, PG_GETARG_INT32(first + 1), first + 2,
 					PG_ARGISNULL(first + 3) ? true : PG_GETARG_BOOL(first + 3),
-					NULL, 0);
+					exclude, n_exclude);
 }
 
 /*
@@ -348,7 +352,7 @@ FoldIn(FmModel m, FmRep *rep, const int64 *items, const float *ratings, int n)
 
 /*
  * Shared body of the anonymous fm_topn forms: (model, n, user_features,
- * items, ratings, candidates, context, verbose).
+ * items, ratings, candidates, context, verbose, exclude).
  */
 static Datum
 TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
@@ -410,6 +414,17 @@ TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
 				 errmsg("ratings need items")));
 	if (!PG_ARGISNULL(7) && PG_GETARG_BOOL(7))
 		ReportPath(&rep);
+	/* the session's items are left out, and the exclusions given */
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+	{
+		int			ne;
+		int64	   *more = Int64Array(fcinfo, 8, "exclude", FM_MAX_CANDIDATES, &ne);
+
+		items = items ? repalloc(items, Max(n_items + ne, 1) * sizeof(int64)) :
+			palloc(Max(ne, 1) * sizeof(int64));
+		memcpy(items + n_items, more, ne * sizeof(int64));
+		n_items += ne;
+	}
 	return RankInto(fcinfo, m, &rep, PG_GETARG_INT32(1), 5, false, items, n_items);
 }
 
@@ -543,4 +558,260 @@ fmrec_model_info(PG_FUNCTION_ARGS)
 					(uint64) m->mem_bytes,
 					FmrecParamsJson(&m->params, false), FmrecMetricsJson(m, NULL));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+/* most users one fm_recommend call takes as an array */
+#define FMREC_MAX_BATCH_USERS 10000000
+
+/* frees a batch (and stops its threads) on error; NULL once freed */
+static void
+FreeBatch(void *arg)
+{
+	FmBatch    *b = arg;
+
+	FmBatchFree(*b);
+	*b = NULL;
+}
+
+/*
+ * Shared body of fm_recommend: (model, n, users, candidates, exclude,
+ * exclude_seen, threads).  Users are taken in blocks (FmBatchBlock); one
+ * block is scored by one sgemm and its lists picked on all threads, with
+ * an interrupt check between blocks.  Every list is the one fm_topn
+ * returns for that user with the same candidates and exclusions.
+ */
+static Datum
+Recommend(FunctionCallInfo fcinfo, FmModel m)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FmTopnQuery q = {0};
+	const int64 *users;
+	int			n_users;
+	int			threads = fmrec_threads;
+	FmBatch    *b = palloc0(sizeof(FmBatch));
+	FmScored   *out[2];
+	int		   *n_out[2];
+	size_t		block;
+	size_t		cap;
+	FmStatus	st;
+
+	FmrecInitSrf(fcinfo);
+	if (m == NULL || PG_ARGISNULL(1))
+		return (Datum) 0;
+	q.n = PG_GETARG_INT32(1);
+	if (q.n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must not be negative")));
+	if (PG_ARGISNULL(2))
+	{
+		users = (const int64 *) m->user_ids;
+		n_users = (int) m->n_users;
+	}
+	else
+		users = Int64Array(fcinfo, 2, "users", FMREC_MAX_BATCH_USERS, &n_users);
+	if (!PG_ARGISNULL(3))
+	{
+		int			nc;
+
+		q.candidates = Int64Array(fcinfo, 3, "candidates", FM_MAX_CANDIDATES, &nc);
+		q.n_candidates = nc;
+	}
+	if (!PG_ARGISNULL(4))
+	{
+		int			ne;
+
+		q.exclude = Int64Array(fcinfo, 4, "exclude", FM_MAX_CANDIDATES, &ne);
+		q.n_exclude = ne;
+	}
+	q.exclude_seen = PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5);
+	if (!PG_ARGISNULL(6))
+	{
+		threads = PG_GETARG_INT32(6);
+		if (threads < 1 || threads > FM_MAX_THREADS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("threads must be between 1 and %d", FM_MAX_THREADS)));
+	}
+	if (FmrecOverMemory(FmBatchMemory(m, &q, threads)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("fm_recommend would need about %s",
+						FmrecPrettySize(FmBatchMemory(m, &q, threads))),
+				 errdetail("The limit is fmrec.max_training_memory, %s.", FmrecMemoryLimit()),
+				 errhint("Ask for fewer items per user, or pass fewer candidates.")));
+	FmrecRegisterFree(CurrentMemoryContext, FreeBatch, b);
+	st = FmBatchCreate(m, &q, threads, b);
+	if (st != FM_OK)
+		FmrecReport(st, "could not set up the batch");
+	block = FmBatchBlock(*b);
+	cap = FmBatchCapacity(*b);
+	for (int j = 0; j < 2; j++)
+	{
+		out[j] = palloc(Max(block * cap, 1) * sizeof(FmScored));
+		n_out[j] = palloc(block * sizeof(int));
+	}
+
+	/*
+	 * Two steps in flight: while the workers rank block i + 1, this thread
+	 * writes block i's rows (then joins them in FmBatchCollect).
+	 */
+	for (size_t start = 0, cur = 0; start < (size_t) n_users; start += block, cur ^= 1)
+	{
+		size_t		count = Min(block, (size_t) n_users - start);
+		size_t		next = start + block;
+
+		CHECK_FOR_INTERRUPTS();
+		if (start == 0)
+			FmBatchSubmit(*b, (const int64_t *) users, count, out[cur], n_out[cur]);
+		if ((st = FmBatchCollect(*b)) != FM_OK)
+			FmrecReport(st, "could not rank a block of users");
+		if (next < (size_t) n_users)
+			FmBatchSubmit(*b, (const int64_t *) users + next,
+						  Min(block, (size_t) n_users - next), out[cur ^ 1], n_out[cur ^ 1]);
+		for (size_t j = 0; j < count; j++)
+			for (int r = 0; r < n_out[cur][j]; r++)
+			{
+				Datum		values[4];
+				bool		nulls[4] = {false, false, false, false};
+
+				values[0] = Int64GetDatum(users[start + j]);
+				values[1] = Int32GetDatum(r + 1);
+				values[2] = Int64GetDatum(out[cur][j * cap + r].item);
+				values[3] = Float8GetDatum(out[cur][j * cap + r].score);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			}
+	}
+	FreeBatch(b);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_recommend_name);
+PG_FUNCTION_INFO_V1(fmrec_recommend_bytes);
+
+/*
+ * fm_recommend(model text, n int, users bigint[], candidates bigint[],
+ *				exclude bigint[], exclude_seen boolean, threads int)
+ *				RETURNS TABLE(user_id bigint, rank int, item bigint, score float8)
+ */
+Datum
+fmrec_recommend_name(PG_FUNCTION_ARGS)
+{
+	return Recommend(fcinfo, NamedModel(fcinfo));
+}
+
+/*
+ * fm_recommend(model bytea, n int, ...), as for a name
+ */
+Datum
+fmrec_recommend_bytes(PG_FUNCTION_ARGS)
+{
+	return Recommend(fcinfo, BytesModel(fcinfo));
+}
+
+/*
+ * Shared body of fm_similar_items: (model, item or items, n, candidates,
+ * exclude, include_query); one item is a set of one.
+ */
+static Datum
+Similar(FunctionCallInfo fcinfo, FmModel m, bool set)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FmSimilarQuery q = {0};
+	int64		one;
+	FmScored   *out;
+	int			n_out;
+	FmTopnQuery cap = {0};
+
+	FmrecInitSrf(fcinfo);
+	if (m == NULL || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return (Datum) 0;
+	if (set)
+	{
+		int			ni;
+
+		q.items = Int64Array(fcinfo, 1, "items", FM_MAX_SESSION_ITEMS, &ni);
+		q.n_items = ni;
+	}
+	else
+	{
+		one = PG_GETARG_INT64(1);
+		q.items = &one;
+		q.n_items = 1;
+	}
+	q.n = PG_GETARG_INT32(2);
+	if (q.n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must not be negative")));
+	if (!PG_ARGISNULL(3))
+	{
+		int			nc;
+
+		q.candidates = Int64Array(fcinfo, 3, "candidates", FM_MAX_CANDIDATES, &nc);
+		q.n_candidates = nc;
+	}
+	if (!PG_ARGISNULL(4))
+	{
+		int			ne;
+
+		q.exclude = Int64Array(fcinfo, 4, "exclude", FM_MAX_CANDIDATES, &ne);
+		q.n_exclude = ne;
+	}
+	q.include_query = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
+	cap.n = q.n;
+	cap.candidates = q.candidates;
+	cap.n_candidates = q.n_candidates;
+	out = palloc(Max(FmTopnCapacity(m, &cap), 1) * sizeof(FmScored));
+	if (FmSimilarItems(m, &q, out, &n_out) != FM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory ranking %u items", m->n_items)));
+	for (int j = 0; j < n_out; j++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int64GetDatum(out[j].item);
+		values[1] = Float8GetDatum(out[j].score);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_similar_name);
+PG_FUNCTION_INFO_V1(fmrec_similar_bytes);
+PG_FUNCTION_INFO_V1(fmrec_similar_set_name);
+PG_FUNCTION_INFO_V1(fmrec_similar_set_bytes);
+
+/*
+ * fm_similar_items(model text, item bigint, n int, candidates bigint[],
+ *					exclude bigint[], include_query boolean)
+ *					RETURNS TABLE(item bigint, similarity float8)
+ */
+Datum
+fmrec_similar_name(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, NamedModel(fcinfo), false);
+}
+
+/* fm_similar_items(model bytea, item bigint, ...) */
+Datum
+fmrec_similar_bytes(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, BytesModel(fcinfo), false);
+}
+
+/* fm_similar_items(model text, items bigint[], ...) */
+Datum
+fmrec_similar_set_name(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, NamedModel(fcinfo), true);
+}
+
+/* fm_similar_items(model bytea, items bigint[], ...) */
+Datum
+fmrec_similar_set_bytes(PG_FUNCTION_ARGS)
+{
+	return Similar(fcinfo, BytesModel(fcinfo), true);
 }

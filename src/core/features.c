@@ -129,11 +129,14 @@ FmRepBias(const FmModelData *m, const FmRep *r)
 	return r->lin + 0.5 * (FmDot(r->v, r->v, m->k) - r->sq);
 }
 
-/* Raw score of item iidx (-1: unknown item) for a representation. */
+/*
+ * Raw score of item iidx (-1: unknown item) for a representation whose
+ * w0 + bias, as a float, is base: for ranking many items at once.
+ */
 double
-FmRepScore(const FmModelData *m, const FmRep *r, int64_t iidx)
+FmRepScoreFrom(const FmModelData *m, const FmRep *r, float base, int64_t iidx)
 {
-	float		raw = (float) (m->w0 + FmRepBias(m, r));
+	float		raw = base;
 
 	/* summed in the order of FmModelRaw, so known users score identically */
 	if (iidx >= 0)
@@ -142,6 +145,13 @@ FmRepScore(const FmModelData *m, const FmRep *r, int64_t iidx)
 		raw += FmDot(r->v, m->qi + (size_t) iidx * m->k, m->k);
 	}
 	return raw;
+}
+
+/* Raw score of item iidx (-1: unknown item) for a representation. */
+double
+FmRepScore(const FmModelData *m, const FmRep *r, int64_t iidx)
+{
+	return FmRepScoreFrom(m, r, (float) (m->w0 + FmRepBias(m, r)), iidx);
 }
 
 /* LAPACK, from OpenBLAS: Cholesky factorization and solve */

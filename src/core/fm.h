@@ -432,6 +432,7 @@ typedef struct FmModelData
 	uint32_t   *item_count;		/* training rows per item, or NULL */
 	float	   *gram;			/* implicit: k x k items' Gramian, lower */
 	float	   *gramb;			/* implicit: k, sum of b_i q_i */
+	float	   *qnorm;			/* |q_i|, for cosine similarity */
 	size_t		mem_bytes;		/* memory held, for the serving cache */
 } FmModelData;
 
@@ -484,6 +485,8 @@ typedef void (*FmPoolFn) (void *arg, int worker);
 
 extern FmStatus FmPoolCreate(int nthreads, FmPool *out);
 extern void FmPoolRun(FmPool pool, FmPoolFn fn, void *arg);
+extern void FmPoolStart(FmPool pool, FmPoolFn fn, void *arg);
+extern void FmPoolWait(FmPool pool);
 extern void FmPoolFree(FmPool pool);
 
 /* ---------------------------------------------------------------- */
@@ -559,6 +562,8 @@ extern void FmFoldInAdd(FmFoldIn *f, const int64_t *items,
 extern void FmFoldInFinish(FmFoldIn *f);
 extern double FmRepBias(const FmModelData *m, const FmRep *r);
 extern double FmRepScore(const FmModelData *m, const FmRep *r, int64_t iidx);
+extern double FmRepScoreFrom(const FmModelData *m, const FmRep *r, float base,
+							 int64_t iidx);
 extern const char *FmPathName(FmPath path);
 
 /* ---------------------------------------------------------------- */
@@ -587,6 +592,38 @@ extern FmStatus FmTopn(const FmModelData *m, const FmTopnQuery *q,
 					   FmScored *out, int *n_out);
 extern FmStatus FmTopnRep(const FmModelData *m, const FmRep *rep,
 						  const FmTopnQuery *q, FmScored *out, int *n_out);
+
+/* items like an item or a set of items (fm_similar_items) */
+typedef struct FmSimilarQuery
+{
+	const int64_t *items;		/* the query */
+	size_t		n_items;
+	int			n;
+	const int64_t *candidates;	/* NULL: every item */
+	size_t		n_candidates;
+	const int64_t *exclude;		/* more item ids to leave out, or NULL */
+	size_t		n_exclude;
+	bool		include_query;	/* list the query's own items too */
+} FmSimilarQuery;
+
+extern FmStatus FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q,
+							   FmScored *out, int *n_out);
+
+/* lists for many users at once, in blocks (fm_recommend) */
+typedef struct FmBatchData *FmBatch;
+
+extern double FmBatchMemory(const FmModelData *m, const FmTopnQuery *q,
+							int threads);
+extern FmStatus FmBatchCreate(const FmModelData *m, const FmTopnQuery *q,
+							  int threads, FmBatch *out);
+extern size_t FmBatchBlock(const struct FmBatchData *b);
+extern size_t FmBatchCapacity(const struct FmBatchData *b);
+extern FmStatus FmBatchStep(FmBatch b, const int64_t *users, size_t n_users,
+							FmScored *out, int *n_out);
+extern FmStatus FmBatchSubmit(FmBatch b, const int64_t *users, size_t n_users,
+							  FmScored *out, int *n_out);
+extern FmStatus FmBatchCollect(FmBatch b);
+extern void FmBatchFree(FmBatch b);
 
 /* ---------------------------------------------------------------- */
 /* metrics.c */

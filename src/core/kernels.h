@@ -5,9 +5,14 @@
  * Factor rows are float32, contiguous and padded to a multiple of
  * FM_KPAD floats, so these loops vectorize without reassociating a sum
  * (the dot product keeps FM_KPAD partial sums explicitly; no -ffast-math
- * is needed or used).  On x86-64 with GCC, the compiler emits an AVX-512,
- * an AVX2+FMA and a baseline version of each and picks one at load time,
- * so the build stays portable while using the machine it runs on.
+ * is needed or used).  On x86-64 with GCC, the compiler emits an AVX2+FMA
+ * and a baseline version of each and picks one at load time, so the build
+ * stays portable while using the machine it runs on.  There is no AVX-512
+ * version: GCC's code for it contracts and orders some sums differently
+ * (MCMC with attributes trained other parameters on an AVX-512 machine
+ * than on an AVX2 one, from the same data and seed), and the model bytes
+ * must not depend on the CPU; AMD's Zen 4 runs AVX-512 as two 256-bit
+ * halves anyway.
  */
 #ifndef FM_KERNELS_H
 #define FM_KERNELS_H
@@ -17,7 +22,7 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
 	defined(__has_attribute)
 #if __has_attribute(target_clones)
-#define FM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FM_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
 #endif
 #ifndef FM_CLONES

@@ -243,6 +243,31 @@ ImplicitGram(FmModel m)
 	return FM_OK;
 }
 
+/* The norms of the items' composite vectors, for cosine similarity. */
+static FmStatus
+ItemNorms(FmModel m)
+{
+	if ((m->qnorm = malloc(((size_t) m->n_items + 1) * sizeof(float))) == NULL)
+		return FM_ERR_NOMEM;
+	for (uint32_t i = 0; i < m->n_items; i++)
+	{
+		const float *q = m->qi + (size_t) i * m->k;
+
+		m->qnorm[i] = sqrtf(FmDot(q, q, m->k));
+	}
+	m->mem_bytes += (size_t) m->n_items * sizeof(float);
+	return FM_OK;
+}
+
+/* What FmModelIndex derives after the composites: norms and Gramian. */
+static FmStatus
+Derived(FmModel m)
+{
+	FmStatus	st = ItemNorms(m);
+
+	return st != FM_OK ? st : ImplicitGram(m);
+}
+
 /*
  * Builds the id -> index maps, the feature dictionaries and the composite
  * representations once the parameters are in place.
@@ -270,7 +295,7 @@ FmModelIndex(FmModel m)
 	m->qi = m->vi;
 	m->bi = m->wi;
 	if (!FmModelHasFeatures(m))
-		return ImplicitGram(m);
+		return Derived(m);
 	if ((st = BuildDict(&m->udict, &m->ufeat)) != FM_OK ||
 		(st = BuildDict(&m->idict, &m->ifeat)) != FM_OK ||
 		(st = BuildDict(&m->cdict, &m->cfeat)) != FM_OK)
@@ -282,7 +307,7 @@ FmModelIndex(FmModel m)
 		 (st = ComposeSide(m, m->vi, m->wi, m->vif, m->wif, &m->iattr,
 						   m->n_items, &m->qi, &m->bi)) != FM_OK))
 		return st;
-	return ImplicitGram(m);
+	return Derived(m);
 }
 
 /* Frees a model (poisoning its parameters first; see below). */
@@ -328,6 +353,7 @@ FmModelFree(FmModel m)
 	free(m->user_rated);
 	free(m->item_rated);
 	free(m->item_count);
+	free(m->qnorm);
 	free(m->gram);
 	free(m->gramb);
 	free(m->user_ids);			/* the base of the one allocation */

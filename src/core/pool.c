@@ -170,34 +170,51 @@ FmPoolCreate(int nthreads, FmPool *out)
 	return FM_OK;
 }
 
+/*
+ * Starts fn(arg, w) on every worker w but the caller (w >= 1) and returns
+ * at once: the caller may do other work (its own share, or PostgreSQL
+ * work on its own thread) and must then call FmPoolWait before the next
+ * start and before anything fn uses goes away.
+ */
+void
+FmPoolStart(FmPool pool, FmPoolFn fn, void *arg)
+{
+	if (pool->started == 0)
+		return;
+	pool->fn = fn;
+	pool->arg = arg;
+	atomic_store_explicit(&pool->pending, pool->started, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+	pthread_mutex_lock(&pool->lock);
+	pthread_cond_broadcast(&pool->wake);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+/* Waits until the workers of the last FmPoolStart are done. */
+void
+FmPoolWait(FmPool pool)
+{
+	if (pool->started == 0)
+		return;
+	for (int s = 0; s < SPIN_ROUNDS &&
+		 atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; s++)
+		CpuRelax();
+	if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
+	{
+		pthread_mutex_lock(&pool->lock);
+		while (atomic_load(&pool->pending) > 0)
+			pthread_cond_wait(&pool->done, &pool->lock);
+		pthread_mutex_unlock(&pool->lock);
+	}
+}
+
 /* Runs fn(arg, w) for every worker w, the caller being worker 0; waits. */
 void
 FmPoolRun(FmPool pool, FmPoolFn fn, void *arg)
 {
-	if (pool->started > 0)
-	{
-		pool->fn = fn;
-		pool->arg = arg;
-		atomic_store_explicit(&pool->pending, pool->started, memory_order_relaxed);
-		atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
-		pthread_mutex_lock(&pool->lock);
-		pthread_cond_broadcast(&pool->wake);
-		pthread_mutex_unlock(&pool->lock);
-	}
+	FmPoolStart(pool, fn, arg);
 	fn(arg, 0);
-	if (pool->started > 0)
-	{
-		for (int s = 0; s < SPIN_ROUNDS &&
-			 atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; s++)
-			CpuRelax();
-		if (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0)
-		{
-			pthread_mutex_lock(&pool->lock);
-			while (atomic_load(&pool->pending) > 0)
-				pthread_cond_wait(&pool->done, &pool->lock);
-			pthread_mutex_unlock(&pool->lock);
-		}
-	}
+	FmPoolWait(pool);
 }
 
 /* Stops and joins the workers. */
