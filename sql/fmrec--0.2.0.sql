@@ -442,3 +442,291 @@ RETURNS TABLE (item pg_catalog.int8, similarity pg_catalog.float8)
 AS 'MODULE_PATHNAME', 'fmrec_similar_set_bytes'
 LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION @extschema@.fm_similar_items(pg_catalog.bytea, pg_catalog.int8[], pg_catalog.int4, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.bool) IS 'the items most like a set of items, by model bytes';
+
+-- ------------------------------------------------------------------
+-- Model versions
+-- ------------------------------------------------------------------
+
+-- Each write of an fm_models row (a retrain, fm_update, fm_refresh,
+-- fm_rollback) first keeps the row it replaces here, newest
+-- fmrec.keep_versions of them per model.
+CREATE TABLE @extschema@.fm_model_versions (
+    name        pg_catalog.text NOT NULL
+                REFERENCES @extschema@.fm_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    version     pg_catalog.int8 NOT NULL,
+    owner       pg_catalog.regrole NOT NULL,
+    task        pg_catalog.text NOT NULL,
+    solver      pg_catalog.text NOT NULL,
+    hyperparams pg_catalog.jsonb NOT NULL,
+    metrics     pg_catalog.jsonb NOT NULL,
+    n_rows      pg_catalog.int8 NOT NULL,
+    n_users     pg_catalog.int8 NOT NULL,
+    n_items     pg_catalog.int8 NOT NULL,
+    size_bytes  pg_catalog.int8 NOT NULL,
+    created_at  pg_catalog.timestamptz NOT NULL,
+    replaced_at pg_catalog.timestamptz NOT NULL,
+    model       pg_catalog.bytea NOT NULL,
+    PRIMARY KEY (name, version)
+);
+ALTER TABLE @extschema@.fm_model_versions ALTER COLUMN model SET STORAGE EXTERNAL;
+COMMENT ON TABLE @extschema@.fm_model_versions IS 'earlier versions of fmrec models, newest fmrec.keep_versions per model; fm_rollback serves one again';
+COMMENT ON COLUMN @extschema@.fm_model_versions.name IS 'the model''s name';
+COMMENT ON COLUMN @extschema@.fm_model_versions.version IS 'the version it had while it was served';
+COMMENT ON COLUMN @extschema@.fm_model_versions.owner IS 'the model''s owner then';
+COMMENT ON COLUMN @extschema@.fm_model_versions.task IS 'regression, binary or implicit';
+COMMENT ON COLUMN @extschema@.fm_model_versions.solver IS 'the solver it was trained with';
+COMMENT ON COLUMN @extschema@.fm_model_versions.hyperparams IS 'the options it was trained with';
+COMMENT ON COLUMN @extschema@.fm_model_versions.metrics IS 'its training results';
+COMMENT ON COLUMN @extschema@.fm_model_versions.n_rows IS 'rating rows it was trained on';
+COMMENT ON COLUMN @extschema@.fm_model_versions.n_users IS 'users in it';
+COMMENT ON COLUMN @extschema@.fm_model_versions.n_items IS 'items in it';
+COMMENT ON COLUMN @extschema@.fm_model_versions.size_bytes IS 'length of its bytes';
+COMMENT ON COLUMN @extschema@.fm_model_versions.created_at IS 'when it was trained';
+COMMENT ON COLUMN @extschema@.fm_model_versions.replaced_at IS 'when a newer version replaced it';
+COMMENT ON COLUMN @extschema@.fm_model_versions.model IS 'its bytes, exactly as they were served';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_model_versions', '');
+ALTER TABLE @extschema@.fm_model_versions ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON @extschema@.fm_model_versions FROM PUBLIC;
+GRANT SELECT ON @extschema@.fm_model_versions TO PUBLIC;
+CREATE POLICY fm_model_versions_read ON @extschema@.fm_model_versions FOR SELECT
+    USING (pg_catalog.pg_has_role(fm_model_versions.owner::pg_catalog.oid, 'USAGE')
+           OR EXISTS (SELECT 1 FROM @extschema@.fm_model_grants g
+                      WHERE g.model OPERATOR(pg_catalog.=) fm_model_versions.name
+                        AND g.privilege OPERATOR(pg_catalog.=) 'read'
+                        AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true
+                                 ELSE pg_catalog.pg_has_role(g.grantee, 'USAGE') END));
+
+CREATE FUNCTION @extschema@.fm_models_keep_version() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keep pg_catalog.int4 := COALESCE(
+        NULLIF(pg_catalog.current_setting('fmrec.keep_versions', true), '')::pg_catalog.int4, 3);
+BEGIN
+    IF keep OPERATOR(pg_catalog.>) 0 THEN
+        INSERT INTO @extschema@.fm_model_versions
+            (name, version, owner, task, solver, hyperparams, metrics, n_rows, n_users,
+             n_items, size_bytes, created_at, replaced_at, model)
+        VALUES (OLD.name, OLD.version, OLD.owner, OLD.task, OLD.solver, OLD.hyperparams,
+                OLD.metrics, OLD.n_rows, OLD.n_users, OLD.n_items, OLD.size_bytes,
+                OLD.created_at, pg_catalog.now(), OLD.model)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    -- the newest keep stay
+    DELETE FROM @extschema@.fm_model_versions v
+    WHERE v.name OPERATOR(pg_catalog.=) OLD.name
+      AND v.version OPERATOR(pg_catalog.<>) ALL (ARRAY(
+          SELECT w.version FROM @extschema@.fm_model_versions w
+          WHERE w.name OPERATOR(pg_catalog.=) OLD.name
+          ORDER BY w.version DESC LIMIT GREATEST(keep, 0)));
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fm_models_keep_version() IS 'internal: keeps the fm_models row an update replaces in fm_model_versions';
+CREATE TRIGGER fm_models_keep BEFORE UPDATE ON @extschema@.fm_models
+    FOR EACH ROW WHEN (OLD.model IS DISTINCT FROM NEW.model)
+    EXECUTE FUNCTION @extschema@.fm_models_keep_version();
+
+CREATE FUNCTION @extschema@.fm_versions(model pg_catalog.text)
+RETURNS TABLE (version pg_catalog.int8, serving pg_catalog.bool,
+    created_at pg_catalog.timestamptz, replaced_at pg_catalog.timestamptz,
+    solver pg_catalog.text, n_rows pg_catalog.int8, size_bytes pg_catalog.int8,
+    metrics pg_catalog.jsonb)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.version, true, m.created_at, NULL::pg_catalog.timestamptz, m.solver, m.n_rows,
+           m.size_bytes, m.metrics
+    FROM @extschema@.fm_models m WHERE m.name OPERATOR(pg_catalog.=) $1
+    UNION ALL
+    SELECT v.version, false, v.created_at, v.replaced_at, v.solver, v.n_rows, v.size_bytes,
+           v.metrics
+    FROM @extschema@.fm_model_versions v WHERE v.name OPERATOR(pg_catalog.=) $1
+    ORDER BY 1 DESC
+$$;
+COMMENT ON FUNCTION @extschema@.fm_versions(pg_catalog.text) IS 'the versions of a model: the one served and the earlier ones kept';
+
+CREATE FUNCTION @extschema@.fm_rollback(model pg_catalog.text, version pg_catalog.int8 DEFAULT NULL)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'fmrec_rollback'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_rollback(pg_catalog.text, pg_catalog.int8) IS 'serves an earlier version of a model again (default: the one before the current), with its exact bytes; returns its new version number';
+
+CREATE FUNCTION @extschema@.fm_variant(user_id pg_catalog.int8, variants pg_catalog.text[],
+    salt pg_catalog.text DEFAULT '')
+RETURNS pg_catalog.text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT $2[1 OPERATOR(pg_catalog.+) ((pg_catalog.hashtextextended(
+               $3 OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) $1::pg_catalog.text, 0)
+               OPERATOR(pg_catalog.%) pg_catalog.cardinality($2)
+               OPERATOR(pg_catalog.+) pg_catalog.cardinality($2))
+              OPERATOR(pg_catalog.%) pg_catalog.cardinality($2))::pg_catalog.int4]
+$$;
+COMMENT ON FUNCTION @extschema@.fm_variant(pg_catalog.int8, pg_catalog.text[], pg_catalog.text) IS 'A/B testing: the variant (a model name) of a user, by a hash of the user and salt: the same user always gets the same variant';
+
+-- ------------------------------------------------------------------
+-- Continual updates
+-- ------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.fm_update(model pg_catalog.text, ratings pg_catalog.text,
+    replay pg_catalog.text DEFAULT NULL, replay_rows pg_catalog.int8 DEFAULT NULL,
+    options pg_catalog.jsonb DEFAULT NULL,
+    OUT name pg_catalog.text, OUT version pg_catalog.int8, OUT new_rows pg_catalog.int8,
+    OUT replayed_rows pg_catalog.int8, OUT users pg_catalog.int8, OUT items pg_catalog.int8,
+    OUT epochs_run pg_catalog.int4, OUT train_loss pg_catalog.float8,
+    OUT seconds pg_catalog.float8, OUT model_bytes pg_catalog.int8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'fmrec_update'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_update(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.int8, pg_catalog.jsonb) IS 'trains a stored model further on new rows (warm start, sgd), with a replayed sample of older rows, and stores it as its next version';
+
+-- A model attached to a ratings table: a trigger queues the rows inserted
+-- into it, fm_refresh(model) trains them in.
+CREATE TABLE @extschema@.fm_attachments (
+    model         pg_catalog.text PRIMARY KEY
+                  REFERENCES @extschema@.fm_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    source        pg_catalog.regclass NOT NULL,
+    user_column   pg_catalog.text NOT NULL,
+    item_column   pg_catalog.text NOT NULL,
+    rating_column pg_catalog.text,
+    replay_rows   pg_catalog.int8,
+    trigger_name  pg_catalog.text NOT NULL
+);
+COMMENT ON TABLE @extschema@.fm_attachments IS 'models kept current from a ratings table (fm_attach): its inserted rows are queued for fm_refresh';
+COMMENT ON COLUMN @extschema@.fm_attachments.model IS 'the model''s name';
+COMMENT ON COLUMN @extschema@.fm_attachments.source IS 'the ratings table whose inserts are queued';
+COMMENT ON COLUMN @extschema@.fm_attachments.user_column IS 'its user id column';
+COMMENT ON COLUMN @extschema@.fm_attachments.item_column IS 'its item id column';
+COMMENT ON COLUMN @extschema@.fm_attachments.rating_column IS 'its rating or strength column; NULL: each row is one choice (strength 1)';
+COMMENT ON COLUMN @extschema@.fm_attachments.replay_rows IS 'older rows of the table fm_refresh replays with the new ones; NULL: as many as new rows, 0: none';
+COMMENT ON COLUMN @extschema@.fm_attachments.trigger_name IS 'the statement trigger on source that queues the rows';
+
+CREATE TABLE @extschema@.fm_update_queue (
+    id          pg_catalog.int8 GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    model       pg_catalog.text NOT NULL,
+    user_id     pg_catalog.int8 NOT NULL,
+    item_id     pg_catalog.int8 NOT NULL,
+    rating      pg_catalog.float8 NOT NULL,
+    queued_at   pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX fm_update_queue_model ON @extschema@.fm_update_queue (model, id);
+COMMENT ON TABLE @extschema@.fm_update_queue IS 'rows inserted into attached tables, waiting for fm_refresh; no foreign key, so an insert never waits for a model being written';
+COMMENT ON COLUMN @extschema@.fm_update_queue.id IS 'arrival order';
+COMMENT ON COLUMN @extschema@.fm_update_queue.model IS 'the model they are for';
+COMMENT ON COLUMN @extschema@.fm_update_queue.user_id IS 'the row''s user';
+COMMENT ON COLUMN @extschema@.fm_update_queue.item_id IS 'the row''s item';
+COMMENT ON COLUMN @extschema@.fm_update_queue.rating IS 'its rating or strength';
+COMMENT ON COLUMN @extschema@.fm_update_queue.queued_at IS 'when it was inserted';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_attachments', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_update_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_update_queue_id_seq', '');
+
+-- Owners' members see, queue and remove the rows of their models only.
+ALTER TABLE @extschema@.fm_attachments ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.fm_update_queue ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON @extschema@.fm_attachments FROM PUBLIC;
+REVOKE ALL ON @extschema@.fm_update_queue FROM PUBLIC;
+GRANT SELECT, INSERT, DELETE ON @extschema@.fm_attachments TO PUBLIC;
+GRANT SELECT, DELETE ON @extschema@.fm_update_queue TO PUBLIC;
+CREATE POLICY fm_attachments_owner ON @extschema@.fm_attachments
+    USING (EXISTS (SELECT 1 FROM @extschema@.fm_models m
+                   WHERE m.name OPERATOR(pg_catalog.=) fm_attachments.model
+                     AND pg_catalog.pg_has_role(m.owner::pg_catalog.oid, 'USAGE')));
+CREATE POLICY fm_update_queue_owner ON @extschema@.fm_update_queue
+    USING (EXISTS (SELECT 1 FROM @extschema@.fm_models m
+                   WHERE m.name OPERATOR(pg_catalog.=) fm_update_queue.model
+                     AND pg_catalog.pg_has_role(m.owner::pg_catalog.oid, 'USAGE')));
+
+-- The statement trigger of an attached table: one INSERT ... SELECT from
+-- the transition table, run as the extension's owner (the inserting role
+-- needs no privilege on the queue).
+CREATE FUNCTION @extschema@.fm_enqueue() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+BEGIN
+    SELECT * INTO a FROM @extschema@.fm_attachments t
+    WHERE t.model OPERATOR(pg_catalog.=) TG_ARGV[0] AND t.source OPERATOR(pg_catalog.=) TG_RELID;
+    IF NOT FOUND THEN
+        RETURN NULL;            -- detached, or the model dropped: queue nothing
+    END IF;
+    EXECUTE pg_catalog.format(
+        'INSERT INTO @extschema@.fm_update_queue (model, user_id, item_id, rating) '
+        'SELECT $1, %I, %I, %s FROM fmrec_new', a.user_column, a.item_column,
+        CASE WHEN a.rating_column IS NULL THEN '1'
+             ELSE pg_catalog.quote_ident(a.rating_column) END)
+    USING a.model;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fm_enqueue() IS 'internal: queues the rows inserted into a table attached with fm_attach';
+
+CREATE FUNCTION @extschema@.fm_attach(model pg_catalog.text, source pg_catalog.regclass,
+    user_column pg_catalog.text DEFAULT 'user_id', item_column pg_catalog.text DEFAULT 'item_id',
+    rating_column pg_catalog.text DEFAULT 'rating', replay_rows pg_catalog.int8 DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tg pg_catalog.text := 'fmrec_queue_' OPERATOR(pg_catalog.||)
+        pg_catalog.left(pg_catalog.md5($1), 16);
+    c pg_catalog.text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.fm_models m WHERE m.name OPERATOR(pg_catalog.=) $1
+                   AND pg_catalog.pg_has_role(m.owner::pg_catalog.oid, 'USAGE')) THEN
+        RAISE EXCEPTION USING ERRCODE = '42501',
+            MESSAGE = pg_catalog.format('must be owner of model "%s"', $1),
+            HINT = 'Train the model first; only members of its owner may attach it.';
+    END IF;
+    FOREACH c IN ARRAY ARRAY[user_column, item_column, rating_column] LOOP
+        IF c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid OPERATOR(pg_catalog.=) $2 AND a.attname OPERATOR(pg_catalog.=) c
+                  AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION USING ERRCODE = '42703',
+                MESSAGE = pg_catalog.format('column "%s" of %s does not exist', c, $2);
+        END IF;
+    END LOOP;
+    INSERT INTO @extschema@.fm_attachments
+        VALUES ($1, $2, user_column, item_column, rating_column, replay_rows, tg);
+    EXECUTE pg_catalog.format(
+        'CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS fmrec_new '
+        'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fm_enqueue(%L)', tg, $2, $1);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fm_attach(pg_catalog.text, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.int8) IS 'keeps a model current from a ratings table: rows inserted into it are queued for fm_refresh';
+
+CREATE FUNCTION @extschema@.fm_detach(model pg_catalog.text)
+RETURNS pg_catalog.bool
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+BEGIN
+    DELETE FROM @extschema@.fm_attachments t WHERE t.model OPERATOR(pg_catalog.=) $1
+    RETURNING * INTO a;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', a.trigger_name, a.source);
+    DELETE FROM @extschema@.fm_update_queue q WHERE q.model OPERATOR(pg_catalog.=) $1;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fm_detach(pg_catalog.text) IS 'stops queueing a table''s rows for a model and forgets the rows queued';
+
+CREATE FUNCTION @extschema@.fm_refresh(model pg_catalog.text, options pg_catalog.jsonb DEFAULT NULL,
+    OUT name pg_catalog.text, OUT version pg_catalog.int8, OUT new_rows pg_catalog.int8,
+    OUT replayed_rows pg_catalog.int8, OUT users pg_catalog.int8, OUT items pg_catalog.int8,
+    OUT epochs_run pg_catalog.int4, OUT train_loss pg_catalog.float8,
+    OUT seconds pg_catalog.float8, OUT model_bytes pg_catalog.int8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'fmrec_refresh'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_refresh(pg_catalog.text, pg_catalog.jsonb) IS 'trains the rows queued for an attached model into it (fm_update) and removes them from the queue; for any scheduler, such as pg_cron';

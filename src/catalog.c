@@ -51,6 +51,8 @@ static SPIPlanPtr owner_plan = NULL;
 static SPIPlanPtr grant_plan = NULL;
 static SPIPlanPtr revoke_plan = NULL;
 static SPIPlanPtr granted_plan = NULL;
+static SPIPlanPtr rollback_plan = NULL;
+static SPIPlanPtr forget_plan = NULL;
 
 /*
  * What this backend knows of the catalog: fm_models' oid, and whether it
@@ -68,7 +70,8 @@ static void
 ForgetPlans(void)
 {
 	SPIPlanPtr *plans[] = {&version_plan, &bytes_plan, &store_plan, &drop_plan,
-	&owner_plan, &grant_plan, &revoke_plan, &granted_plan};
+	&owner_plan, &grant_plan, &revoke_plan, &granted_plan, &rollback_plan,
+	&forget_plan};
 
 	for (int j = 0; j < (int) lengthof(plans); j++)
 		if (*plans[j] != NULL)
@@ -160,8 +163,8 @@ NeedsUpdate(const char *what)
 
 /*
  * Prepares a catalog statement once per backend (Catalog() has run): in
- * sql, {models} stands for fm_models and {grants} for fm_model_grants,
- * both schema-qualified.
+ * sql, {models} stands for fm_models, {grants} for fm_model_grants and
+ * {versions} for fm_model_versions, all schema-qualified.
  */
 static SPIPlanPtr
 Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
@@ -185,6 +188,11 @@ Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 				appendStringInfoString(&buf, quote_qualified_identifier(schema, "fm_model_grants"));
 				c += 7;
 			}
+			else if (strncmp(c, "{versions}", 10) == 0)
+			{
+				appendStringInfoString(&buf, quote_qualified_identifier(schema, "fm_model_versions"));
+				c += 9;
+			}
 			else
 				appendStringInfoChar(&buf, *c);
 		}
@@ -202,7 +210,19 @@ Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
  * returns SPI_execute_plan's code.  The caller has connected SPI.
  */
 static int
+ExecAsOwnerNulls(Oid owner, SPIPlanPtr plan, Datum *values, const char *nulls,
+				 bool read_only, long count);
+
+static int
 ExecAsOwner(Oid owner, SPIPlanPtr plan, Datum *values, bool read_only, long count)
+{
+	return ExecAsOwnerNulls(owner, plan, values, NULL, read_only, count);
+}
+
+/* ExecAsOwner with nulls as SPI_execute_plan takes them */
+static int
+ExecAsOwnerNulls(Oid owner, SPIPlanPtr plan, Datum *values, const char *nulls,
+				 bool read_only, long count)
 {
 	Oid			save_user;
 	int			save_sec;
@@ -214,7 +234,7 @@ ExecAsOwner(Oid owner, SPIPlanPtr plan, Datum *values, bool read_only, long coun
 						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, values, NULL, read_only, count);
+		rc = SPI_execute_plan(plan, values, nulls, read_only, count);
 	}
 	PG_FINALLY();
 	{
@@ -452,6 +472,26 @@ OwnsModel(const char *name)
 	return CallerOwns(model_owner) ? 1 : 0;
 }
 
+/*
+ * Locks the row of a model the caller owns, for a writer that reads the
+ * model first (fm_update, fm_refresh), and returns its version: a
+ * concurrent writer waits for this transaction.
+ */
+int64
+FmrecLockOwnedModel(const char *name)
+{
+	int64		version;
+	Oid			model_owner;
+
+	if (!ModelRow(&owner_plan, name, true, &version, &model_owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	if (!CallerOwns(model_owner))
+		NotOwner(name);
+	return version;
+}
+
 PG_FUNCTION_INFO_V1(fmrec_drop);
 
 /*
@@ -589,4 +629,83 @@ fmrec_revoke(PG_FUNCTION_ARGS)
 								  "AND grantee OPERATOR(pg_catalog.=) $2 "
 								  "AND privilege OPERATOR(pg_catalog.=) $3",
 								  SPI_OK_DELETE) > 0);
+}
+
+PG_FUNCTION_INFO_V1(fmrec_rollback);
+
+/*
+ * fm_rollback(model text, version bigint DEFAULT NULL) RETURNS bigint
+ *
+ * Serves a kept version of a model again: its row of fm_model_versions
+ * (the newest when version is NULL) becomes the model's row, bytes and
+ * all, under a new version number (so every backend's cache reloads it);
+ * the row it replaces is kept in turn, so a rollback can be rolled back.
+ */
+Datum
+fmrec_rollback(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+	char		nulls[2] = {' ', ' '};
+	int64		restored = 0;
+	int64		version = 0;
+	bool		found;
+	bool		isnull;
+	Oid			owner;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	CheckOwner(name);			/* locks the row */
+	if (!catalog_has_owner)
+		NeedsUpdate("fm_rollback");
+	owner = Catalog();
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	if (PG_ARGISNULL(1))
+		nulls[1] = 'n';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	Prepare(&rollback_plan,
+			"WITH h AS (SELECT * FROM {versions} v WHERE v.name OPERATOR(pg_catalog.=) $1 "
+			"AND ($2 IS NULL OR v.version OPERATOR(pg_catalog.=) $2) "
+			"ORDER BY v.version DESC LIMIT 1) "
+			"UPDATE {models} m SET task = h.task, solver = h.solver, "
+			"hyperparams = h.hyperparams, metrics = h.metrics OPERATOR(pg_catalog.||) "
+			"pg_catalog.jsonb_build_object('restored_from', h.version), "
+			"n_rows = h.n_rows, n_users = h.n_users, n_items = h.n_items, "
+			"size_bytes = h.size_bytes, created_at = h.created_at, model = h.model "
+			"FROM h WHERE m.name OPERATOR(pg_catalog.=) $1 RETURNING m.version, h.version",
+			2, types);
+	if (ExecAsOwnerNulls(owner, rollback_plan, values, nulls, false, 1) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not roll back model \"%s\"", name);
+	found = SPI_processed == 1;
+	if (found)
+	{
+		version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+		restored = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &isnull));
+		/* the restored row is the model's now, not an earlier version */
+		values[1] = Int64GetDatum(restored);
+		Prepare(&forget_plan,
+				"DELETE FROM {versions} WHERE name OPERATOR(pg_catalog.=) $1 "
+				"AND version OPERATOR(pg_catalog.=) $2", 2, types);
+		if (ExecAsOwner(owner, forget_plan, values, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not roll back model \"%s\"", name);
+	}
+	SPI_finish();
+	if (!found)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 PG_ARGISNULL(1) ?
+				 errmsg("model \"%s\" has no earlier version", name) :
+				 errmsg("model \"%s\" has no version " INT64_FORMAT, name,
+						PG_GETARG_INT64(1)),
+				 errhint("fm_versions('%s') lists the versions kept; fmrec.keep_versions says how many are.",
+						 name)));
+	PG_RETURN_INT64(version);
 }

@@ -20,6 +20,7 @@ PG_MODULE_MAGIC;
 
 char	   *fmrec_model = NULL;
 int			fmrec_threads = 1;
+int			fmrec_keep_versions = 3;
 int			fmrec_cache_size_kb = 256 * 1024;
 int			fmrec_max_model_size_kb = FMREC_MAX_MODEL_KB;
 int			fmrec_max_training_memory_kb = FMREC_DEFAULT_TRAINING_KB;
@@ -44,6 +45,15 @@ _PG_init(void)
 							"it is capped at the number of CPUs.",
 							&fmrec_threads,
 							1, 1, FM_MAX_THREADS,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("fmrec.keep_versions",
+							"Earlier versions of each model kept in fm_model_versions.",
+							"Each write of a model keeps the version it replaces; "
+							"the oldest beyond this many are deleted, 0 keeps none.",
+							&fmrec_keep_versions,
+							3, 0, 1000,
 							PGC_USERSET,
 							0,
 							NULL, NULL, NULL);

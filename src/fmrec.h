@@ -25,6 +25,7 @@
 /* settings */
 extern char *fmrec_model;
 extern int	fmrec_threads;
+extern int	fmrec_keep_versions;
 extern int	fmrec_cache_size_kb;
 extern int	fmrec_max_model_size_kb;
 extern int	fmrec_max_training_memory_kb;
@@ -57,6 +58,8 @@ extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,
 								 FmrecOptionsData *opts);
 extern void FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts);
 extern void FmrecOptionsFinish(FmrecOptionsData *opts);
+extern void FmrecOptionsForUpdate(const FmParamsData *model, Jsonb *jb,
+								  FmrecOptionsData *opts);
 extern bool FmrecOptionGiven(const FmrecOptionsData *opts, const char *name);
 extern char *FmrecParamsJson(const FmParamsData *p, bool with_threads);
 /* wall-clock seconds of a training run's phases; negative when unknown */
@@ -91,6 +94,7 @@ extern int64 FmrecStoreModel(const char *name, const FmModelData *m,
 							 const bytea *bytes, const FmrecTimingData *timing);
 extern bool FmrecModelVersion(const char *name, int64 *version);
 extern bytea *FmrecModelBytes(const char *name, int64 version);
+extern int64 FmrecLockOwnedModel(const char *name);
 
 /* cache.c */
 extern FmModel FmrecModelByName(FunctionCallInfo fcinfo, const char *name,
@@ -106,5 +110,15 @@ extern bytea *FmrecEncodeModel(const FmModelData *m);
 extern FmModel FmrecTrainDataset(const FmDatasetData *ds,
 								 const FmrecOptionsData *opts,
 								 double *seconds);
+#define FMREC_UPDATE_COLUMNS 10
+/* fm_update's default epochs (README: Continual updates) */
+#define FMREC_UPDATE_EPOCHS 3
+#define FMREC_UPDATE_EPOCHS_BPR 5
+extern void FmrecUpdateModel(const char *name, const char *source,
+							 const char *replay, int64 replay_rows,
+							 Jsonb *options, Datum *values, bool *nulls);
+extern FmModel FmrecTrainDatasetFrom(const FmDatasetData *ds,
+									 const FmrecOptionsData *opts,
+									 const FmModelData *warm, double *seconds);
 
 #endif							/* FMREC_H */

@@ -449,6 +449,107 @@ FmrecOptionsFromJsonb(Jsonb *jb, FmrecOptionsData *opts)
 	FmrecOptionsFinish(opts);
 }
 
+/* the bytes an option of kind takes in FmParamsData */
+static size_t
+KindSize(FmOptKind kind)
+{
+	switch (kind)
+	{
+		case FM_OPT_TASK:
+			return sizeof(FmTask);
+		case FM_OPT_SOLVER:
+			return sizeof(FmSolver);
+		case FM_OPT_INT:
+			return sizeof(int);
+		case FM_OPT_INT64:
+			return sizeof(uint64_t);
+		case FM_OPT_REAL:
+			return sizeof(double);
+		case FM_OPT_BOOL:
+			return sizeof(bool);
+	}
+	return 0;
+}
+
+/*
+ * The options of fm_update: the model's own hyperparameters (for a model
+ * not trained with SGD, SGD's defaults for its step size and
+ * regularization, with the model's task, factors and other settings), on
+ * the SGD solver, with what jb gives on top.  The task and the factors
+ * are the model's and cannot change; attributes cannot be given.
+ */
+void
+FmrecOptionsForUpdate(const FmParamsData *model, Jsonb *jb, FmrecOptionsData *opts)
+{
+	FmrecOptionsData given;
+	size_t		n;
+	const FmOptionDef *defs = FmOptionDefs(&n);
+
+	Init(&given);
+	if (jb != NULL)
+		ApplyOptionsJsonb(&given, jb);
+	if (given.user_features || given.item_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fm_update does not take attributes"),
+				 errhint("Retrain with fm_train to change a model's attributes.")));
+	Init(opts);
+	if (model->solver == FM_SOLVER_SGD)
+		opts->params = *model;
+	else
+	{
+		FmParamsData *p = &opts->params;
+
+		FmParamsSolverDefaults(p, FM_SOLVER_SGD, 0);
+		p->task = model->task;
+		p->factors = model->factors;
+		p->threshold = model->threshold;
+		p->seed = model->seed;
+		p->store_seen = model->store_seen;
+		p->validation = model->validation;
+		p->patience = model->patience;
+	}
+	opts->params.solver = FM_SOLVER_SGD;
+	opts->params.threads = -1;
+	/*
+	 * A few passes: the new rows are few and more passes overfit them
+	 * (measured, README: Continual updates); BPR's sampled negatives
+	 * take a couple more.
+	 */
+	opts->params.epochs = model->task == FM_TASK_IMPLICIT ?
+		FMREC_UPDATE_EPOCHS_BPR : FMREC_UPDATE_EPOCHS;
+	for (size_t j = 0; j < n; j++)
+	{
+		if (!(given.given & ((uint64) 1 << j)))
+			continue;
+		if (defs[j].offset == offsetof(FmParamsData, task) ||
+			defs[j].offset == offsetof(FmParamsData, factors) ||
+			defs[j].offset == offsetof(FmParamsData, solver))
+		{
+			if (memcmp((char *) &given.params + defs[j].offset,
+					   (const char *) model + defs[j].offset,
+					   KindSize(defs[j].kind)) != 0 &&
+				defs[j].offset != offsetof(FmParamsData, solver))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("fm_update cannot change a model's %s", defs[j].name),
+						 errhint("Train a new model with fm_train.")));
+			if (defs[j].offset == offsetof(FmParamsData, solver) &&
+				given.params.solver != FM_SOLVER_SGD)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("fm_update trains with the sgd solver only")));
+			continue;
+		}
+		memcpy((char *) &opts->params + defs[j].offset,
+			   (char *) &given.params + defs[j].offset, KindSize(defs[j].kind));
+	}
+	opts->quiet = given.quiet;
+	/* every value is decided: no solver default may replace one */
+	opts->set = ~0u;
+	FmrecOptionsFinish(opts);
+}
+
 /* Resolves the thread count and validates everything before any work. */
 void
 FmrecOptionsFinish(FmrecOptionsData *opts)

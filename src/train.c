@@ -14,8 +14,11 @@
 #include <math.h>
 #include <time.h>
 
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -52,6 +55,15 @@ static void
 FreeModel(void *arg)
 {
 	FmModelFree((FmModel) arg);
+}
+
+static int
+SizeCompare(const void *a, const void *b)
+{
+	size_t		x = *(const size_t *) a;
+	size_t		y = *(const size_t *) b;
+
+	return (x > y) - (x < y);
 }
 
 /*
@@ -99,6 +111,14 @@ FmModel
 FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 				  double *seconds)
 {
+	return FmrecTrainDatasetFrom(ds, opts, NULL, seconds);
+}
+
+/* FmrecTrainDataset, warm-started from a model when warm is not NULL. */
+FmModel
+FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
+					  const FmModelData *warm, double *seconds)
+{
 	FmTrainer	t;
 	FmModel		m;
 	FmStatus	st;
@@ -119,7 +139,7 @@ FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 						   opts->params.factors, FmSolverName(opts->params.solver),
 						   FmrecMemoryLimit()),
 				 errhint("Use fewer factors or fewer rows, or have a superuser raise fmrec.max_training_memory.")));
-	st = FmTrainerCreate(ds, &opts->params, &t, err, sizeof(err));
+	st = FmTrainerCreateFrom(ds, &opts->params, warm, &t, err, sizeof(err));
 	FmrecReport(st, err);
 	FmrecRegisterFree(CurrentMemoryContext, FreeTrainer, t);
 	for (;;)
@@ -291,4 +311,290 @@ fmrec_train(PG_FUNCTION_ARGS)
 	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
 	MemoryContextDelete(cxt);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tuple));
+}
+
+/*
+ * Picks count of the rows of r, seeded, into dst (reservoir sampling in
+ * one pass; the rows keep their order).
+ */
+static void
+SampleRows(const FmRatingsData *r, uint64 count, uint64 seed, FmRatings dst)
+{
+	size_t	   *pick;
+	size_t		n = (size_t) Min(count, (uint64) r->n);
+	uint64		x = seed ^ UINT64CONST(0x9E3779B97F4A7C15);
+
+	if (n == 0)
+		return;
+	pick = palloc_extended(n * sizeof(size_t), MCXT_ALLOC_HUGE);
+	for (size_t j = 0; j < r->n; j++)
+	{
+		uint64		z;
+
+		if (j < n)
+		{
+			pick[j] = j;
+			continue;
+		}
+		/* splitmix64: a uniform draw in [0, j] */
+		z = (x += UINT64CONST(0x9E3779B97F4A7C15));
+		z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
+		z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
+		z ^= z >> 31;
+		z %= (uint64) j + 1;
+		if (z < n)
+			pick[z] = j;
+		if ((j & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	qsort(pick, n, sizeof(size_t), SizeCompare);
+	for (size_t j = 0; j < n; j++)
+		FmrecAddRating(dst, r->user[pick[j]], r->item[pick[j]], r->rating[pick[j]],
+					   r->weight ? r->weight[pick[j]] : 1.0, j + 1);
+	pfree(pick);
+}
+
+/*
+ * The body of fm_update and fm_refresh: trains the model name, warm, on
+ * the rows of source plus a replay sample of replay_rows rows of replay
+ * (NULL: none), and stores the result as the model's next version.  The
+ * model's row is locked first, so concurrent updates of one model take
+ * turns.  Fills the result record's values (FmrecUpdateColumns of them).
+ */
+void
+FmrecUpdateModel(const char *name, const char *source, const char *replay,
+				 int64 replay_rows, Jsonb *options, Datum *values, bool *nulls)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	int64		version;
+	bytea	   *raw;
+	FmModel		prev;
+	FmrecOptionsData opts;
+	FmRatings	ratings;
+	FmDataset	ds;
+	FmModel		upd;
+	FmModel		m;
+	uint32_t   *new_counts;
+	size_t		n_new;
+	size_t		n_replay = 0;
+	bytea	   *bytes;
+	double		t0 = Seconds();
+	FmrecTimingData timing;
+	FmStatus	st;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec update",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	version = FmrecLockOwnedModel(name);
+	raw = FmrecModelBytes(name, version);
+	if (raw == NULL)
+		elog(ERROR, "model \"%s\" has no bytes", name);
+	prev = FmrecDecode(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+	FmrecRegisterFree(cxt, FreeModel, prev);
+	if (FmModelHasFeatures(prev))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fm_update takes models of user and item ids only"),
+				 errdetail("Model \"%s\" has attributes or context.", name),
+				 errhint("Retrain it with fm_train.")));
+	if (prev->task == FM_TASK_IMPLICIT && prev->params.solver != FM_SOLVER_SGD)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fm_update cannot update an implicit model trained with %s",
+						FmSolverName(prev->params.solver)),
+				 errdetail("Its scores are implicit ALS's; updates train with sgd (BPR for choices)."),
+				 errhint("Retrain it with fm_train, or train it with solver => 'sgd' to update it.")));
+	FmrecOptionsForUpdate(&prev->params, options, &opts);
+
+	ratings = FmrecNewRatings(cxt);
+	FmrecLoadRatings(source, ratings, prev->task == FM_TASK_IMPLICIT);
+	n_new = ratings->n;
+	if (replay != NULL && replay_rows != 0)
+	{
+		FmRatings	all = FmrecNewRatings(cxt);
+
+		FmrecLoadRatings(replay, all, prev->task == FM_TASK_IMPLICIT);
+		SampleRows(all, replay_rows < 0 ? (uint64) n_new : (uint64) replay_rows,
+				   opts.params.seed, ratings);
+		n_replay = ratings->n - n_new;
+		FmRatingsFree(all);
+	}
+	timing.load = Seconds() - t0;
+	ds = FmrecBuildDataset(ratings, NULL, NULL);
+	upd = FmrecTrainDatasetFrom(ds, &opts, prev, &timing.train);
+	/* the new rows per item of upd, for the popularity counts */
+	new_counts = palloc0(((size_t) upd->n_items + 1) * sizeof(uint32_t));
+	for (size_t j = 0; j < n_new; j++)
+	{
+		int64		i = FmModelItemIndex(upd, ratings->item[j]);
+
+		if (i >= 0 && new_counts[i] < PG_UINT32_MAX)
+			new_counts[i]++;
+	}
+	st = FmModelMergeUpdate(prev, upd, new_counts, n_new, &m);
+	FmrecReport(st, "out of memory merging the update into the model");
+	FmrecRegisterFree(cxt, FreeModel, m);
+	bytes = FmrecEncodeModel(m);
+	timing.total = Seconds() - t0;
+	version = FmrecStoreModel(name, m, bytes, &timing);
+	MemoryContextSwitchTo(old);
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = Int64GetDatum(version);
+	values[2] = Int64GetDatum((int64) n_new);
+	values[3] = Int64GetDatum((int64) n_replay);
+	values[4] = Int64GetDatum((int64) m->n_users);
+	values[5] = Int64GetDatum((int64) m->n_items);
+	values[6] = Int32GetDatum((int32) m->info.epochs_run);
+	values[7] = Float8GetDatum(m->info.train_loss);
+	values[8] = Float8GetDatum(timing.total);
+	values[9] = Int64GetDatum((int64) VARSIZE(bytes) - VARHDRSZ);
+	for (int c = 0; c < FMREC_UPDATE_COLUMNS; c++)
+		nulls[c] = false;
+	MemoryContextDelete(cxt);
+}
+
+PG_FUNCTION_INFO_V1(fmrec_update);
+
+/*
+ * fm_update(model text, ratings text, replay text, replay_rows bigint,
+ *			 options jsonb) RETURNS record
+ */
+Datum
+fmrec_update(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[FMREC_UPDATE_COLUMNS];
+	bool		nulls[FMREC_UPDATE_COLUMNS];
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "model name" : "ratings source")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	FmrecUpdateModel(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					 text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+					 PG_ARGISNULL(3) ? -1 : PG_GETARG_INT64(3),
+					 PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4),
+					 values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
+}
+
+/* A one-value query run as the caller; NULL when it returns no value. */
+static char *
+QueryValue(const char *sql, int nargs, Oid *types, Datum *args)
+{
+	char	   *result = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(sql, nargs, types, args, NULL, false, 1) < 0)
+		elog(ERROR, "could not run \"%s\"", sql);
+	if (SPI_processed == 1)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+		if (v != NULL)
+			result = MemoryContextStrdup(caller, v);
+	}
+	SPI_finish();
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_refresh);
+
+/*
+ * fm_refresh(model text, options jsonb) RETURNS record
+ *
+ * Trains the rows queued for an attached model (fm_attach) into it with
+ * fm_update, replaying a sample of its table, and deletes them from the
+ * queue, in the caller's transaction: a failed refresh leaves the rows
+ * queued and the model as it was.  The model's row is locked before the
+ * queue is read, so two refreshes of one model never train one row twice.
+ * With nothing queued nothing is trained: version is the current one and
+ * new_rows 0.
+ */
+Datum
+fmrec_refresh(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[FMREC_UPDATE_COLUMNS];
+	bool		nulls[FMREC_UPDATE_COLUMNS];
+	char	   *name;
+	char	   *schema;
+	char	   *queue;
+	char	   *attachments;
+	char	   *source;
+	char	   *replay_rows;
+	char	   *last;
+	int64		version;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		args[2];
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("model name must not be null")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	version = FmrecLockOwnedModel(name);
+	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	queue = quote_qualified_identifier(schema, "fm_update_queue");
+	attachments = quote_qualified_identifier(schema, "fm_attachments");
+	args[0] = PG_GETARG_DATUM(0);
+	/* the replay: the attached table's columns, as fm_enqueue reads them */
+	source = QueryValue(psprintf("SELECT pg_catalog.format('SELECT %%I, %%I, %%s FROM %%s', "
+								 "user_column, item_column, CASE WHEN rating_column IS NULL "
+								 "THEN '1' ELSE pg_catalog.quote_ident(rating_column) END, source) "
+								 "FROM %s WHERE model OPERATOR(pg_catalog.=) $1", attachments),
+						1, types, args);
+	if (source == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("model \"%s\" is not attached to a table", name),
+				 errhint("Attach it with fm_attach('%s', 'ratings_table'), or update it with fm_update.",
+						 name)));
+	replay_rows = QueryValue(psprintf("SELECT replay_rows FROM %s "
+									  "WHERE model OPERATOR(pg_catalog.=) $1", attachments),
+							 1, types, args);
+	last = QueryValue(psprintf("SELECT pg_catalog.max(id) FROM %s "
+							   "WHERE model OPERATOR(pg_catalog.=) $1", queue),
+					  1, types, args);
+	if (last == NULL)
+	{
+		for (int c = 0; c < FMREC_UPDATE_COLUMNS; c++)
+			nulls[c] = true;
+		values[0] = CStringGetTextDatum(name);
+		values[1] = Int64GetDatum(version);
+		values[2] = Int64GetDatum(0);
+		nulls[0] = nulls[1] = nulls[2] = false;
+	}
+	else
+	{
+		char	   *rows = psprintf("SELECT user_id, item_id, rating FROM %s "
+									"WHERE model OPERATOR(pg_catalog.=) %s "
+									"AND id OPERATOR(pg_catalog.<=) %s",
+									queue, quote_literal_cstr(name), last);
+
+		FmrecUpdateModel(name, rows, source,
+						 replay_rows ? pg_strtoint64(replay_rows) : -1,
+						 PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+						 values, nulls);
+		args[1] = Int64GetDatum(pg_strtoint64(last));
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args(psprintf("DELETE FROM %s WHERE model OPERATOR(pg_catalog.=) $1 "
+										   "AND id OPERATOR(pg_catalog.<=) $2", queue),
+								  2, types, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "could not empty the queue of model \"%s\"", name);
+		SPI_finish();
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
 }

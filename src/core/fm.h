@@ -451,6 +451,9 @@ extern int64_t FmModelItemIndex(const FmModelData *m, int64_t item);
 extern double FmModelRaw(const FmModelData *m, int64_t uidx, int64_t iidx);
 extern double FmModelOutput(const FmModelData *m, double raw);
 extern double FmModelPredict(const FmModelData *m, int64_t user, int64_t item);
+extern FmStatus FmModelMergeUpdate(const FmModelData *old, const FmModelData *upd,
+								   const uint32_t *new_counts, uint64_t new_rows,
+								   FmModel *out);
 
 /* ---------------------------------------------------------------- */
 /* trainer.c: a training, stepped by the caller between interrupt checks */
@@ -469,6 +472,9 @@ typedef struct FmEpochStats
 
 extern FmStatus FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 								FmTrainer *out, char *err, size_t errlen);
+extern FmStatus FmTrainerCreateFrom(const FmDatasetData *ds, const FmParamsData *p,
+									const FmModelData *warm, FmTrainer *out,
+									char *err, size_t errlen);
 extern FmStatus FmTrainerStep(FmTrainer t, char *err, size_t errlen);
 extern const FmEpochStats *FmTrainerEpoch(FmTrainer t);
 extern FmStatus FmTrainerFinish(FmTrainer t, FmModel *out);

@@ -20,6 +20,8 @@
 #include "kernels.h"
 
 #define ALIGN64(x) (((x) + 63) & ~(size_t) 63)
+#define Min(a, b) ((a) < (b) ? (a) : (b))
+#define Max(a, b) ((a) > (b) ? (a) : (b))
 
 /*
  * Allocates a model's ids, weights, factors and seen lists in one block;
@@ -411,4 +413,166 @@ FmModelPredict(const FmModelData *m, int64_t user, int64_t item)
 {
 	return FmModelOutput(m, FmModelRaw(m, FmModelUserIndex(m, user),
 									   FmModelItemIndex(m, item)));
+}
+
+/*
+ * The model after an update (fm_update): upd was trained, warm-started
+ * from old, on new rows and perhaps a replay of older ones; the result
+ * knows every id of either, with upd's parameters where upd has the id
+ * and old's elsewhere, the seen lists' union, and the training rows per
+ * item: old's plus new_counts (the new rows per item of upd; replayed
+ * rows are old's already, so upd's own counts are not used).  Ids only: a model
+ * with attributes or context is not merged.  upd's hyperparameters and
+ * training results are the merged model's, with rows = old's + new.
+ */
+FmStatus
+FmModelMergeUpdate(const FmModelData *old, const FmModelData *upd,
+				   const uint32_t *new_counts, uint64_t new_rows, FmModel *out)
+{
+	size_t		k = (size_t) old->k;
+	uint32_t	nu = 0;
+	uint32_t	ni = 0;
+	uint64_t	n_seen = 0;
+	int64_t    *uids;
+	int64_t    *iids;
+	uint32_t   *imap_old;
+	uint32_t   *imap_upd;
+	uint32_t   *buf;
+	FmModel		m = NULL;
+	FmStatus	st = FM_ERR_NOMEM;
+
+	*out = NULL;
+	if (FmModelHasFeatures(old) || FmModelHasFeatures(upd) || old->k != upd->k ||
+		old->task != upd->task)
+		return FM_ERR_PARAM;
+	uids = malloc(((size_t) old->n_users + upd->n_users + 1) * sizeof(int64_t));
+	iids = malloc(((size_t) old->n_items + upd->n_items + 1) * sizeof(int64_t));
+	imap_old = malloc(((size_t) old->n_items + 1) * sizeof(uint32_t));
+	imap_upd = malloc(((size_t) upd->n_items + 1) * sizeof(uint32_t));
+	buf = malloc(((size_t) old->n_items + upd->n_items + 1) * sizeof(uint32_t));
+	if (!uids || !iids || !imap_old || !imap_upd || !buf)
+		goto done;
+	/* the ids of either, ascending; where each side's items went */
+	for (uint32_t a = 0, b = 0; a < old->n_users || b < upd->n_users;)
+	{
+		if (b >= upd->n_users || (a < old->n_users && old->user_ids[a] < upd->user_ids[b]))
+			uids[nu++] = old->user_ids[a++];
+		else if (a >= old->n_users || upd->user_ids[b] < old->user_ids[a])
+			uids[nu++] = upd->user_ids[b++];
+		else
+		{
+			uids[nu++] = old->user_ids[a++];
+			b++;
+		}
+	}
+	for (uint32_t a = 0, b = 0; a < old->n_items || b < upd->n_items;)
+	{
+		if (b >= upd->n_items || (a < old->n_items && old->item_ids[a] < upd->item_ids[b]))
+		{
+			imap_old[a] = ni;
+			iids[ni++] = old->item_ids[a++];
+		}
+		else if (a >= old->n_items || upd->item_ids[b] < old->item_ids[a])
+		{
+			imap_upd[b] = ni;
+			iids[ni++] = upd->item_ids[b++];
+		}
+		else
+		{
+			imap_old[a] = imap_upd[b] = ni;
+			iids[ni++] = old->item_ids[a++];
+			b++;
+		}
+	}
+	/* seen lists: an upper bound first, the union below */
+	n_seen = old->seen_off[old->n_users] + upd->seen_off[upd->n_users];
+	if ((m = FmModelAlloc(upd->task, (int) k, nu, ni, n_seen)) == NULL)
+		goto done;
+	memcpy(m->user_ids, uids, nu * sizeof(int64_t));
+	memcpy(m->item_ids, iids, ni * sizeof(int64_t));
+	m->seen_off[0] = 0;
+	for (uint32_t u = 0; u < nu; u++)
+	{
+		int64_t		a = FmModelUserIndex(old, uids[u]);
+		int64_t		b = FmModelUserIndex(upd, uids[u]);
+		size_t		n = 0;
+		size_t		w = 0;
+
+		if (b >= 0)
+		{
+			m->wu[u] = upd->wu[b];
+			memcpy(m->vu + u * k, upd->vu + (size_t) b * k, k * sizeof(float));
+			for (uint64_t s = upd->seen_off[b]; s < upd->seen_off[b + 1]; s++)
+				buf[n++] = imap_upd[upd->seen[s]];
+		}
+		else
+		{
+			m->wu[u] = old->wu[a];
+			memcpy(m->vu + u * k, old->vu + (size_t) a * k, k * sizeof(float));
+		}
+		if (a >= 0)
+			for (uint64_t s = old->seen_off[a]; s < old->seen_off[a + 1]; s++)
+				buf[n++] = imap_old[old->seen[s]];
+		/* both parts ascend: merge them, dropping duplicates */
+		{
+			size_t		nb = b >= 0 ? upd->seen_off[b + 1] - upd->seen_off[b] : 0;
+			size_t		x = 0;
+			size_t		y = nb;
+			uint32_t   *dst = m->seen + m->seen_off[u];
+
+			while (x < nb || y < n)
+			{
+				uint32_t	v;
+
+				if (y >= n || (x < nb && buf[x] <= buf[y]))
+					v = buf[x++];
+				else
+					v = buf[y++];
+				if (w == 0 || dst[w - 1] != v)
+					dst[w++] = v;
+			}
+		}
+		m->seen_off[u + 1] = m->seen_off[u] + w;
+	}
+	if ((m->item_count = calloc((size_t) ni + 1, sizeof(uint32_t))) == NULL)
+		goto done;
+	m->mem_bytes += (size_t) ni * sizeof(uint32_t);
+	for (uint32_t i = 0; i < old->n_items; i++)
+	{
+		if (old->item_count)
+			m->item_count[imap_old[i]] = old->item_count[i];
+		memcpy(m->vi + (size_t) imap_old[i] * k, old->vi + (size_t) i * k,
+			   k * sizeof(float));
+		m->wi[imap_old[i]] = old->wi[i];
+	}
+	for (uint32_t i = 0; i < upd->n_items; i++)
+	{
+		uint64_t	c = m->item_count[imap_upd[i]];
+
+		c += new_counts[i];
+		m->item_count[imap_upd[i]] = (uint32_t) Min(c, (uint64_t) UINT32_MAX);
+		memcpy(m->vi + (size_t) imap_upd[i] * k, upd->vi + (size_t) i * k,
+			   k * sizeof(float));
+		m->wi[imap_upd[i]] = upd->wi[i];
+	}
+	m->w0 = upd->w0;
+	m->min_rating = Min(old->min_rating, upd->min_rating);
+	m->max_rating = Max(old->max_rating, upd->max_rating);
+	m->threshold = upd->threshold;
+	m->params = upd->params;
+	m->info = upd->info;
+	m->info.rows = old->info.rows + new_rows;
+	if ((st = FmModelIndex(m)) != FM_OK)
+		goto done;
+	*out = m;
+	m = NULL;
+	st = FM_OK;
+done:
+	FmModelFree(m);
+	free(uids);
+	free(iids);
+	free(imap_old);
+	free(imap_upd);
+	free(buf);
+	return st;
 }

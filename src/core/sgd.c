@@ -421,7 +421,7 @@ SgdCreate(FmTrainerData *t, char *err, size_t errlen)
 	{
 		float	   *row = s->V + f * 2 * kp;
 
-		s->W[2 * f] = 0.0f;
+		s->W[2 * f] = t->init_w ? t->init_w[f] : 0.0f;
 		s->W[2 * f + 1] = ADAGRAD_INIT;
 		memcpy(row, t->init_v + f * kp, kp * sizeof(float));
 		for (size_t d = 0; d < kp; d++)
@@ -512,7 +512,7 @@ const FmSolverOps fm_sgd_ops = {
 	.name = "sgd",
 	.unit = "epoch",
 	.caps = FM_CAP_REGRESSION | FM_CAP_BINARY | FM_CAP_IMPLICIT | FM_CAP_EARLY_STOP |
-	FM_CAP_SHUFFLE,
+	FM_CAP_SHUFFLE | FM_CAP_WARM_START,
 	.create = SgdCreate,
 	.step = SgdStep,
 	.view = SgdValidate,

@@ -167,12 +167,65 @@ InitParams(FmTrainerData *t)
 }
 
 /*
+ * A warm start (FmTrainerCreateFrom): the ids the earlier model knows
+ * start from its parameters, the global bias too; new ids keep their
+ * random start (drawn all the same, so the draws do not depend on which
+ * ids are known).
+ */
+static FmStatus
+WarmParams(FmTrainerData *t, const FmModelData *warm)
+{
+	const FmDatasetData *ds = t->ds;
+	size_t		kp = t->kp;
+	size_t		k = (size_t) warm->k;
+
+	t->init_w = calloc(t->n_feat + 1, sizeof(float));
+	if (t->init_w == NULL)
+		return FM_ERR_NOMEM;
+	t->init_w0 = warm->w0;
+	for (size_t side = 0; side < 2; side++)
+	{
+		size_t		n = side == 0 ? ds->n_users : ds->n_items;
+		size_t		off = side == 0 ? 0 : ds->n_users;
+
+		for (size_t e = 0; e < n; e++)
+		{
+			int64_t		idx = side == 0 ? FmModelUserIndex(warm, ds->user_ids[e]) :
+				FmModelItemIndex(warm, ds->item_ids[e]);
+			const float *v;
+			float	   *row = t->init_v + (off + e) * kp;
+
+			if (idx < 0)
+				continue;
+			v = (side == 0 ? warm->vu : warm->vi) + (size_t) idx * k;
+			memset(row, 0, kp * sizeof(float));
+			memcpy(row, v, k * sizeof(float));
+			t->init_w[off + e] = (side == 0 ? warm->wu : warm->wi)[idx];
+		}
+	}
+	return FM_OK;
+}
+
+/*
  * Creates a trainer for ds with parameters p (checked here).  The dataset
  * must outlive the trainer.
  */
 FmStatus
 FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 				FmTrainer *out, char *err, size_t errlen)
+{
+	return FmTrainerCreateFrom(ds, p, NULL, out, err, errlen);
+}
+
+/*
+ * FmTrainerCreate starting from an earlier model's parameters (warm
+ * NULL: a fresh start).  The solver must have FM_CAP_WARM_START, the
+ * model p's task and factors, and ids alone (no attributes or context).
+ */
+FmStatus
+FmTrainerCreateFrom(const FmDatasetData *ds, const FmParamsData *p,
+					const FmModelData *warm, FmTrainer *out, char *err,
+					size_t errlen)
 {
 	FmTrainerData *t;
 	size_t		kp;
@@ -181,6 +234,14 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 	*out = NULL;
 	if ((st = FmParamsCheck(p, err, errlen)) != FM_OK)
 		return st;
+	if (warm != NULL &&
+		(!(FmSolverOpsFor(p->solver, p->task, false)->caps & FM_CAP_WARM_START) ||
+		 warm->task != p->task || warm->k != p->factors ||
+		 FmModelHasFeatures(warm) || FmDatasetHasFeatures(ds)))
+	{
+		snprintf(err, errlen, "a warm start needs the sgd solver, the model's task and factors, and ids without attributes or context");
+		return FM_ERR_PARAM;
+	}
 	if (ds->n_rows == 0)
 	{
 		snprintf(err, errlen, "no rows to train on");
@@ -240,7 +301,7 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 	}
 	/* the mean label is summed in canonical order, before any shuffle */
 	FmRngSeed(&t->rng, p->seed);
-	if (InitParams(t) != FM_OK)
+	if (InitParams(t) != FM_OK || (warm != NULL && WarmParams(t, warm) != FM_OK))
 		goto nomem;
 	if (t->ops->caps & FM_CAP_SHUFFLE)
 	{
@@ -260,6 +321,8 @@ FmTrainerCreate(const FmDatasetData *ds, const FmParamsData *p,
 	/* the solver has its copy of the initial factors */
 	free(t->init_v);
 	t->init_v = NULL;
+	free(t->init_w);
+	t->init_w = NULL;
 	if ((st = FmPoolCreate(p->threads, &t->pool)) != FM_OK)
 	{
 		snprintf(err, errlen, "could not start %d worker threads", p->threads);
@@ -552,6 +615,7 @@ FmTrainerFree(FmTrainer t)
 	if (t->solver)
 		t->ops->free(t);
 	free(t->init_v);
+	free(t->init_w);
 	free(t->scratch);
 	free(t->train);
 	free(t->valid);

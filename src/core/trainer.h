@@ -62,6 +62,7 @@ typedef struct FmTrainerData
 	/* initial parameters, set by the trainer, copied by the solver */
 	float		init_w0;
 	float	   *init_v;			/* n_feat x kp; zero rows for unrated ids */
+	float	   *init_w;			/* n_feat linear weights, or NULL: all 0 */
 
 	/* per worker: S (kp floats), then max_nnz + 1 Active entries */
 	float	   *scratch;
