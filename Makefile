@@ -16,7 +16,7 @@ MODULE_big = fmrec
 CORE_OBJS = src/core/fmrec.pb-c.o src/core/params.o src/core/idmap.o \
 	src/core/ratings.o src/core/dataset.o src/core/model.o src/core/pool.o \
 	src/core/trainrow.o src/core/trainer.o src/core/solvers.o \
-	src/core/sgd.o src/core/cd.o src/core/ials.o src/core/icd.o src/core/samplers.o \
+	src/core/sgd.o src/core/cd.o src/core/ials.o src/core/icd.o src/core/itemknn.o src/core/samplers.o \
 	src/core/topn.o src/core/metrics.o src/core/evaluate.o src/core/codec.o src/core/synth.o \
 	src/core/kernels.o src/core/featdict.o src/core/features.o
 LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \

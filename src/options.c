@@ -610,6 +610,8 @@ FmrecParamsJson(const FmParamsData *p, bool with_threads)
 		AppendReal(&buf, "reg_exponent", p->reg_exponent);
 		AppendReal(&buf, "log_epsilon", p->log_epsilon);
 	}
+	if (p->solver == FM_SOLVER_ITEM_COSINE)
+		appendStringInfo(&buf, ", \"neighbors\": %d", p->neighbors);
 	appendStringInfo(&buf, ", \"patience\": %d, \"seed\": " INT64_FORMAT
 					 ", \"store_seen\": %s",
 					 p->patience, (int64) p->seed, p->store_seen ? "true" : "false");

@@ -406,7 +406,15 @@ TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
 				ratings[j] = (float) DatumGetFloat8(elems[j]);
 			}
 		}
-		FoldIn(m, &rep, items, ratings, n_items);
+		if (m->nbr.off != NULL)
+		{
+			/* item-item models score the session's items themselves */
+			rep.session = items;
+			rep.n_session = n_items;
+			rep.path = FM_PATH_FOLD_IN;
+		}
+		else
+			FoldIn(m, &rep, items, ratings, n_items);
 	}
 	else if (!PG_ARGISNULL(4))
 		ereport(ERROR,
@@ -550,12 +558,12 @@ fmrec_model_info(PG_FUNCTION_ARGS)
 
 	json = psprintf("{\"format_version\": %d, \"task\": \"%s\", \"factors\": %d, "
 					"\"users\": %u, \"items\": %u, \"seen\": " UINT64_FORMAT ", "
-					"\"memory_bytes\": " UINT64_FORMAT ", "
+					"\"memory_bytes\": " UINT64_FORMAT ", \"neighbors\": " UINT64_FORMAT ", "
 					"\"hyperparams\": %s, \"metrics\": %s}",
 					FmModelFormat((const uint8_t *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw)),
 					FmTaskName(m->task), m->k,
 					m->n_users, m->n_items, (uint64) m->seen_off[m->n_users],
-					(uint64) m->mem_bytes,
+					(uint64) m->mem_bytes, (uint64) m->n_nbr,
 					FmrecParamsJson(&m->params, false), FmrecMetricsJson(m, NULL));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 }

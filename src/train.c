@@ -403,7 +403,8 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("fm_update cannot update an implicit model trained with %s",
 						FmSolverName(prev->params.solver)),
-				 errdetail("Its scores are implicit ALS's; updates train with sgd (BPR for choices)."),
+				 errdetail("Updates train with sgd (BPR for choices), whose scores are not %s's.",
+						   FmSolverName(prev->params.solver)),
 				 errhint("Retrain it with fm_train, or train it with solver => 'sgd' to update it.")));
 	FmrecOptionsForUpdate(&prev->params, options, &opts);
 

@@ -211,12 +211,15 @@ FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len
 	Fmrec__SparseLists ulists = FMREC__SPARSE_LISTS__INIT;
 	Fmrec__SparseLists ilists = FMREC__SPARSE_LISTS__INIT;
 	Fmrec__SparseLists seen = FMREC__SPARSE_LISTS__INIT;
+	Fmrec__SparseLists nbr = FMREC__SPARSE_LISTS__INIT;
 	Fmrec__Hyperparams hp = FMREC__HYPERPARAMS__INIT;
 	Fmrec__TrainResult res = FMREC__TRAIN_RESULT__INIT;
 	uint64_t   *uids;
 	uint64_t   *iids;
 	uint32_t   *counts = NULL;
 	uint32_t   *deltas = NULL;
+	uint32_t   *ncounts = NULL;
+	uint32_t   *ndeltas = NULL;
 	uint32_t   *ucounts = NULL,
 			   *udeltas = NULL,
 			   *icounts = NULL,
@@ -248,6 +251,18 @@ FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len
 	{
 		msg.n_item_counts = m->n_items;
 		msg.item_counts = m->item_count;
+	}
+	if (m->nbr.off != NULL)
+	{
+		if (!EncodeLists(&m->nbr, m->n_items, m->n_nbr, &ncounts, &ndeltas))
+			goto done;
+		nbr.n_counts = m->n_items;
+		nbr.counts = ncounts;
+		nbr.n_features = m->n_nbr;
+		nbr.features = ndeltas;
+		nbr.n_values = m->n_nbr;
+		nbr.values = m->nbr.val;
+		msg.neighbors = &nbr;
 	}
 
 	msg.has_task = 1;
@@ -340,6 +355,8 @@ FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len
 		SET(hp, reg_exponent, m->params.reg_exponent);
 		SET(hp, log_epsilon, m->params.log_epsilon);
 	}
+	if (m->params.solver == FM_SOLVER_ITEM_COSINE)
+		SET(hp, neighbors, (uint32_t) m->params.neighbors);
 	SET(res, rows, m->info.rows);
 	SET(res, train_rows, m->info.train_rows);
 	SET(res, epochs_run, m->info.epochs_run);
@@ -376,6 +393,8 @@ done:
 	free(iids);
 	free(counts);
 	free(deltas);
+	free(ncounts);
+	free(ndeltas);
 	free(ucounts);
 	free(udeltas);
 	free(icounts);
@@ -444,6 +463,8 @@ typedef struct Parts
 	bool		store_seen_given;	/* params.store_seen was stored (format 2) */
 	const uint32_t *item_counts;	/* training rows per item, format 2 */
 	size_t		n_item_counts;
+	Lists		neighbors;		/* item-item models, format 2 */
+	bool		has_neighbors;
 	FmTrainInfoData info;
 } Parts;
 
@@ -550,6 +571,8 @@ FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 	}
 	p->item_counts = msg->item_counts;
 	p->n_item_counts = msg->n_item_counts;
+	p->has_neighbors = msg->neighbors != NULL;
+	ListsOf(msg->neighbors, &p->neighbors);
 	p->has_features = (msg->users && msg->users->attributes) ||
 		(msg->items && msg->items->attributes) || msg->context;
 	FmParamsDefault(&p->params);
@@ -569,6 +592,8 @@ FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 			p->params.reg_exponent = msg->hyperparams->reg_exponent;
 		if (msg->hyperparams->has_log_epsilon)
 			p->params.log_epsilon = msg->hyperparams->log_epsilon;
+		if (msg->hyperparams->has_neighbors)
+			p->params.neighbors = (int) msg->hyperparams->neighbors;
 	}
 	if (msg->result)
 		COPY_RESULT(&p->info, msg->result);
@@ -925,6 +950,33 @@ Build(const Parts *p, size_t len, FmModel *out, char *err, size_t errlen)
 	}
 	if (p->has_features && (st = DecodeFeatures(p, m, err, errlen)) != FM_OK)
 		goto done;
+	if (p->has_neighbors)
+	{
+		size_t		nn = p->neighbors.n_feat;
+
+		m->nbr.off = calloc((size_t) m->n_items + 1, sizeof(uint64_t));
+		m->nbr.feat = malloc((nn + 1) * sizeof(uint32_t));
+		m->nbr.val = malloc((nn + 1) * sizeof(float));
+		if (!m->nbr.off || !m->nbr.feat || !m->nbr.val)
+		{
+			st = FM_ERR_NOMEM;
+			goto done;
+		}
+		if (p->neighbors.n_counts != m->n_items)
+		{
+			st = Corrupt(err, errlen, "neighbor lists do not match the item count");
+			goto done;
+		}
+		if ((st = DecodeLists(p->neighbors.counts, p->neighbors.n_counts,
+							  p->neighbors.feat, p->neighbors.n_feat,
+							  p->neighbors.vals, p->neighbors.n_vals,
+							  m->n_items, m->n_items, &m->nbr, "neighbor",
+							  err, errlen)) != FM_OK)
+			goto done;
+		m->n_nbr = nn;
+		m->mem_bytes += ((size_t) m->n_items + 1) * sizeof(uint64_t) +
+			nn * (sizeof(uint32_t) + sizeof(float));
+	}
 	if ((st = FmModelIndex(m)) != FM_OK)
 	{
 		if (st == FM_ERR_CORRUPT)

@@ -138,6 +138,12 @@ FmRepScoreFrom(const FmModelData *m, const FmRep *r, float base, int64_t iidx)
 {
 	float		raw = base;
 
+	if (m->nbr.off != NULL)
+		return iidx < 0 ? 0.0 :
+			FmItemItemScore(m, r->uidx >= 0 ? m->seen + m->seen_off[r->uidx] : NULL,
+							r->uidx >= 0 ? m->seen_off[r->uidx + 1] - m->seen_off[r->uidx] : 0,
+							r->session, r->n_session, iidx);
+
 	/* summed in the order of FmModelRaw, so known users score identically */
 	if (iidx >= 0)
 	{

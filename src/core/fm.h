@@ -55,6 +55,7 @@ FmCopy(void *dst, const void *src, size_t n)
 #define FM_MAX_EPOCHS		100000
 #define FM_MAX_BATCH		1000000
 #define FM_MAX_THREADS		64
+#define FM_MAX_NEIGHBORS	10000
 #define FM_MAX_IDS			((uint32_t) 0x7FFFFFFF)
 #define FM_ERRLEN			256
 
@@ -84,7 +85,8 @@ typedef enum FmSolver
 {
 	FM_SOLVER_SGD = 0,			/* sgd.c: Adagrad SGD */
 	FM_SOLVER_ALS = 1,			/* cd.c: alternating least squares */
-	FM_SOLVER_MCMC = 2			/* cd.c: Gibbs sampling, Bayesian FM */
+	FM_SOLVER_MCMC = 2,			/* cd.c: Gibbs sampling, Bayesian FM */
+	FM_SOLVER_ITEM_COSINE = 3	/* itemknn.c: item-item cosine neighbors */
 } FmSolver;
 
 /* Hyperparameters; names follow SageMaker FM where one exists. */
@@ -111,6 +113,7 @@ typedef struct FmParamsData
 	double		unobserved_weight;	/* implicit: confidence of an unobserved pair */
 	double		reg_exponent;	/* implicit: reg x (pairs + w0 x others)^this */
 	double		log_epsilon;	/* implicit: > 0: confidence 1 + alpha log(1 + s / this) */
+	int			neighbors;		/* item_cosine: similar items kept per item */
 } FmParamsData;
 
 typedef FmParamsData *FmParams;
@@ -433,6 +436,9 @@ typedef struct FmModelData
 	float	   *gram;			/* implicit: k x k items' Gramian, lower */
 	float	   *gramb;			/* implicit: k, sum of b_i q_i */
 	float	   *qnorm;			/* |q_i|, for cosine similarity */
+	/* item-item models (item_cosine): each item's neighbors and weights */
+	FmListsData nbr;			/* off NULL: an FM */
+	uint64_t	n_nbr;
 	size_t		mem_bytes;		/* memory held, for the serving cache */
 } FmModelData;
 
@@ -451,6 +457,12 @@ extern int64_t FmModelItemIndex(const FmModelData *m, int64_t item);
 extern double FmModelRaw(const FmModelData *m, int64_t uidx, int64_t iidx);
 extern double FmModelOutput(const FmModelData *m, double raw);
 extern double FmModelPredict(const FmModelData *m, int64_t user, int64_t item);
+extern double FmItemItemScore(const FmModelData *m, const uint32_t *seen,
+							  size_t n_seen, const int64_t *session,
+							  size_t n_session, int64_t iidx);
+extern size_t FmItemItemScores(const FmModelData *m, const uint32_t *seen,
+							   size_t n_seen, const int64_t *session,
+							   size_t n_session, float *scores);
 extern FmStatus FmModelMergeUpdate(const FmModelData *old, const FmModelData *upd,
 								   const uint32_t *new_counts, uint64_t new_rows,
 								   FmModel *out);
@@ -527,6 +539,8 @@ typedef struct FmRep
 	double		sq;
 	FmPath		path;
 	int64_t		uidx;			/* a known user, for its seen list, or -1 */
+	const int64_t *session;		/* item-item models: a session's items */
+	size_t		n_session;
 	uint32_t	unknown;		/* feature names the model does not know */
 	uint32_t	used;			/* feature names and items it does know */
 } FmRep;

@@ -356,6 +356,7 @@ FmModelFree(FmModel m)
 	free(m->item_rated);
 	free(m->item_count);
 	free(m->qnorm);
+	FmListsFree(&m->nbr);
 	free(m->gram);
 	free(m->gramb);
 	free(m->user_ids);			/* the base of the one allocation */
@@ -382,6 +383,11 @@ double
 FmModelRaw(const FmModelData *m, int64_t uidx, int64_t iidx)
 {
 	float		raw = m->w0;
+
+	if (m->nbr.off != NULL)
+		return uidx >= 0 && iidx >= 0 ?
+			FmItemItemScore(m, m->seen + m->seen_off[uidx],
+							m->seen_off[uidx + 1] - m->seen_off[uidx], NULL, 0, iidx) : 0.0;
 
 	if (uidx >= 0)
 		raw += m->bu[uidx];
@@ -575,4 +581,76 @@ done:
 	free(imap_upd);
 	free(buf);
 	return st;
+}
+
+/* The weight of item j in item i's neighbor list (0 when absent). */
+static inline float
+NeighborWeight(const FmModelData *m, uint32_t i, uint32_t j)
+{
+	uint64_t	lo = m->nbr.off[i];
+	uint64_t	hi = m->nbr.off[i + 1];
+
+	while (lo < hi)
+	{
+		uint64_t	mid = lo + (hi - lo) / 2;
+
+		if (m->nbr.feat[mid] == j)
+			return m->nbr.val[mid];
+		if (m->nbr.feat[mid] < j)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0.0f;
+}
+
+/*
+ * An item-item model's score of item iidx for a history: the sum of its
+ * weight in the neighbor list of each history item, the seen items (item
+ * indexes) first, then the session's items (ids; unknown ones add
+ * nothing), in the order FmItemItemScores adds them, so both give the
+ * same float.
+ */
+double
+FmItemItemScore(const FmModelData *m, const uint32_t *seen, size_t n_seen,
+				const int64_t *session, size_t n_session, int64_t iidx)
+{
+	float		sum = 0.0f;
+
+	for (size_t s = 0; s < n_seen; s++)
+		sum += NeighborWeight(m, seen[s], (uint32_t) iidx);
+	for (size_t s = 0; s < n_session; s++)
+	{
+		int64_t		i = FmModelItemIndex(m, session[s]);
+
+		if (i >= 0)
+			sum += NeighborWeight(m, (uint32_t) i, (uint32_t) iidx);
+	}
+	return sum;
+}
+
+/*
+ * Every item's item-item score for a history (see FmItemItemScore) into
+ * scores (n_items floats): a scatter over the history's neighbor lists.
+ * Returns how many history items the model knows.
+ */
+size_t
+FmItemItemScores(const FmModelData *m, const uint32_t *seen, size_t n_seen,
+				 const int64_t *session, size_t n_session, float *scores)
+{
+	size_t		used = 0;
+
+	memset(scores, 0, (size_t) m->n_items * sizeof(float));
+	for (size_t s = 0; s < n_seen + n_session; s++)
+	{
+		int64_t		i = s < n_seen ? (int64_t) seen[s] :
+			FmModelItemIndex(m, session[s - n_seen]);
+
+		if (i < 0)
+			continue;
+		for (uint64_t a = m->nbr.off[i]; a < m->nbr.off[i + 1]; a++)
+			scores[m->nbr.feat[a]] += m->nbr.val[a];
+		used++;
+	}
+	return used;
 }

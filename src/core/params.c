@@ -42,6 +42,7 @@ FmParamsDefault(FmParams p)
 	p->unobserved_weight = 1.0;
 	p->reg_exponent = 0.0;
 	p->log_epsilon = 0.0;
+	p->neighbors = 20;
 }
 
 /* implicit ALS's defaults (measured on ml-latest-small: README) */
@@ -76,7 +77,13 @@ FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set)
 	if (p->task == FM_TASK_IMPLICIT && !(set & FM_SET_SOLVER))
 		solver = FM_SOLVER_ALS;
 	p->solver = solver;
-	if (solver == FM_SOLVER_ALS && p->task == FM_TASK_IMPLICIT)
+	if (solver == FM_SOLVER_ITEM_COSINE)
+	{
+		/* one pass, and no factors (the model keeps one, unused) */
+		p->epochs = 1;
+		p->factors = 1;
+	}
+	else if (solver == FM_SOLVER_ALS && p->task == FM_TASK_IMPLICIT)
 	{
 		if (!(set & FM_SET_FACTORS))
 			p->factors = IMPLICIT_FACTORS;
@@ -168,6 +175,7 @@ static const FmOptionDef option_defs[] = {
 	{"unobserved_weight", NULL, FM_OPT_REAL, F(unobserved_weight), 1e-6, 1, FM_SET_UNOBSERVED},
 	{"reg_exponent", NULL, FM_OPT_REAL, F(reg_exponent), 0, 1, FM_SET_REG_EXPONENT},
 	{"log_epsilon", NULL, FM_OPT_REAL, F(log_epsilon), 0, FM_MAX_REG, 0},
+	{"neighbors", NULL, FM_OPT_INT, F(neighbors), 1, FM_MAX_NEIGHBORS, 0},
 };
 
 #define N_OPTIONS (sizeof(option_defs) / sizeof(option_defs[0]))

@@ -19,6 +19,7 @@ static const FmSolverOps *const solvers[] = {
 	&fm_mcmc_ops,
 	&fm_ials_ops,				/* "als" for the implicit task, ids only */
 	&fm_icd_ops,				/* "als" for the implicit task, attributes */
+	&fm_item_cosine_ops,
 };
 
 #define N_SOLVERS (sizeof(solvers) / sizeof(solvers[0]))

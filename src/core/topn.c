@@ -180,7 +180,7 @@ FmTopnCapacity(const FmModelData *m, const FmTopnQuery *q)
 static bool
 Popular(const FmModelData *m, const FmRep *rep)
 {
-	if (m->task != FM_TASK_IMPLICIT || m->item_count == NULL)
+	if (m->task != FM_TASK_IMPLICIT || m->item_count == NULL || m->nbr.off != NULL)
 		return false;
 	for (int f = 0; f < m->k; f++)
 		if (rep->v[f] != 0.0f)
@@ -463,7 +463,7 @@ PickColumns(const FmModelData *m, const Columns *c, float *scores,
 	if (c->iidx == NULL && scores != NULL && !popular)
 	{
 		for (size_t j = 0; j < c->n; j++)
-			scores[j] = base + c->b[j] + scores[j];
+			scores[j] = base + (c->b ? c->b[j] : 0.0f) + scores[j];
 		return PickRaw(m, c->ids, NULL, scores, uidx, excl, n_excl, heap, cap);
 	}
 	for (size_t j = 0; j < c->n; j++)
@@ -542,6 +542,7 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 {
 	int64_t		uidx = q->exclude_seen ? rep->uidx : -1;
 	int			cap = (int) FmTopnCapacity(m, q);
+	bool		itemitem = m->nbr.off != NULL;
 	bool		popular = Popular(m, rep);
 	bool		zero = RepIsZero(m, rep);
 	int			pick;
@@ -563,6 +564,32 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 	if ((heap = malloc(FM_PICK_BUFFER * (size_t) pick * sizeof(HeapEntry))) == NULL ||
 		ExcludedItems(m, q, &excl, &n_excl) != FM_OK)
 		goto done;
+	if (itemitem)
+	{
+		/* the history's neighbor lists summed; an empty one: popularity */
+		float	   *all = malloc(((size_t) m->n_items + 1) * sizeof(float));
+		size_t		used;
+
+		if (all == NULL || (scores = malloc(Max(c.n, 1) * sizeof(float))) == NULL)
+		{
+			free(all);
+			goto done;
+		}
+		used = FmItemItemScores(m, rep->uidx >= 0 ? m->seen + m->seen_off[rep->uidx] : NULL,
+								rep->uidx >= 0 ? m->seen_off[rep->uidx + 1] - m->seen_off[rep->uidx] : 0,
+								rep->session, rep->n_session, all);
+		popular = used == 0 && m->item_count != NULL;
+		for (size_t j = 0; j < c.n; j++)
+			scores[j] = c.iidx == NULL ? all[j] : (c.iidx[j] >= 0 ? all[c.iidx[j]] : 0.0f);
+		free(all);
+		c.b = NULL;
+		len = PickColumns(m, &c, popular ? NULL : scores, 0.0f, popular, uidx,
+						  excl, n_excl, heap, pick);
+		/* the sums are exact already, in one order everywhere */
+		*n_out = FinishList(m, rep, true, heap, len, cap, out);
+		st = FM_OK;
+		goto done;
+	}
 	if (!zero && !popular)
 	{
 		if ((scores = malloc(Max(c.n, 1) * sizeof(float))) == NULL)
@@ -645,6 +672,7 @@ struct FmBatchData
 	size_t		n_users;
 	_Atomic size_t next_tile;
 	bool		running;
+	bool		failed;			/* a worker ran out of memory */
 	FmScored   *out;
 	int		   *n_out;
 };
@@ -921,6 +949,21 @@ BatchWorker(void *arg, int w)
 		size_t		first = t * FM_TILE_USERS;
 		int			nu = (int) Min((size_t) FM_TILE_USERS, b->n_users - first);
 
+		if (m->nbr.off != NULL)
+		{
+			/* item-item: each user's scatter over its history */
+			for (int u = 0; u < nu; u++)
+			{
+				FmTopnQuery q = b->q;
+				size_t		j = first + u;
+
+				q.user = b->users[j];
+				if (FmTopnRep(m, &b->reps[j], &q, b->out + j * b->cap, &b->n_out[j]) != FM_OK)
+					b->failed = true;
+			}
+			continue;
+		}
+
 		ScoreTile(b->p + first * m->k, b->base + first, nu, m->k, b->qt,
 				  b->bpad, b->panels, scores);
 		for (int u = 0; u < nu; u++)
@@ -994,6 +1037,8 @@ FmBatchCollect(FmBatch b)
 	BatchWorker(b, 0);
 	FmPoolWait(b->pool);
 	b->running = false;
+	if (b->failed)
+		return FM_ERR_NOMEM;
 	for (size_t j = 0; j < b->n_users && st == FM_OK; j++)
 		if (b->popular[j])
 		{
@@ -1087,7 +1132,7 @@ FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q, FmScored *out,
 	st = FM_ERR_NOMEM;
 	pick = (int) Min((size_t) cap + FM_TOPN_MARGIN, Max(c.n, 1));
 	z = malloc(m->k * sizeof(float));
-	heap = malloc((size_t) pick * sizeof(HeapEntry));
+	heap = malloc(FM_PICK_BUFFER * (size_t) pick * sizeof(HeapEntry));
 	scores = malloc(Max(c.n, 1) * sizeof(float));
 	all_excl = malloc((q->n_exclude + q->n_items + 1) * sizeof(int64_t));
 	if (!z || !heap || !scores || !all_excl)
@@ -1103,6 +1148,35 @@ FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q, FmScored *out,
 	tq.exclude = all_excl;
 	if (ExcludedItems(m, &tq, &excl, &n_excl) != FM_OK)
 		goto done;
+	if (m->nbr.off != NULL)
+	{
+		/* item-item: the query items' neighbor lists, summed */
+		float	   *all = malloc(((size_t) m->n_items + 1) * sizeof(float));
+
+		if (all == NULL)
+			goto done;
+		used = (uint32_t) FmItemItemScores(m, NULL, 0, q->items, q->n_items, all);
+		for (size_t j = 0; j < c.n; j++)
+		{
+			int64_t		i = c.iidx ? c.iidx[j] : (int64_t) j;
+
+			/* only neighbors are similar: others are not listed */
+			scores[j] = (i < 0 || all[i] <= 0.0f) ? -INFINITY : all[i];
+		}
+		free(all);
+		st = FM_OK;
+		if (used == 0)
+			goto done;
+		c.b = NULL;
+		len = PickColumns(m, &c, scores, 0.0f, false, -1, excl, n_excl, heap, pick);
+		qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);
+		for (int j = 0; j < len && *n_out < cap; j++)
+		{
+			out[*n_out].item = heap[j].item;
+			out[(*n_out)++].score = heap[j].raw;
+		}
+		goto done;
+	}
 	znorm = SimilarQuery(m, q, z, &used);
 	st = FM_OK;
 	if (used == 0 || znorm == 0.0)

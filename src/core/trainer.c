@@ -596,7 +596,7 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 		FmValidMetrics(t, &m->info.valid_rmse, &m->info.valid_auc,
 					   &m->info.valid_logloss);
 	}
-	if (FmModelIndex(m) != FM_OK)
+	if ((t->ops->attach && t->ops->attach(t, m) != FM_OK) || FmModelIndex(m) != FM_OK)
 	{
 		FmModelFree(m);
 		return FM_ERR_NOMEM;

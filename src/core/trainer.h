@@ -123,6 +123,8 @@ typedef struct FmSolverOps
 	FmStatus	(*step) (FmTrainerData *t, char *err, size_t errlen);
 	bool		(*view) (FmTrainerData *t, FmParamView *v);
 	void		(*final) (FmTrainerData *t, FmParamView *v);
+	/* optional: adds what else the solver learned to the model */
+	FmStatus	(*attach) (FmTrainerData *t, FmModel m);
 	void		(*free) (FmTrainerData *t);
 	double		(*memory) (const FmDatasetData *ds, const FmParamsData *p,
 						   double n_feat, double kp);
@@ -134,6 +136,7 @@ extern const FmSolverOps fm_als_ops;	/* cd.c */
 extern const FmSolverOps fm_mcmc_ops;	/* cd.c */
 extern const FmSolverOps fm_ials_ops;	/* ials.c */
 extern const FmSolverOps fm_icd_ops;	/* icd.c */
+extern const FmSolverOps fm_item_cosine_ops;	/* itemknn.c */
 extern const FmSolverOps *FmSolverOpsFor(FmSolver solver, FmTask task,
 										 bool features);
 
