@@ -25,7 +25,7 @@ OBJS = $(CORE_OBJS) $(LAYER_OBJS)
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0.sql \
 	sql/$(EXTENSION)--0.1.0--0.2.0.sql
-REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade limits ranking
+REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade limits ranking serving
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # OpenBLAS, single-threaded build: a PostgreSQL backend must not grow

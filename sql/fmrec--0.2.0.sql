@@ -684,6 +684,11 @@ BEGIN
             MESSAGE = pg_catalog.format('must be owner of model "%s"', $1),
             HINT = 'Train the model first; only members of its owner may attach it.';
     END IF;
+    IF EXISTS (SELECT 1 FROM @extschema@.fm_attachments t WHERE t.model OPERATOR(pg_catalog.=) $1) THEN
+        RAISE EXCEPTION USING ERRCODE = '42710',
+            MESSAGE = pg_catalog.format('model "%s" is already attached', $1),
+            HINT = 'A model is kept current from one table; fm_detach it first.';
+    END IF;
     FOREACH c IN ARRAY ARRAY[user_column, item_column, rating_column] LOOP
         IF c IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
                 WHERE a.attrelid OPERATOR(pg_catalog.=) $2 AND a.attname OPERATOR(pg_catalog.=) c

@@ -113,7 +113,9 @@ extern FmModel FmrecTrainDataset(const FmDatasetData *ds,
 #define FMREC_UPDATE_COLUMNS 10
 /* fm_update's default epochs (README: Continual updates) */
 #define FMREC_UPDATE_EPOCHS 3
-#define FMREC_UPDATE_EPOCHS_BPR 5
+#define FMREC_UPDATE_EPOCHS_BPR 15
+/* and its default replay: this many older rows per new row */
+#define FMREC_UPDATE_REPLAY 2
 extern void FmrecUpdateModel(const char *name, const char *source,
 							 const char *replay, int64 replay_rows,
 							 Jsonb *options, Datum *values, bool *nulls);

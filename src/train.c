@@ -416,7 +416,7 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 		FmRatings	all = FmrecNewRatings(cxt);
 
 		FmrecLoadRatings(replay, all, prev->task == FM_TASK_IMPLICIT);
-		SampleRows(all, replay_rows < 0 ? (uint64) n_new : (uint64) replay_rows,
+		SampleRows(all, replay_rows < 0 ? (uint64) n_new * FMREC_UPDATE_REPLAY : (uint64) replay_rows,
 				   opts.params.seed, ratings);
 		n_replay = ratings->n - n_new;
 		FmRatingsFree(all);
