@@ -101,17 +101,27 @@ SELECT format('%s: %s', model,
 SQL
 fi
 echo
-echo "### fm_topn through a client (pgbench, 10 s, random users)"
+echo "### The request-time paths through a client (pgbench, 10 s each, random ids)"
 echo
 cat > /tmp/fmrec-bench/topn.sql <<'SQL'
 \set u random(1, 6040)
 SELECT * FROM fm_topn('bench1', :u, 10);
 SQL
-echo "| clients | transactions/s | mean latency |"
-echo "|---|---|---|"
-for c in 1 2; do
-    out=$("$PG_BINDIR/pgbench" -n -c $c -j $c -T 10 -f /tmp/fmrec-bench/topn.sql 2>&1)
-    tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-    lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
-    echo "| $c | ${tps%.*} | $lat |"
+cat > /tmp/fmrec-bench/knn.sql <<'SQL'
+\set i random(1, 3000)
+SELECT * FROM fm_topn('bench_knn', 10, items => ARRAY[:i, :i + 37, :i + 74, :i + 111, :i + 148]::bigint[]);
+SQL
+cat > /tmp/fmrec-bench/similar.sql <<'SQL'
+\set i random(1, 3706)
+SELECT * FROM fm_similar_items('bench_knn', :i, 10);
+SQL
+echo "| request | clients | transactions/s | mean latency |"
+echo "|---|---|---|---|"
+for f in "topn:(3) fm_topn(user, 10), FM model" "knn:(2) fm_topn for a 5-item session, item_cosine" "similar:(2) fm_similar_items(item, 10), item_cosine"; do
+    for c in 1 2; do
+        out=$("$PG_BINDIR/pgbench" -n -c $c -j $c -T 10 -f /tmp/fmrec-bench/${f%%:*}.sql 2>&1)
+        tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+        lat=$(echo "$out" | sed -n 's/^latency average = \(.*\)$/\1/p')
+        echo "| ${f#*:} | $c | ${tps%.*} | $lat |"
+    done
 done

@@ -8,7 +8,10 @@
 #    most a tenth of its time (each side timed twice, the faster kept);
 #    the same for choices (BPR) with NDCG@10 by fm_evaluate;
 #  - fm_recommend returns exactly fm_topn's list for every user;
-#  - a rolled-back version serves its old bytes exactly.
+#  - a rolled-back version serves its old bytes exactly;
+#  - a model attached to a table is kept current by pg_cron: rows inserted
+#    are queued, and the scheduled fm_refresh trains them in (the job is
+#    scheduled first and checked last: pg_cron runs it at the next minute).
 use strict;
 use warnings;
 use FindBin;
@@ -16,7 +19,28 @@ use lib $FindBin::Bin;
 use FmrecTest;
 use Test::More;
 
-new_db('fmrec_serving');
+my $cron = -e '/usr/lib/postgresql/15/lib/pg_cron.so';
+new_db('fmrec_serving', $cron ?
+	(conf => "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'fmrec_serving'\n" .
+		"cron.use_background_workers = on\n") : ());
+
+# the attached model, its queued rows and the job, first
+if ($cron)
+{
+	psql(q{
+CREATE EXTENSION pg_cron;
+CREATE TABLE ev (user_id int, item_id int, rating real, at timestamptz DEFAULT now());
+INSERT INTO ev (user_id, item_id, rating)
+  SELECT user_id, item_id, rating FROM fm_synthetic_ratings(200, 100, 5000, 5) WHERE user_id <= 190;
+SELECT 1 FROM fm_train('cronm', 'SELECT user_id, item_id, rating FROM ev', factors => 8, quiet => true);
+SELECT fm_attach('cronm', 'ev');
+INSERT INTO ev (user_id, item_id, rating)
+  SELECT user_id, item_id, rating FROM fm_synthetic_ratings(200, 100, 5000, 5) WHERE user_id > 190;
+SELECT cron.schedule('refresh-cronm', '* * * * *', $$SELECT fm_refresh('cronm', '{"quiet": true}')$$);
+});
+}
+my ($cron_version, $queued) = $cron ? split(/\|/, psql(q{
+SELECT (SELECT version FROM fm_models WHERE name = 'cronm') || '|' || (SELECT count(*) FROM fm_update_queue)})) : (0, 0);
 
 psql(q{
 CREATE TABLE s AS SELECT user_id, item_id, rating FROM fm_synthetic_ratings(6040, 3706, 1000209, 42);
@@ -100,5 +124,25 @@ is(psql(q{
 SELECT count(*) FROM before b
 WHERE b.score IS DISTINCT FROM (SELECT score FROM fm_topn('m', b.u, 10) t WHERE t.item = b.item)}),
 	'0', 'rollback: every old list is served again, score for score');
+
+SKIP:
+{
+	skip 'pg_cron is not installed', 3 unless $cron;
+	cmp_ok($queued, '>', 0, "pg_cron: $queued inserted rows queued");
+	my $state = '';
+	for (my $t = 0; $t < 75; $t++)
+	{
+		$state = psql(q{
+SELECT (SELECT count(*) FROM fm_update_queue) || '|' || (SELECT version FROM fm_models WHERE name = 'cronm') ||
+       '|' || (SELECT n_users FROM fm_models WHERE name = 'cronm') ||
+       '|' || coalesce((SELECT string_agg(status, ',') FROM cron.job_run_details), '')});
+		last if $state =~ /^0\|/;
+		sleep 1;
+	}
+	my ($left, $version, $users, $runs) = split /\|/, $state;
+	is($left, '0', "pg_cron: the scheduled fm_refresh emptied the queue (runs: $runs)");
+	ok($version > $cron_version && $users == 200,
+		"pg_cron: model version $cron_version -> $version, $users users (10 new)");
+}
 
 done_testing();
