@@ -134,6 +134,37 @@ Int64Array(FunctionCallInfo fcinfo, int arg, const char *what, int limit,
 	return out;
 }
 
+/*
+ * An optional array of ids (candidates, exclude): *ids NULL and *n 0 when
+ * the argument is NULL.
+ */
+static void
+OptionalIds(FunctionCallInfo fcinfo, int arg, const char *what,
+			const int64_t **ids, size_t *n)
+{
+	int			count = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (arg >= PG_NARGS() || PG_ARGISNULL(arg))
+		return;
+	*ids = (const int64_t *) Int64Array(fcinfo, arg, what, FM_MAX_CANDIDATES, &count);
+	*n = (size_t) count;
+}
+
+/* The n of a list: not negative. */
+static int
+ListLength(FunctionCallInfo fcinfo, int arg)
+{
+	int			n = PG_GETARG_INT32(arg);
+
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("n must not be negative")));
+	return n;
+}
+
 static char **
 TextArray(FunctionCallInfo fcinfo, int arg, const char *what, int limit,
 		  int *n)
@@ -261,28 +292,18 @@ ReportPath(const FmRep *rep)
  */
 static Datum
 RankInto(FunctionCallInfo fcinfo, FmModel m, const FmRep *rep, int n,
-		 int cand_arg, bool exclude_seen, const int64 *exclude, int n_exclude)
+		 int cand_arg, bool exclude_seen, const int64_t *exclude, size_t n_exclude)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	FmTopnQuery q = {0};
 	FmScored   *out;
 	int			n_out;
 
-	if (n < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n must not be negative")));
 	q.n = n;
 	q.exclude_seen = exclude_seen;
 	q.exclude = exclude;
 	q.n_exclude = n_exclude;
-	if (cand_arg < PG_NARGS() && !PG_ARGISNULL(cand_arg))
-	{
-		int			nc;
-
-		q.candidates = Int64Array(fcinfo, cand_arg, "candidates", FM_MAX_CANDIDATES, &nc);
-		q.n_candidates = nc;
-	}
+	OptionalIds(fcinfo, cand_arg, "candidates", &q.candidates, &q.n_candidates);
 	out = palloc(Max(FmTopnCapacity(m, &q), 1) * sizeof(FmScored));
 	if (FmTopnRep(m, rep, &q, out, &n_out) != FM_OK)
 		ereport(ERROR,
@@ -309,8 +330,8 @@ static Datum
 Topn(FunctionCallInfo fcinfo, FmModel m, int first)
 {
 	FmRep		rep;
-	int64	   *exclude = NULL;
-	int			n_exclude = 0;
+	const int64_t *exclude;
+	size_t		n_exclude;
 
 	FmrecInitSrf(fcinfo);
 	if (m == NULL || PG_ARGISNULL(first) || PG_ARGISNULL(first + 1))
@@ -318,9 +339,8 @@ Topn(FunctionCallInfo fcinfo, FmModel m, int first)
 	UserRep(fcinfo, m, &rep, PG_GETARG_INT64(first), first + 4);
 	if (first + 5 < PG_NARGS() && !PG_ARGISNULL(first + 5) && PG_GETARG_BOOL(first + 5))
 		ReportPath(&rep);
-	if (first + 6 < PG_NARGS() && !PG_ARGISNULL(first + 6))
-		exclude = Int64Array(fcinfo, first + 6, "exclude", FM_MAX_CANDIDATES, &n_exclude);
-	return RankInto(fcinfo, m, &rep, PG_GETARG_INT32(first + 1), first + 2,
+	OptionalIds(fcinfo, first + 6, "exclude", &exclude, &n_exclude);
+	return RankInto(fcinfo, m, &rep, ListLength(fcinfo, first + 1), first + 2,
 					PG_ARGISNULL(first + 3) ? true : PG_GETARG_BOOL(first + 3),
 					exclude, n_exclude);
 }
@@ -433,7 +453,7 @@ TopnAnonymous(FunctionCallInfo fcinfo, FmModel m)
 		memcpy(items + n_items, more, ne * sizeof(int64));
 		n_items += ne;
 	}
-	return RankInto(fcinfo, m, &rep, PG_GETARG_INT32(1), 5, false, items, n_items);
+	return RankInto(fcinfo, m, &rep, ListLength(fcinfo, 1), 5, false, items, n_items);
 }
 
 PG_FUNCTION_INFO_V1(fmrec_topn_name);
@@ -606,11 +626,7 @@ Recommend(FunctionCallInfo fcinfo, FmModel m)
 	FmrecInitSrf(fcinfo);
 	if (m == NULL || PG_ARGISNULL(1))
 		return (Datum) 0;
-	q.n = PG_GETARG_INT32(1);
-	if (q.n < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n must not be negative")));
+	q.n = ListLength(fcinfo, 1);
 	if (PG_ARGISNULL(2))
 	{
 		users = (const int64 *) m->user_ids;
@@ -618,20 +634,8 @@ Recommend(FunctionCallInfo fcinfo, FmModel m)
 	}
 	else
 		users = Int64Array(fcinfo, 2, "users", FMREC_MAX_BATCH_USERS, &n_users);
-	if (!PG_ARGISNULL(3))
-	{
-		int			nc;
-
-		q.candidates = Int64Array(fcinfo, 3, "candidates", FM_MAX_CANDIDATES, &nc);
-		q.n_candidates = nc;
-	}
-	if (!PG_ARGISNULL(4))
-	{
-		int			ne;
-
-		q.exclude = Int64Array(fcinfo, 4, "exclude", FM_MAX_CANDIDATES, &ne);
-		q.n_exclude = ne;
-	}
+	OptionalIds(fcinfo, 3, "candidates", &q.candidates, &q.n_candidates);
+	OptionalIds(fcinfo, 4, "exclude", &q.exclude, &q.n_exclude);
 	q.exclude_seen = PG_ARGISNULL(5) ? true : PG_GETARG_BOOL(5);
 	if (!PG_ARGISNULL(6))
 	{
@@ -747,25 +751,9 @@ Similar(FunctionCallInfo fcinfo, FmModel m, bool set)
 		q.items = &one;
 		q.n_items = 1;
 	}
-	q.n = PG_GETARG_INT32(2);
-	if (q.n < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("n must not be negative")));
-	if (!PG_ARGISNULL(3))
-	{
-		int			nc;
-
-		q.candidates = Int64Array(fcinfo, 3, "candidates", FM_MAX_CANDIDATES, &nc);
-		q.n_candidates = nc;
-	}
-	if (!PG_ARGISNULL(4))
-	{
-		int			ne;
-
-		q.exclude = Int64Array(fcinfo, 4, "exclude", FM_MAX_CANDIDATES, &ne);
-		q.n_exclude = ne;
-	}
+	q.n = ListLength(fcinfo, 2);
+	OptionalIds(fcinfo, 3, "candidates", &q.candidates, &q.n_candidates);
+	OptionalIds(fcinfo, 4, "exclude", &q.exclude, &q.n_exclude);
 	q.include_query = !PG_ARGISNULL(5) && PG_GETARG_BOOL(5);
 	cap.n = q.n;
 	cap.candidates = q.candidates;

@@ -25,18 +25,18 @@ BEGIN
   RETURN best;
 END $$;
 
--- p50 / p99 of fm_topn(model, user, 10) over many users, in milliseconds
-CREATE OR REPLACE FUNCTION pg_temp.topn_ms(model text, calls int, users int)
+-- p50 / p99 of a serving statement with $1 a user (or item) id, in ms
+CREATE OR REPLACE FUNCTION pg_temp.stmt_ms(q text, calls int, ids int)
 RETURNS TABLE (p50 float8, p99 float8)
 LANGUAGE plpgsql AS $$
 DECLARE
   t0 timestamptz;
   lat float8[] := '{}';
 BEGIN
-  PERFORM * FROM fm_topn(model, 1, 10);        -- load the model into the cache
+  EXECUTE q USING 1;                           -- load the model into the cache
   FOR j IN 1..calls LOOP
     t0 := clock_timestamp();
-    PERFORM * FROM fm_topn(model, 1 + (j * 7919) % users, 10);
+    EXECUTE q USING 1 + (j * 7919) % ids;
     lat := lat || extract(epoch FROM clock_timestamp() - t0) * 1000;
   END LOOP;
   RETURN QUERY SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x),
@@ -75,11 +75,11 @@ SELECT format('| fm_predict(model bytea, user, item) over 1M rows | %s ms (%sx t
 
 SELECT format('| fm_topn(user, 10), %s items | p50 %s ms, p99 %s ms |', 3706,
               round(p50::numeric, 3), round(p99::numeric, 3))
-FROM pg_temp.topn_ms('bench1', 3000, 6040);
+FROM pg_temp.stmt_ms('SELECT * FROM fm_topn(''bench1'', $1, 10)', 3000, 6040);
 SELECT format('| fm_topn(user, 10), %s items | p50 %s ms, p99 %s ms |',
               (SELECT n_items FROM fm_models WHERE name = 'bench100k'),
               round(p50::numeric, 3), round(p99::numeric, 3))
-FROM pg_temp.topn_ms('bench100k', 1000, 6040);
+FROM pg_temp.stmt_ms('SELECT * FROM fm_topn(''bench100k'', $1, 10)', 1000, 6040);
 SELECT format('| model bytes, %s (users + items) x k = 64, with seen lists | %s |',
               to_char(n_users + n_items, 'FM999,999'), to_char(size_bytes, 'FM999,999,999'))
 FROM fm_models WHERE name IN ('bench1', 'bench100k') ORDER BY name;
@@ -98,24 +98,6 @@ SELECT 1 FROM fm_update('bench_inc', 'ml1m_late', replay => 'ml1m_early', option
 CREATE TEMP TABLE recs (user_id bigint, rank int, item bigint, score float8);
 \o
 
--- p50 / p99 of a serving statement with $1 a user (or item) id, in ms
-CREATE OR REPLACE FUNCTION pg_temp.stmt_ms(q text, calls int, ids int)
-RETURNS TABLE (p50 float8, p99 float8)
-LANGUAGE plpgsql AS $$
-DECLARE
-  t0 timestamptz;
-  lat float8[] := '{}';
-BEGIN
-  EXECUTE q USING 1;                           -- load the model into the cache
-  FOR j IN 1..calls LOOP
-    t0 := clock_timestamp();
-    EXECUTE q USING 1 + (j * 7919) % ids;
-    lat := lat || extract(epoch FROM clock_timestamp() - t0) * 1000;
-  END LOOP;
-  RETURN QUERY SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x),
-                      percentile_cont(0.99) WITHIN GROUP (ORDER BY x)
-               FROM unnest(lat) x;
-END $$;
 
 \echo ''
 \echo '| serving (SQL, the same 1M ratings) | value |'
