@@ -104,7 +104,31 @@ Exercise(const FmModelData *m)
 	q.n_candidates = 0;
 	q.n = 5;
 	(void) FmTopnRep(m, &rep, &q, out, &n_out);
+	/* the same session as an item-item model takes it */
+	rep.session = session;
+	rep.n_session = n_session;
+	(void) FmTopnRep(m, &rep, &q, out, &n_out);
 	free(buf);
+	{
+		FmSimilarQuery sq = {0};
+		FmBatch		b;
+
+		sq.items = session;
+		sq.n_items = n_session;
+		sq.n = 5;
+		(void) FmSimilarItems(m, &sq, out, &n_out);
+		if (FmBatchCreate(m, &q, 1, &b) == FM_OK)
+		{
+			int			counts[3];
+			size_t		n = m->n_users < 3 ? m->n_users : 3;
+			FmScored   *lists = malloc((3 * FmBatchCapacity(b) + 1) * sizeof(FmScored));
+
+			if (lists && n <= FmBatchBlock(b))
+				(void) FmBatchStep(b, m->user_ids, n, lists, counts);
+			free(lists);
+			FmBatchFree(b);
+		}
+	}
 }
 
 static void

@@ -130,6 +130,8 @@ main(int argc, char **argv)
 	Train("sgd-context", FM_TASK_BINARY, FM_SOLVER_SGD, true, false, true, 40);
 	Train("als-attributes", FM_TASK_REGRESSION, FM_SOLVER_ALS, false, true, false, 40);
 	Train("one-row", FM_TASK_REGRESSION, FM_SOLVER_SGD, true, false, false, 1);
+	Train("implicit-als", FM_TASK_IMPLICIT, FM_SOLVER_ALS, true, false, false, 60);
+	Train("item-cosine", FM_TASK_IMPLICIT, FM_SOLVER_ITEM_COSINE, true, false, false, 60);
 	printf("%d seeds in %s\n", written, dir);
 	return 0;
 }
