@@ -348,65 +348,119 @@ SelectBest(HeapEntry *a, int n, int keep)
 }
 
 /*
- * The tight loop over every item: raw scores (-inf: left out) are compared
- * with a threshold FM_TILE_ITEMS at a time, in the vector unit, and the
- * items of a group with one at or above it are appended to buf, which
- * holds FM_PICK_BUFFER cap entries; a full buf is cut to its best cap by SelectBest,
- * whose worst score is the new threshold.  Appending is what almost every
- * hit costs, far less than a heap's sift.  Returns the entries kept, at
- * most cap, in no order.
+ * The tight loop over every item.  A first pass takes the maximum of each
+ * group of FM_TILE_ITEMS raw scores (-inf: left out), in the vector unit;
+ * the cap-th largest of these maxima is a lower bound of the cap-th best
+ * score (the maxima are scores of distinct items), so a group whose
+ * maximum is below it cannot hold a listed item and is skipped.  The
+ * second pass appends the items at or above the bound, from the few
+ * groups left, to buf (FM_PICK_BUFFER cap entries); a full buf is cut to
+ * its best cap by SelectBest, whose worst score then raises the bound.
+ * Returns the entries kept, at most cap, in no order, or -1 when out of
+ * memory.
  */
 #define FM_PICK_BUFFER 4
 
-FM_CLONES static int
-PickDense(const float *raw, const int64_t *ids, size_t n, HeapEntry *buf,
-		  int cap)
+FM_CLONES static void
+GroupMaxima(const float *raw, size_t n, float *gmax)
 {
-	int			len = 0;
-	float		thr = -INFINITY;
-	size_t		full = n - n % FM_TILE_ITEMS;
+	size_t		full = n / FM_TILE_ITEMS;
 
-	for (size_t j0 = 0; j0 < full; j0 += FM_TILE_ITEMS)
+	for (size_t g = 0; g < full; g++)
 	{
 		FmVec8		lo;
 		FmVec8		hi;
-		FmMask8		gl;
-		FmMask8		gh;
-		unsigned	bits = 0;
+		float		m = -INFINITY;
 
-		memcpy(&lo, raw + j0, sizeof(lo));
-		memcpy(&hi, raw + j0 + 8, sizeof(hi));
-		gl = lo >= thr;
-		gh = hi >= thr;
+		memcpy(&lo, raw + g * FM_TILE_ITEMS, sizeof(lo));
+		memcpy(&hi, raw + g * FM_TILE_ITEMS + 8, sizeof(hi));
 		for (int l = 0; l < 8; l++)
-			bits |= (unsigned) (gl[l] & 1) << l | (unsigned) (gh[l] & 1) << (l + 8);
-		while (bits != 0)
-		{
-			size_t		j = j0 + __builtin_ctz(bits);
-
-			bits &= bits - 1;
-			if (raw[j] < thr || raw[j] == -INFINITY)
-				continue;		/* the threshold rose within the group */
-			buf[len].raw = raw[j];
-			buf[len++].item = ids[j];
-			if (len == FM_PICK_BUFFER * cap)
-			{
-				thr = SelectBest(buf, len, cap);
-				len = cap;
-			}
-		}
+			lo[l] = lo[l] > hi[l] ? lo[l] : hi[l];
+		for (int l = 0; l < 8; l++)
+			m = lo[l] > m ? lo[l] : m;
+		gmax[g] = m;
 	}
-	for (size_t j = full; j < n; j++)
-		if (raw[j] >= thr && raw[j] != -INFINITY)
+	if (full * FM_TILE_ITEMS < n)
+	{
+		float		m = -INFINITY;
+
+		for (size_t j = full * FM_TILE_ITEMS; j < n; j++)
+			m = raw[j] > m ? raw[j] : m;
+		gmax[full] = m;
+	}
+}
+
+static int
+PickDense(const float *raw, const int64_t *ids, size_t n, HeapEntry *buf,
+		  int cap)
+{
+	size_t		groups = (n + FM_TILE_ITEMS - 1) / FM_TILE_ITEMS;
+	float	   *gmax = malloc((groups + 1) * sizeof(float));
+	float	   *least;
+	float		thr = -INFINITY;
+	int			len = 0;
+
+	if (gmax == NULL)
+		return -1;
+	GroupMaxima(raw, n, gmax);
+	if (groups > (size_t) cap && (least = malloc((size_t) cap * sizeof(float))) != NULL)
+	{
+		/* the cap largest maxima in a min-heap of floats: its root */
+		int			h = 0;
+
+		for (size_t g = 0; g < groups; g++)
 		{
-			buf[len].raw = raw[j];
-			buf[len++].item = ids[j];
-			if (len == FM_PICK_BUFFER * cap)
+			float		x = gmax[g];
+			int			j;
+
+			if (h < cap)
 			{
-				thr = SelectBest(buf, len, cap);
-				len = cap;
+				for (j = h++; j > 0 && least[(j - 1) / 2] > x; j = (j - 1) / 2)
+					least[j] = least[(j - 1) / 2];
+				least[j] = x;
+			}
+			else if (x > least[0])
+			{
+				for (j = 0;;)
+				{
+					int			c = 2 * j + 1;
+
+					if (c >= cap)
+						break;
+					if (c + 1 < cap && least[c + 1] < least[c])
+						c++;
+					if (least[c] >= x)
+						break;
+					least[j] = least[c];
+					j = c;
+				}
+				least[j] = x;
 			}
 		}
+		thr = least[0];
+		free(least);
+	}
+	for (size_t g = 0; g < groups; g++)
+	{
+		size_t		end = Min((g + 1) * FM_TILE_ITEMS, n);
+
+		if (gmax[g] < thr || gmax[g] == -INFINITY)
+			continue;
+		for (size_t j = g * FM_TILE_ITEMS; j < end; j++)
+			if (raw[j] >= thr && raw[j] != -INFINITY)
+			{
+				buf[len].raw = raw[j];
+				buf[len++].item = ids[j];
+				if (len == FM_PICK_BUFFER * cap)
+				{
+					float		worst = SelectBest(buf, len, cap);
+
+					thr = worst > thr ? worst : thr;
+					len = cap;
+				}
+			}
+	}
+	free(gmax);
 	if (len > cap)
 	{
 		SelectBest(buf, len, cap);
@@ -420,7 +474,7 @@ PickDense(const float *raw, const int64_t *ids, size_t n, HeapEntry *buf,
  * overwritten: the user's rated items and the exclusions are marked -inf.
  * The scores are in the order of ids; pos maps an item index to its
  * position there (NULL: the same).  heap holds FM_PICK_BUFFER cap entries
- * here (PickDense).
+ * here (PickDense).  Returns the entries kept, or -1 when out of memory.
  */
 static int
 PickRaw(const FmModelData *m, const int64_t *ids, const uint32_t *pos,
@@ -428,8 +482,17 @@ PickRaw(const FmModelData *m, const int64_t *ids, const uint32_t *pos,
 		HeapEntry *heap, int cap)
 {
 	if (uidx >= 0)
-		for (size_t j = m->seen_off[uidx]; j < m->seen_off[uidx + 1]; j++)
-			raw[pos ? pos[m->seen[j]] : m->seen[j]] = -INFINITY;
+	{
+		const uint32_t *seen = m->seen + m->seen_off[uidx];
+		size_t		n_seen = m->seen_off[uidx + 1] - m->seen_off[uidx];
+
+		if (pos)
+			for (size_t j = 0; j < n_seen; j++)
+				raw[pos[seen[j]]] = -INFINITY;
+		else
+			for (size_t j = 0; j < n_seen; j++)
+				raw[seen[j]] = -INFINITY;
+	}
 	for (size_t j = 0; j < n_excl; j++)
 		raw[pos ? pos[excl[j]] : excl[j]] = -INFINITY;
 	return PickDense(raw, ids, m->n_items, heap, cap);
@@ -443,7 +506,8 @@ PickRaw(const FmModelData *m, const int64_t *ids, const uint32_t *pos,
  * every item (no candidates) and with a scores row the caller lets us
  * overwrite, they are first marked -inf in it, and the scan is one tight
  * loop against the heap's threshold; otherwise the ascending lists are
- * walked alongside the ascending columns.  Returns the entries kept.
+ * walked alongside the ascending columns.  Returns the entries kept, or -1
+ * when out of memory.
  */
 static int
 PickColumns(const FmModelData *m, const Columns *c, float *scores,
@@ -585,6 +649,8 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 		c.b = NULL;
 		len = PickColumns(m, &c, popular ? NULL : scores, 0.0f, popular, uidx,
 						  excl, n_excl, heap, pick);
+		if (len < 0)
+			goto done;
 		/* the sums are exact already, in one order everywhere */
 		*n_out = FinishList(m, rep, true, heap, len, cap, out);
 		st = FM_OK;
@@ -600,6 +666,8 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 	}
 	len = PickColumns(m, &c, scores, (float) (m->w0 + FmRepBias(m, rep)),
 					  popular, uidx, excl, n_excl, heap, pick);
+	if (len < 0)
+		goto done;
 	*n_out = FinishList(m, rep, popular, heap, len, cap, out);
 	st = FM_OK;
 done:
@@ -982,6 +1050,11 @@ BatchWorker(void *arg, int w)
 				len = PickColumns(m, &raw_columns, scores + u * stride, 0.0f,
 								  false, b->q.exclude_seen ? rep->uidx : -1,
 								  b->excl, b->n_excl, heap, b->pick);
+			if (len < 0)
+			{
+				b->failed = true;
+				continue;
+			}
 			b->n_out[j] = FinishList(m, rep, false, heap, len, b->cap,
 									 b->out + j * b->cap);
 		}
@@ -1169,6 +1242,11 @@ FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q, FmScored *out,
 			goto done;
 		c.b = NULL;
 		len = PickColumns(m, &c, scores, 0.0f, false, -1, excl, n_excl, heap, pick);
+		if (len < 0)
+		{
+			st = FM_ERR_NOMEM;
+			goto done;
+		}
 		qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);
 		for (int j = 0; j < len && *n_out < cap; j++)
 		{
@@ -1194,6 +1272,11 @@ FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q, FmScored *out,
 	}
 	c.b = NULL;
 	len = PickColumns(m, &c, scores, 0.0f, false, -1, excl, n_excl, heap, pick);
+	if (len < 0)
+	{
+		st = FM_ERR_NOMEM;
+		goto done;
+	}
 	for (int j = 0; j < len; j++)
 		heap[j].raw = Cosine(m, z, znorm, FmModelItemIndex(m, heap[j].item));
 	qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);

@@ -1379,6 +1379,234 @@ TestTrainMemory(void)
 	FmDatasetFree(&ds);
 }
 
+/*
+ * The serving paths of the three architectures: batch lists equal to
+ * FmTopn's for every user and thread count, similar items, an item-item
+ * model on co-occurrences whose answer is known, a warm start and the
+ * merge of an update.
+ */
+static void
+TestServing(void)
+{
+	FmRatingsData r;
+	FmParamsData p;
+	FmModel		m;
+	FmTopnQuery q = {0};
+	int64_t		cand[6];
+	int64_t		excl[2];
+	bool		same = true;
+
+	PlantedRatings(&r, 150, 200, 6000, 0);
+	FmParamsDefault(&p);
+	p.factors = 16;
+	p.epochs = 5;
+	m = TrainOn(&r, &p);
+	CHECK(m != NULL, "%s", err);
+
+	/* batch: the lists of FmTopn, for known and unknown users */
+	for (int variant = 0; variant < 3; variant++)
+		for (int threads = 1; threads <= 2; threads++)
+		{
+			FmBatch		b;
+			int64_t		users[160];
+			size_t		nu = 0;
+			FmScored   *lists;
+			FmScored	one[64];
+			int		   *counts;
+			size_t		cap;
+
+			memset(&q, 0, sizeof(q));
+			q.n = 12;
+			q.exclude_seen = variant != 2;
+			if (variant >= 1)
+			{
+				for (int j = 0; j < 6; j++)
+					cand[j] = m->item_ids[j * 7];
+				cand[5] = 99999;	/* unknown */
+				q.candidates = cand;
+				q.n_candidates = 6;
+				q.n = 4;
+			}
+			excl[0] = m->item_ids[1];
+			excl[1] = m->item_ids[7];
+			q.exclude = excl;
+			q.n_exclude = 2;
+			for (uint32_t u = 0; u < m->n_users; u++)
+				users[nu++] = m->user_ids[u];
+			users[nu++] = -5;	/* unknown: popularity by bias */
+			CHECK(FmBatchCreate(m, &q, threads, &b) == FM_OK, "batch");
+			cap = FmBatchCapacity(b);
+			lists = malloc(FmBatchBlock(b) * cap * sizeof(FmScored) + 1);
+			counts = malloc(FmBatchBlock(b) * sizeof(int));
+			for (size_t start = 0; start < nu; start += FmBatchBlock(b))
+			{
+				size_t		count = nu - start < FmBatchBlock(b) ? nu - start : FmBatchBlock(b);
+
+				CHECK(FmBatchStep(b, users + start, count, lists, counts) == FM_OK, "step");
+				for (size_t j = 0; j < count; j++)
+				{
+					int			n1;
+
+					q.user = users[start + j];
+					FmTopn(m, &q, one, &n1);
+					same &= n1 == counts[j];
+					for (int k = 0; k < n1 && k < counts[j]; k++)
+						same &= one[k].item == lists[j * cap + k].item &&
+							one[k].score == lists[j * cap + k].score;
+				}
+			}
+			free(lists);
+			free(counts);
+			FmBatchFree(b);
+		}
+	CHECK(same, "every batch list is FmTopn's (all items, candidates, exclude_seen off; 1 and 2 threads)");
+
+	/* similar items: cosines, the query first when asked, then left out */
+	{
+		FmSimilarQuery sq = {0};
+		FmScored	out[20];
+		int			n;
+		int64_t		item = m->item_ids[3];
+		bool		bounded = true;
+
+		sq.items = &item;
+		sq.n_items = 1;
+		sq.n = 20;
+		sq.include_query = true;
+		CHECK(FmSimilarItems(m, &sq, out, &n) == FM_OK && n == 20, "similar items");
+		CHECK(out[0].item == item && fabs(out[0].score - 1.0) < 1e-5,
+			  "an item is most like itself (cosine %g)", out[0].score);
+		for (int j = 0; j < n; j++)
+			bounded &= out[j].score <= 1.0 + 1e-6 && out[j].score >= -1.0 - 1e-6 &&
+				(j == 0 || out[j].score <= out[j - 1].score);
+		CHECK(bounded, "cosines in [-1, 1], best first");
+		sq.include_query = false;
+		CHECK(FmSimilarItems(m, &sq, out, &n) == FM_OK && n == 20 && out[0].item != item,
+			  "the query left out");
+	}
+	FmModelFree(m);
+	FmRatingsFree(&r);
+
+	/* item_cosine on known co-occurrences: 1 and 2 always together, 3 with half */
+	{
+		FmRatingsData c;
+		FmModel		k1,
+					k2;
+		uint8_t    *b1,
+				   *b2;
+		size_t		l1,
+					l2;
+		FmSimilarQuery sq = {0};
+		FmScored	out[4];
+		int			n;
+		int64_t		one = 1;
+		float		all[4];
+		double		sum3;
+
+		FmRatingsInit(&c);
+		for (int u = 1; u <= 40; u++)
+		{
+			FmRatingsAdd(&c, u, 1, 1, 1);
+			FmRatingsAdd(&c, u, 2, 1, 1);
+			if (u <= 20)
+				FmRatingsAdd(&c, u, 3, 1, 1);
+		}
+		for (int u = 41; u <= 60; u++)
+			FmRatingsAdd(&c, u, 4, 1, 1);
+		FmParamsDefault(&p);
+		p.task = FM_TASK_IMPLICIT;
+		FmParamsSolverDefaults(&p, FM_SOLVER_ITEM_COSINE, FM_SET_SOLVER);
+		p.threads = 1;
+		k1 = TrainOn(&c, &p);
+		p.threads = 2;
+		k2 = TrainOn(&c, &p);
+		CHECK(k1 && k2, "%s", err);
+		CHECK(FmModelEncode(k1, SIZE_MAX, &b1, &l1) == FM_OK &&
+			  FmModelEncode(k2, SIZE_MAX, &b2, &l2) == FM_OK &&
+			  l1 == l2 && memcmp(b1, b2, l1) == 0, "item_cosine: the same bytes on 1 and 2 threads");
+		sq.items = &one;
+		sq.n_items = 1;
+		sq.n = 4;
+		CHECK(FmSimilarItems(k1, &sq, out, &n) == FM_OK && n == 2 &&
+			  out[0].item == 2 && fabs(out[0].score - 1.0) < 1e-6 &&
+			  out[1].item == 3 && fabs(out[1].score - sqrt(0.5)) < 1e-6,
+			  "item_cosine: 2 then 3 (%g, %g), never 4", out[0].score, out[1].score);
+		/* user 21 chose 1 and 2: item 3 scores sim(1,3) + sim(2,3) */
+		FmItemItemScores(k1, k1->seen + k1->seen_off[20], k1->seen_off[21] - k1->seen_off[20],
+						 NULL, 0, all);
+		sum3 = FmModelPredict(k1, 21, 3);
+		CHECK(fabs(sum3 - 2 * sqrt(0.5)) < 1e-6 && (float) sum3 == all[2],
+			  "item_cosine: a user's score is the sum over its history (%g)", sum3);
+		free(b1);
+		free(b2);
+		FmModelFree(k1);
+		FmModelFree(k2);
+		FmRatingsFree(&c);
+	}
+
+	/* a warm start begins at the model, and the merge keeps every id */
+	{
+		FmRatingsData a,
+					bnew;
+		FmDatasetData ds;
+		FmModel		old,
+					upd,
+					merged;
+		FmTrainer	t;
+		uint32_t   *counts;
+		bool		kept = true;
+
+		PlantedRatings(&a, 100, 100, 2500, 0);
+		FmParamsDefault(&p);
+		p.factors = 8;
+		p.epochs = 5;
+		old = TrainOn(&a, &p);
+		FmRatingsInit(&bnew);
+		FmRatingsAdd(&bnew, 1000, old->item_ids[0], 5, 1);	/* a new user */
+		FmRatingsAdd(&bnew, old->user_ids[0], 5000, 4, 1);		/* a new item */
+		CHECK(FmDatasetBuild(&ds, &bnew, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
+		p.epochs = 1;
+		p.learning_rate = 1e-9;	/* barely moves: the start shows */
+		CHECK(FmTrainerCreateFrom(&ds, &p, old, &t, err, sizeof(err)) == FM_OK, "%s", err);
+		while (FmTrainerStep(t, err, sizeof(err)) != FM_DONE)
+			;
+		CHECK(FmTrainerFinish(t, &upd) == FM_OK, "finish");
+		FmTrainerFree(t);
+		/* raw scores: the update's rating range is its rows' alone */
+		CHECK(fabs(FmModelRaw(upd, FmModelUserIndex(upd, old->user_ids[0]),
+							  FmModelItemIndex(upd, old->item_ids[0])) -
+				   FmModelRaw(old, 0, 0)) < 1e-3,
+			  "warm start: a known pair scores as in the model");
+		counts = calloc(upd->n_items + 1, sizeof(uint32_t));
+		for (uint32_t i = 0; i < upd->n_items; i++)
+			counts[i] = 1;
+		CHECK(FmModelMergeUpdate(old, upd, counts, 2, &merged) == FM_OK, "merge");
+		CHECK(merged->n_users == old->n_users + 1 && merged->n_items == old->n_items + 1,
+			  "merge: %u users, %u items", merged->n_users, merged->n_items);
+		CHECK(merged->info.rows == old->info.rows + 2, "merge: rows");
+		/* their parameters are the old ones; only the global bias moved */
+		for (uint32_t u = 1; u < old->n_users; u++)
+			kept &= fabs(FmModelPredict(merged, old->user_ids[u], old->item_ids[2]) -
+						 FmModelPredict(old, old->user_ids[u], old->item_ids[2]) -
+						 (merged->w0 - old->w0)) < 1e-5;
+		CHECK(kept, "merge: users the update did not touch score as before");
+		CHECK(FmModelSeen(merged, FmModelUserIndex(merged, old->user_ids[0]),
+						  FmModelItemIndex(merged, 5000)) &&
+			  FmModelSeen(merged, FmModelUserIndex(merged, old->user_ids[0]),
+						  FmModelItemIndex(merged, old->item_ids[old->seen[0]])),
+			  "merge: a seen list holds its old and its new items");
+		CHECK(merged->item_count[FmModelItemIndex(merged, old->item_ids[0])] ==
+			  old->item_count[0] + 1, "merge: counts add the new rows");
+		free(counts);
+		FmModelFree(old);
+		FmModelFree(upd);
+		FmModelFree(merged);
+		FmDatasetFree(&ds);
+		FmRatingsFree(&a);
+		FmRatingsFree(&bnew);
+	}
+}
+
 int
 main(void)
 {
@@ -1399,6 +1627,7 @@ main(void)
 	TestEvaluate();
 	TestImplicit();
 	TestImplicitFeatures();
+	TestServing();
 	printf("core: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }
