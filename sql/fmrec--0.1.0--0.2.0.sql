@@ -434,6 +434,56 @@ AS 'MODULE_PATHNAME', 'fmrec_rollback'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.fm_rollback(pg_catalog.text, pg_catalog.int8) IS 'serves an earlier version of a model again (default: the one before the current), with its exact bytes; returns its new version number';
 
+CREATE FUNCTION @extschema@.fm_deploy(model pg_catalog.text, strategy pg_catalog.text DEFAULT 'best',
+    metric pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cur pg_catalog.int8;
+    pick pg_catalog.int8;
+    m pg_catalog.text := metric;
+    higher pg_catalog.bool;
+BEGIN
+    SELECT v.version INTO cur FROM @extschema@.fm_versions($1) v WHERE v.serving;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = '42704',
+            MESSAGE = pg_catalog.format('model "%s" does not exist', $1);
+    END IF;
+    IF strategy OPERATOR(pg_catalog.=) 'most_recent' THEN
+        SELECT v.version INTO pick FROM @extschema@.fm_versions($1) v
+        ORDER BY v.created_at DESC, v.serving DESC, v.version DESC LIMIT 1;
+    ELSIF strategy OPERATOR(pg_catalog.=) 'best' THEN
+        IF m IS NULL THEN
+            SELECT CASE WHEN t.task OPERATOR(pg_catalog.=) 'binary' THEN 'valid_auc' ELSE 'valid_rmse' END
+            INTO m FROM @extschema@.fm_models t WHERE t.name OPERATOR(pg_catalog.=) $1;
+        END IF;
+        higher := m OPERATOR(pg_catalog.~) '(auc|accuracy|ndcg|recall|precision|map|mrr|hit)';
+        SELECT v.version INTO pick FROM @extschema@.fm_versions($1) v
+        WHERE pg_catalog.jsonb_typeof(v.metrics OPERATOR(pg_catalog.->) m) OPERATOR(pg_catalog.=) 'number'
+        ORDER BY CASE WHEN higher THEN -((v.metrics OPERATOR(pg_catalog.->>) m)::pg_catalog.float8)
+                      ELSE (v.metrics OPERATOR(pg_catalog.->>) m)::pg_catalog.float8 END,
+                 v.serving DESC, v.version DESC
+        LIMIT 1;
+        IF pick IS NULL THEN
+            RAISE EXCEPTION USING ERRCODE = '22023',
+                MESSAGE = pg_catalog.format('no version of model "%s" has the metric "%s"', $1, m),
+                HINT = 'Metrics are the keys of fm_versions(model).metrics, such as valid_rmse with validation > 0.';
+        END IF;
+    ELSE
+        RAISE EXCEPTION USING ERRCODE = '22023',
+            MESSAGE = pg_catalog.format('unrecognized deploy strategy "%s"', strategy),
+            HINT = 'Use "best" (by a stored metric) or "most_recent" (the latest trained).';
+    END IF;
+    IF pick OPERATOR(pg_catalog.=) cur THEN
+        RETURN cur;             -- already served: nothing to write
+    END IF;
+    RETURN @extschema@.fm_rollback($1, pick);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.fm_deploy(pg_catalog.text, pg_catalog.text, pg_catalog.text) IS 'serves the best kept version of a model by a stored metric, or the most recently trained one; returns the version served';
+
 CREATE FUNCTION @extschema@.fm_variant(user_id pg_catalog.int8, variants pg_catalog.text[],
     salt pg_catalog.text DEFAULT '')
 RETURNS pg_catalog.text

@@ -98,6 +98,19 @@ SET fmrec.keep_versions = 0;
 SELECT name FROM fm_train('sv', 'sv', factors => 8, epochs => 4, quiet => true);
 SELECT count(*) AS versions FROM fm_versions('sv');
 RESET fmrec.keep_versions;
+-- deploy rules: the best kept version by a stored metric, the latest trained
+SELECT name FROM fm_train('dp', 'sv', factors => 8, epochs => 2, validation => 0.2, quiet => true);
+SELECT name FROM fm_train('dp', 'sv', factors => 8, epochs => 30, validation => 0.2, quiet => true);
+SELECT name FROM fm_train('dp', 'sv', factors => 8, epochs => 1, validation => 0.2, quiet => true);
+SELECT fm_deploy('dp') > 0 AS deployed;
+SELECT (SELECT metrics->>'valid_rmse' FROM fm_models WHERE name = 'dp')::float8 =
+       (SELECT min((metrics->>'valid_rmse')::float8) FROM fm_versions('dp')) AS best_served;
+SELECT fm_deploy('dp') = (SELECT version FROM fm_models WHERE name = 'dp') AS already_served;
+SELECT fm_deploy('dp', 'most_recent') > 0 AS deployed;
+SELECT (SELECT created_at FROM fm_models WHERE name = 'dp') =
+       (SELECT max(created_at) FROM fm_versions('dp')) AS latest_served;
+SELECT fm_deploy('dp', 'best', 'no_such_metric');
+SELECT fm_deploy('dp', 'sideways');
 -- A/B: a fixed variant per user, about even
 SELECT fm_variant(7, ARRAY['a', 'b']) = fm_variant(7, ARRAY['a', 'b']) AS stable,
        fm_variant(7, ARRAY['a', 'b'], 'exp2') IN ('a', 'b') AS salted;
@@ -143,5 +156,5 @@ SELECT count(*) AS queued FROM fm_update_queue;
 SELECT * FROM fm_refresh('live');
 
 DROP TABLE sv, lat, co, v1, up_old, up_new, live;
-SELECT fm_drop(name) FROM fm_models WHERE name IN ('sv', 'svi', 'co', 'up', 'live') ORDER BY name;
+SELECT fm_drop(name) FROM fm_models WHERE name IN ('sv', 'svi', 'co', 'up', 'live', 'dp') ORDER BY name;
 SELECT count(*) AS versions_left FROM fm_model_versions;
