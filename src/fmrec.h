@@ -75,6 +75,7 @@ extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timin
 /* load.c */
 extern void FmrecLoadRatings(const char *source, FmRatings r, bool choices);
 extern char *FmrecSourceQuery(const char *source);
+extern char *FmrecSampleQuery(const char *source, double rows, uint64 seed);
 extern bool FmrecIsIntegerType(Oid t);
 extern bool FmrecIsNumericType(Oid t);
 extern FmRatings FmrecNewRatings(MemoryContext cxt);

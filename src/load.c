@@ -14,8 +14,10 @@
 #include <ctype.h>
 #include <math.h>
 
-#include "catalog/pg_type.h"
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -23,6 +25,7 @@
 #include "utils/plancache.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
+#include "utils/syscache.h"
 #include "utils/varlena.h"
 
 #include "fmrec.h"
@@ -165,6 +168,49 @@ FmrecSourceQuery(const char *source)
 	return psprintf("SELECT * FROM %s",
 					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 											   get_rel_name(relid)));
+}
+
+/*
+ * For a replay of about rows rows of source: when source names a table
+ * whose size the planner knows, SELECT * FROM it TABLESAMPLE BERNOULLI at
+ * the percentage that yields rows and a margin (REPEATABLE by seed), so
+ * the rows are not all read; otherwise NULL, and the caller reads all of
+ * source.  The caller trims what comes back to rows.
+ */
+char *
+FmrecSampleQuery(const char *source, double rows, uint64 seed)
+{
+	List	   *names;
+	RangeVar   *rv;
+	Oid			relid;
+	HeapTuple	tup;
+	double		reltuples;
+	char		relkind;
+	double		pct;
+
+	if (!LooksLikeName(source))
+		return NULL;
+	names = stringToQualifiedNameList(source);
+	rv = makeRangeVarFromNameList(names);
+	relid = RangeVarGetRelid(rv, AccessShareLock, true);
+	if (!OidIsValid(relid))
+		return NULL;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return NULL;
+	reltuples = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
+	relkind = ((Form_pg_class) GETSTRUCT(tup))->relkind;
+	ReleaseSysCache(tup);
+	if ((relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW) || reltuples <= 0)
+		return NULL;
+	/* a quarter more and 1,000 rows, so that the sample is rarely short */
+	pct = 100.0 * (1.25 * rows + 1000.0) / reltuples;
+	if (pct >= 100.0)
+		return NULL;
+	return psprintf("SELECT * FROM %s TABLESAMPLE BERNOULLI (%.6f) REPEATABLE (%.0f)",
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+											   get_rel_name(relid)),
+					pct, (double) (seed % 1000000007));
 }
 
 /* The ratings query must be one SELECT that writes nothing. */

@@ -414,10 +414,12 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 	if (replay != NULL && replay_rows != 0)
 	{
 		FmRatings	all = FmrecNewRatings(cxt);
+		uint64		want = replay_rows < 0 ? (uint64) n_new * FMREC_UPDATE_REPLAY : (uint64) replay_rows;
+		char	   *sample = FmrecSampleQuery(replay, (double) want, opts.params.seed);
 
-		FmrecLoadRatings(replay, all, prev->task == FM_TASK_IMPLICIT);
-		SampleRows(all, replay_rows < 0 ? (uint64) n_new * FMREC_UPDATE_REPLAY : (uint64) replay_rows,
-				   opts.params.seed, ratings);
+		/* a table is sampled where it lies; anything else is read whole */
+		FmrecLoadRatings(sample ? sample : replay, all, prev->task == FM_TASK_IMPLICIT);
+		SampleRows(all, want, opts.params.seed, ratings);
 		n_replay = ratings->n - n_new;
 		FmRatingsFree(all);
 	}
@@ -530,6 +532,7 @@ fmrec_refresh(PG_FUNCTION_ARGS)
 	char	   *schema;
 	char	   *queue;
 	char	   *attachments;
+	char	   *columns;
 	char	   *source;
 	char	   *replay_rows;
 	char	   *last;
@@ -550,10 +553,13 @@ fmrec_refresh(PG_FUNCTION_ARGS)
 	attachments = quote_qualified_identifier(schema, "fm_attachments");
 	args[0] = PG_GETARG_DATUM(0);
 	/* the replay: the attached table's columns, as fm_enqueue reads them */
-	source = QueryValue(psprintf("SELECT pg_catalog.format('SELECT %%I, %%I, %%s FROM %%s', "
-								 "user_column, item_column, CASE WHEN rating_column IS NULL "
-								 "THEN '1' ELSE pg_catalog.quote_ident(rating_column) END, source) "
-								 "FROM %s WHERE model OPERATOR(pg_catalog.=) $1", attachments),
+	columns = QueryValue(psprintf("SELECT pg_catalog.format('SELECT %%I, %%I, %%s FROM ', "
+								  "user_column, item_column, CASE WHEN rating_column IS NULL "
+								  "THEN '1' ELSE pg_catalog.quote_ident(rating_column) END) "
+								  "FROM %s WHERE model OPERATOR(pg_catalog.=) $1", attachments),
+						 1, types, args);
+	source = QueryValue(psprintf("SELECT source::pg_catalog.text FROM %s "
+								 "WHERE model OPERATOR(pg_catalog.=) $1", attachments),
 						1, types, args);
 	if (source == NULL)
 		ereport(ERROR,
@@ -582,9 +588,18 @@ fmrec_refresh(PG_FUNCTION_ARGS)
 									"WHERE model OPERATOR(pg_catalog.=) %s "
 									"AND id OPERATOR(pg_catalog.<=) %s",
 									queue, quote_literal_cstr(name), last);
+		char	   *queued = QueryValue(psprintf("SELECT pg_catalog.count(*) FROM %s "
+												 "WHERE model OPERATOR(pg_catalog.=) $1", queue),
+										1, types, args);
+		int64		want = replay_rows ? pg_strtoint64(replay_rows) :
+			pg_strtoint64(queued) * FMREC_UPDATE_REPLAY;
+		/* a sample of the table where it lies, or all of it when small */
+		char	   *inner = FmrecSampleQuery(source, (double) want, (uint64) pg_strtoint64(last));
 
-		FmrecUpdateModel(name, rows, source,
-						 replay_rows ? pg_strtoint64(replay_rows) : -1,
+		FmrecUpdateModel(name, rows,
+						 psprintf("%s(%s) r", columns,
+								  inner ? inner : psprintf("SELECT * FROM %s", source)),
+						 want,
 						 PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
 						 values, nulls);
 		args[1] = Int64GetDatum(pg_strtoint64(last));
