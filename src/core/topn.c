@@ -799,8 +799,9 @@ BatchBlock(size_t pick)
 
 /*
  * Memory a batch holds besides the model, for the caller's limit: the
- * candidate columns, their panels, a tile of scores and a heap per
- * thread, a step's representations, and the caller's lists for a step.
+ * candidate columns, their panels, biases and order, a tile of scores and
+ * a buffer per thread, a step's representations, and the caller's lists
+ * for two steps (fm_recommend writes one while the next is ranked).
  */
 double
 FmBatchMemory(const FmModelData *m, const FmTopnQuery *q, int threads)
@@ -813,9 +814,9 @@ FmBatchMemory(const FmModelData *m, const FmTopnQuery *q, int threads)
 
 	return (q->candidates ? cols * (m->k * 4.0 + 20.0) : 0.0) +
 		padded * m->k * 4.0 +
-		padded * 4.0 + t * (FM_TILE_USERS * padded * 4.0 +
+		padded * 4.0 + cols * 20.0 + t * (FM_TILE_USERS * padded * 4.0 +
 							FM_PICK_BUFFER * pick * sizeof(HeapEntry)) +
-		block * (m->k * 4.0 + sizeof(FmRep) + 5.0 + pick * sizeof(FmScored)) +
+		block * (m->k * 4.0 + sizeof(FmRep) + 13.0 + 2.0 * pick * sizeof(FmScored)) +
 		q->n_exclude * 4.0;
 }
 
