@@ -87,13 +87,25 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_model_grants', '');
 ALTER TABLE @extschema@.fm_models ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON @extschema@.fm_models FROM PUBLIC;
 GRANT SELECT ON @extschema@.fm_models TO PUBLIC;
-CREATE POLICY fm_models_read ON @extschema@.fm_models FOR SELECT
-    USING (pg_catalog.pg_has_role(fm_models.owner::pg_catalog.oid, 'USAGE')
+-- Whether the current role may read a model's rows: a member of its owner,
+-- or granted 'read' (itself or through PUBLIC); the policies of the model
+-- tables use it.
+CREATE FUNCTION @extschema@.fm_model_readable(owner pg_catalog.regrole, model pg_catalog.text)
+RETURNS pg_catalog.bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role($1::pg_catalog.oid, 'USAGE')
            OR EXISTS (SELECT 1 FROM @extschema@.fm_model_grants g
-                      WHERE g.model OPERATOR(pg_catalog.=) fm_models.name
+                      WHERE g.model OPERATOR(pg_catalog.=) $2
                         AND g.privilege OPERATOR(pg_catalog.=) 'read'
                         AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true
-                                 ELSE pg_catalog.pg_has_role(g.grantee, 'USAGE') END));
+                                 ELSE pg_catalog.pg_has_role(g.grantee, 'USAGE') END)
+$$;
+COMMENT ON FUNCTION @extschema@.fm_model_readable(pg_catalog.regrole, pg_catalog.text) IS 'internal: whether the current role may read a model''s rows (its owner''s members, or a read grant)';
+
+CREATE POLICY fm_models_read ON @extschema@.fm_models FOR SELECT
+    USING (@extschema@.fm_model_readable(fm_models.owner, fm_models.name));
 -- Grants are public knowledge, as relation ACLs in pg_class are.
 REVOKE ALL ON @extschema@.fm_model_grants FROM PUBLIC;
 GRANT SELECT ON @extschema@.fm_model_grants TO PUBLIC;
@@ -489,12 +501,7 @@ ALTER TABLE @extschema@.fm_model_versions ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON @extschema@.fm_model_versions FROM PUBLIC;
 GRANT SELECT ON @extschema@.fm_model_versions TO PUBLIC;
 CREATE POLICY fm_model_versions_read ON @extschema@.fm_model_versions FOR SELECT
-    USING (pg_catalog.pg_has_role(fm_model_versions.owner::pg_catalog.oid, 'USAGE')
-           OR EXISTS (SELECT 1 FROM @extschema@.fm_model_grants g
-                      WHERE g.model OPERATOR(pg_catalog.=) fm_model_versions.name
-                        AND g.privilege OPERATOR(pg_catalog.=) 'read'
-                        AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true
-                                 ELSE pg_catalog.pg_has_role(g.grantee, 'USAGE') END));
+    USING (@extschema@.fm_model_readable(fm_model_versions.owner, fm_model_versions.name));
 
 CREATE FUNCTION @extschema@.fm_models_keep_version() RETURNS trigger
 LANGUAGE plpgsql
