@@ -67,38 +67,39 @@ SizeCompare(const void *a, const void *b)
 }
 
 /*
- * One progress NOTICE per epoch, with the validation metric when there is
+ * One progress NOTICE per epoch (the solver's unit: epoch, iteration or
+ * pass), with the validation metric when there is
  * one.
  */
 static void
-Notice(const FmEpochStats *st, const FmParamsData *p, double secs)
+Notice(const FmEpochStats *st, const FmParamsData *p, const char *unit, double secs)
 {
 	if (p->task == FM_TASK_IMPLICIT)
 		ereport(NOTICE,
-				(errmsg("epoch %d/%d: train loss %.4f, %.3f s",
-						st->epoch, p->epochs, st->train_loss, secs)));
+				(errmsg("%s %d/%d: train loss %.4f, %.3f s",
+						unit, st->epoch, p->epochs, st->train_loss, secs)));
 	else if (p->task == FM_TASK_REGRESSION)
 	{
 		if (isnan(st->valid_rmse))
 			ereport(NOTICE,
-					(errmsg("epoch %d/%d: train rmse %.4f, %.3f s",
-							st->epoch, p->epochs, st->train_loss, secs)));
+					(errmsg("%s %d/%d: train rmse %.4f, %.3f s",
+							unit, st->epoch, p->epochs, st->train_loss, secs)));
 		else
 			ereport(NOTICE,
-					(errmsg("epoch %d/%d: train rmse %.4f, validation rmse %.4f%s, %.3f s",
-							st->epoch, p->epochs, st->train_loss, st->valid_rmse,
+					(errmsg("%s %d/%d: train rmse %.4f, validation rmse %.4f%s, %.3f s",
+							unit, st->epoch, p->epochs, st->train_loss, st->valid_rmse,
 							st->improved ? " (best)" : "", secs)));
 	}
 	else
 	{
 		if (isnan(st->valid_logloss))
 			ereport(NOTICE,
-					(errmsg("epoch %d/%d: train log loss %.4f, %.3f s",
-							st->epoch, p->epochs, st->train_loss, secs)));
+					(errmsg("%s %d/%d: train log loss %.4f, %.3f s",
+							unit, st->epoch, p->epochs, st->train_loss, secs)));
 		else
 			ereport(NOTICE,
-					(errmsg("epoch %d/%d: train log loss %.4f, validation auc %.4f, log loss %.4f%s, %.3f s",
-							st->epoch, p->epochs, st->train_loss, st->valid_auc,
+					(errmsg("%s %d/%d: train log loss %.4f, validation auc %.4f, log loss %.4f%s, %.3f s",
+							unit, st->epoch, p->epochs, st->train_loss, st->valid_auc,
 							st->valid_logloss, st->improved ? " (best)" : "", secs)));
 	}
 }
@@ -153,7 +154,9 @@ FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
 			break;
 		FmrecReport(st, err);
 		if (!opts->quiet)
-			Notice(FmTrainerEpoch(t), &opts->params, Seconds() - epoch_start);
+			Notice(FmTrainerEpoch(t), &opts->params,
+				   FmSolverUnit(opts->params.solver, opts->params.task,
+								FmDatasetHasFeatures(ds)), Seconds() - epoch_start);
 		epoch_start = Seconds();
 	}
 	st = FmTrainerFinish(t, &m);

@@ -154,6 +154,7 @@ extern bool FmTaskFromName(const char *name, FmTask *task);
 
 /* solvers.c */
 extern const char *FmSolverName(FmSolver solver);
+extern const char *FmSolverUnit(FmSolver solver, FmTask task, bool features);
 extern bool FmSolverFromName(const char *name, FmSolver *solver);
 extern bool FmSolverKnown(FmSolver solver);
 extern bool FmSolverSupports(FmSolver solver, FmTask task);

@@ -66,6 +66,13 @@ FmSolverOpsFor(FmSolver solver, FmTask task, bool features)
 	return ops ? ops : &fm_sgd_ops;
 }
 
+/* What one of the solver's passes is called: "epoch", "iteration", "pass". */
+const char *
+FmSolverUnit(FmSolver solver, FmTask task, bool features)
+{
+	return FmSolverOpsFor(solver, task, features)->unit;
+}
+
 const char *
 FmSolverName(FmSolver solver)
 {
