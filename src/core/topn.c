@@ -1,19 +1,23 @@
 /*
  * topn.c
- *	  Top-N ranking of items for one user.
+ *	  Ranking: top-N for one user, lists for many users at once, similar
+ *	  items, and the item-item models' lists.
  *
  * For a query representation Z (features.c: a known user, attributes,
  * context, a folded-in session) every item is scored by one BLAS sgemv
  * over the contiguous matrix of item representations (n_items x k) plus
  * the item biases; with Z = 0 (nothing known) items are ranked by w0 + b_i
- * alone, the popularity fallback.  The
- * best n are kept in a bounded min-heap, O(n_items log n), never a full
- * sort.  Items are ordered by the raw model score, ties by ascending item
- * id; the reported score is what FmModelPredict returns for the pair (for
- * regression that is clipped to the rating range, so several leading items
- * can show the maximum rating while still being ranked by raw score).
- * The items a user rated in training are skipped by walking that user's
- * ascending seen list alongside the item index.
+ * alone, the popularity fallback.  The best n (and a margin) are picked
+ * without a full sort: over every item by a bound from the maxima of
+ * groups of scores (PickDense), over candidates by a bounded min-heap;
+ * then they are rescored exactly and ordered by the raw model score, ties
+ * by ascending item id.  The reported score is what FmModelPredict returns
+ * for the pair (for regression that is clipped to the rating range, so
+ * several leading items can show the maximum rating while still being
+ * ranked by raw score).  The items a user rated in training are left out.
+ * fm_recommend's lists (FmBatch) are the same lists, scored in tiles of
+ * users on the worker threads; an item-item model (itemknn.c) scores by
+ * summing its neighbor lists over a history instead.
  */
 #include <cblas.h>
 #include <math.h>
@@ -32,7 +36,6 @@
 #define FM_TILE_USERS 6
 #define FM_TILE_ITEMS 16
 typedef float FmVec8 __attribute__((vector_size(8 * sizeof(float))));
-typedef int FmMask8 __attribute__((vector_size(8 * sizeof(int))));
 
 #define Min(a, b) ((a) < (b) ? (a) : (b))
 #define Max(a, b) ((a) > (b) ? (a) : (b))
