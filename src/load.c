@@ -312,15 +312,19 @@ FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,
 			FmrecCheckRowsMemory(r, NULL);
 		return;
 	}
+	/* finite but past float4 (1e300) is out of range, not "not finite" */
 	if (st == FM_ERR_DATA && FmRatingCheck(rating, weight) == FM_ROW_BAD_RATING)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
+				(errcode(isfinite(rating) ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE : ERRCODE_DATA_EXCEPTION),
+				 isfinite(rating) ? errmsg("rating is out of range") :
 				 errmsg("rating must be a finite number"),
 				 errdetail("Row " UINT64_FORMAT " (user " INT64_FORMAT ", item " INT64_FORMAT
-						   ") has rating %g.", rowno, user, item, rating)));
+						   ") has rating %g; ratings are real (float4) numbers, within 3.4e38 either side of zero.",
+						   rowno, user, item, rating)));
 	if (st == FM_ERR_DATA)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
+				(errcode(isfinite(weight) && weight >= 0 ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE : ERRCODE_DATA_EXCEPTION),
+				 isfinite(weight) && weight >= 0 ? errmsg("row weight is out of range") :
 				 errmsg("row weight must be a finite number not below zero"),
 				 errdetail("Row " UINT64_FORMAT " has weight %g.", rowno, weight)));
 	ereport(ERROR,

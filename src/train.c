@@ -152,6 +152,14 @@ FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
 			continue;
 		if (st == FM_DONE)
 			break;
+		if (st == FM_ERR_DIVERGED)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s", err),
+					 errdetail("The training loss exploded or the parameters became infinite or NaN; no model was stored."),
+					 opts->params.solver == FM_SOLVER_SGD ?
+					 errhint("Lower learning_rate or raise the regularization.") :
+					 errhint("Raise reg_linear and reg_factors, or init_stdev lower.")));
 		FmrecReport(st, err);
 		if (!opts->quiet)
 			Notice(FmTrainerEpoch(t), &opts->params,
