@@ -792,3 +792,9 @@ RETURNS record
 AS 'MODULE_PATHNAME', 'fmrec_refresh'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@.fm_refresh(pg_catalog.text, pg_catalog.jsonb) IS 'trains the rows queued for an attached model into it (fm_update) and removes them from the queue; for any scheduler, such as pg_cron';
+
+CREATE FUNCTION @extschema@.fm_model_info(model pg_catalog.text)
+RETURNS pg_catalog.jsonb
+AS 'MODULE_PATHNAME', 'fmrec_model_info_name'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_model_info(pg_catalog.text) IS 'what a stored model holds, by name: task, sizes, hyperparameters and training metrics';

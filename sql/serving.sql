@@ -4,6 +4,11 @@ CREATE TABLE sv AS SELECT user_id, item_id, rating FROM fm_synthetic_ratings(300
 SELECT name FROM fm_train('sv', 'sv', factors => 8, epochs => 5, quiet => true);
 SELECT name FROM fm_train('svi', 'sv', task => 'implicit', factors => 8, epochs => 4, quiet => true);
 
+-- fm_model_info by name: the served version's bytes, as by bytes
+SELECT fm_model_info('sv') = (SELECT fm_model_info(model) FROM fm_models WHERE name = 'sv') AS same_info,
+       fm_model_info('sv')->>'task' AS task, fm_model_info('svi')->>'task' AS implicit_task;
+SELECT fm_model_info('nosuch');
+
 -- fm_recommend: the lists of fm_topn, for every user, on any thread count
 CREATE TABLE lat AS
   SELECT u AS user_id, t.ord::int AS rank, t.item, t.score

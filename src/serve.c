@@ -564,16 +564,10 @@ fmrec_predict_context_bytes(PG_FUNCTION_ARGS)
 	return PredictContext(fcinfo, BytesModel(fcinfo));
 }
 
-PG_FUNCTION_INFO_V1(fmrec_model_info);
-
-/*
- * fm_model_info(model bytea) RETURNS jsonb
- */
-Datum
-fmrec_model_info(PG_FUNCTION_ARGS)
+/* What model bytes hold, as fm_model_info shows it. */
+static Datum
+ModelInfo(FmModel m, const bytea *raw)
 {
-	FmModel		m = FmrecModelByBytes(fcinfo, PG_GETARG_DATUM(0));
-	bytea	   *raw = PG_GETARG_BYTEA_PP(0);
 	char	   *json;
 
 	json = psprintf("{\"format_version\": %d, \"task\": \"%s\", \"factors\": %d, "
@@ -586,6 +580,46 @@ fmrec_model_info(PG_FUNCTION_ARGS)
 					(uint64) m->mem_bytes, (uint64) m->n_nbr,
 					FmrecParamsJson(&m->params, false), FmrecMetricsJson(m, NULL));
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
+}
+
+PG_FUNCTION_INFO_V1(fmrec_model_info);
+PG_FUNCTION_INFO_V1(fmrec_model_info_name);
+
+/*
+ * fm_model_info(model bytea) RETURNS jsonb
+ */
+Datum
+fmrec_model_info(PG_FUNCTION_ARGS)
+{
+	FmModel		m = FmrecModelByBytes(fcinfo, PG_GETARG_DATUM(0));
+
+	return ModelInfo(m, PG_GETARG_BYTEA_PP(0));
+}
+
+/*
+ * fm_model_info(model text) RETURNS jsonb: the served version of a model
+ * the caller may serve, by name.
+ */
+Datum
+fmrec_model_info_name(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int64		version;
+	bytea	   *raw;
+	FmModel		m;
+	Datum		info;
+
+	if (!FmrecModelVersion(name, &version))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("model \"%s\" does not exist", name)));
+	raw = FmrecModelBytes(name, version);
+	if (raw == NULL)
+		elog(ERROR, "model \"%s\" has no bytes", name);
+	m = FmrecDecode(VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw));
+	info = ModelInfo(m, raw);
+	FmModelFree(m);
+	return info;
 }
 
 /* most users one fm_recommend call takes as an array */
