@@ -679,3 +679,29 @@ RETURNS pg_catalog.jsonb
 AS 'MODULE_PATHNAME', 'fmrec_model_info_name'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.fm_model_info(pg_catalog.text) IS 'what a stored model holds, by name: task, sizes, hyperparameters and training metrics';
+
+CREATE FUNCTION @extschema@.fm_item_factors(model pg_catalog.text)
+RETURNS TABLE (item_id pg_catalog.int8, bias pg_catalog.float8, factors pg_catalog.float4[])
+AS 'MODULE_PATHNAME', 'fmrec_item_factors'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 10000;
+COMMENT ON FUNCTION @extschema@.fm_item_factors(pg_catalog.text) IS 'each item''s bias and factors (with its attributes'') as scoring uses them, for export or an ANN index (pgvector)';
+
+CREATE FUNCTION @extschema@.fm_user_factors(model pg_catalog.text)
+RETURNS TABLE (user_id pg_catalog.int8, bias pg_catalog.float8, factors pg_catalog.float4[])
+AS 'MODULE_PATHNAME', 'fmrec_user_factors'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 10000;
+COMMENT ON FUNCTION @extschema@.fm_user_factors(pg_catalog.text) IS 'each user''s bias (with w0 not included) and factors as scoring uses them';
+
+CREATE FUNCTION @extschema@.fm_predict_label(model pg_catalog.text, user_id pg_catalog.int8,
+    item_id pg_catalog.int8, threshold pg_catalog.float8 DEFAULT 0.5)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'fmrec_predict_label_name'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict_label(pg_catalog.text, pg_catalog.int8, pg_catalog.int8, pg_catalog.float8) IS 'a binary model''s predicted label: 1 when the probability is at least threshold (0.5, as SageMaker), else 0';
+
+CREATE FUNCTION @extschema@.fm_predict_label(model pg_catalog.bytea, user_id pg_catalog.int8,
+    item_id pg_catalog.int8, threshold pg_catalog.float8 DEFAULT 0.5)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'fmrec_predict_label_bytes'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict_label(pg_catalog.bytea, pg_catalog.int8, pg_catalog.int8, pg_catalog.float8) IS 'fm_predict_label for model bytes';

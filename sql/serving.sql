@@ -9,6 +9,23 @@ SELECT fm_model_info('sv') = (SELECT fm_model_info(model) FROM fm_models WHERE n
        fm_model_info('sv')->>'task' AS task, fm_model_info('svi')->>'task' AS implicit_task;
 SELECT fm_model_info('nosuch');
 
+-- factors out: w0 + b_u + b_i + <p_u, q_i> from them is fm_predict's raw score
+SELECT count(*) AS pairs,
+       count(*) FILTER (WHERE abs((SELECT (fm_model_info('sv')->>'global_bias')::float8) + u.bias + i.bias +
+                                  (SELECT sum(a * b) FROM unnest(u.factors, i.factors) t(a, b)) -
+                                  fm_predict('sv', u.user_id, i.item_id)) < 1e-4) AS reconstructed
+FROM (SELECT * FROM fm_user_factors('sv') WHERE user_id <= 5) u,
+     (SELECT * FROM fm_item_factors('sv') WHERE item_id <= 5) i
+WHERE fm_predict('sv', u.user_id, i.item_id) > 1 AND fm_predict('sv', u.user_id, i.item_id) < 5;
+SELECT count(*) AS items, min(cardinality(factors)) AS k FROM fm_item_factors('sv');
+-- a binary model's label
+SELECT name FROM fm_train('svb', 'sv', task => 'binary', factors => 8, epochs => 3, quiet => true);
+SELECT count(*) FILTER (WHERE fm_predict_label('svb', u, i) = (fm_predict('svb', u, i) >= 0.5)::int) AS agree,
+       count(*) FILTER (WHERE fm_predict_label('svb', u, i, 0.0) = 1) AS all_at_zero
+FROM generate_series(1, 10) u, generate_series(1, 10) i;
+SELECT fm_predict_label('sv', 1, 1);
+SELECT fm_predict_label('svb', 1, 1, 2);
+
 -- fm_recommend: the lists of fm_topn, for every user, on any thread count
 CREATE TABLE lat AS
   SELECT u AS user_id, t.ord::int AS rank, t.item, t.score
@@ -83,6 +100,7 @@ SELECT round(fm_predict('co', 61, 2)::numeric, 4) AS predict_2, round(fm_predict
 SELECT item, score FROM fm_topn('co', 12345, 2);
 SELECT fm_model_info(model)->'neighbors' AS neighbors, hyperparams->'neighbors' AS kept
 FROM fm_models WHERE name = 'co';
+SELECT * FROM fm_item_factors('co');
 SELECT * FROM fm_train('co2', 'co', solver => 'item_cosine');
 SELECT * FROM fm_update('co', 'co');
 
@@ -161,5 +179,5 @@ SELECT count(*) AS queued FROM fm_update_queue;
 SELECT * FROM fm_refresh('live');
 
 DROP TABLE sv, lat, co, v1, up_old, up_new, live;
-SELECT fm_drop(name) FROM fm_models WHERE name IN ('sv', 'svi', 'co', 'up', 'live', 'dp') ORDER BY name;
+SELECT fm_drop(name) FROM fm_models WHERE name IN ('sv', 'svi', 'svb', 'co', 'up', 'live', 'dp') ORDER BY name;
 SELECT count(*) AS versions_left FROM fm_model_versions;

@@ -571,11 +571,12 @@ ModelInfo(FmModel m, const bytea *raw)
 	char	   *json;
 
 	json = psprintf("{\"format_version\": %d, \"task\": \"%s\", \"factors\": %d, "
+					"\"global_bias\": %s, "
 					"\"users\": %u, \"items\": %u, \"seen\": " UINT64_FORMAT ", "
 					"\"memory_bytes\": " UINT64_FORMAT ", \"neighbors\": " UINT64_FORMAT ", "
 					"\"hyperparams\": %s, \"metrics\": %s}",
 					FmModelFormat((const uint8_t *) VARDATA_ANY(raw), VARSIZE_ANY_EXHDR(raw)),
-					FmTaskName(m->task), m->k,
+					FmTaskName(m->task), m->k, float8out_internal(m->w0),
 					m->n_users, m->n_items, (uint64) m->seen_off[m->n_users],
 					(uint64) m->mem_bytes, (uint64) m->n_nbr,
 					FmrecParamsJson(&m->params, false), FmrecMetricsJson(m, NULL));
@@ -844,4 +845,113 @@ Datum
 fmrec_similar_set_bytes(PG_FUNCTION_ARGS)
 {
 	return Similar(fcinfo, BytesModel(fcinfo), true);
+}
+
+/*
+ * Shared body of fm_item_factors and fm_user_factors: (id, bias, factors)
+ * of every item or user, the composite representation scoring uses (ids
+ * plus attributes), so <p_u, q_i> + w0 + b_u + b_i is fm_predict's raw
+ * score.
+ */
+static Datum
+Factors(FunctionCallInfo fcinfo, FmModel m, bool items)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	uint32_t	n;
+	const int64_t *ids;
+	const float *vec;
+	const float *bias;
+	Datum	   *elems;
+
+	FmrecInitSrf(fcinfo);
+	if (m == NULL)
+		return (Datum) 0;
+	if (m->nbr.off != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("an item_cosine model has no factors"),
+				 errhint("Its item-item similarities are served by fm_similar_items.")));
+	n = items ? m->n_items : m->n_users;
+	ids = items ? m->item_ids : m->user_ids;
+	vec = items ? m->qi : m->pu;
+	bias = items ? m->bi : m->bu;
+	elems = palloc(m->k * sizeof(Datum));
+	for (uint32_t e = 0; e < n; e++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if ((e & 0x3FF) == 0)
+			CHECK_FOR_INTERRUPTS();
+		for (int f = 0; f < m->k; f++)
+			elems[f] = Float4GetDatum(vec[(size_t) e * m->k + f]);
+		values[0] = Int64GetDatum(ids[e]);
+		values[1] = Float8GetDatum(bias[e]);
+		values[2] = PointerGetDatum(construct_array(elems, m->k, FLOAT4OID, sizeof(float4),
+													true, TYPALIGN_INT));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(fmrec_item_factors);
+PG_FUNCTION_INFO_V1(fmrec_user_factors);
+
+/*
+ * fm_item_factors(model text) RETURNS TABLE(item_id bigint, bias float8,
+ *											 factors real[])
+ */
+Datum
+fmrec_item_factors(PG_FUNCTION_ARGS)
+{
+	return Factors(fcinfo, NamedModel(fcinfo), true);
+}
+
+/*
+ * fm_user_factors(model text) RETURNS TABLE(user_id bigint, bias float8,
+ *											 factors real[])
+ */
+Datum
+fmrec_user_factors(PG_FUNCTION_ARGS)
+{
+	return Factors(fcinfo, NamedModel(fcinfo), false);
+}
+
+PG_FUNCTION_INFO_V1(fmrec_predict_label_name);
+PG_FUNCTION_INFO_V1(fmrec_predict_label_bytes);
+
+/* 1 when a binary model's probability is at least threshold, else 0. */
+static Datum
+PredictLabel(FunctionCallInfo fcinfo, FmModel m)
+{
+	double		threshold = PG_GETARG_FLOAT8(3);
+
+	if (m->task != FM_TASK_BINARY)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("fm_predict_label needs a binary model"),
+				 errdetail("This model's task is %s.", FmTaskName(m->task)),
+				 errhint("Use fm_predict for a rating or a preference score.")));
+	if (!(threshold >= 0.0 && threshold <= 1.0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("threshold must be between 0 and 1")));
+	PG_RETURN_INT32(FmModelPredict(m, PG_GETARG_INT64(1), PG_GETARG_INT64(2)) >= threshold ? 1 : 0);
+}
+
+/*
+ * fm_predict_label(model text, user_id bigint, item_id bigint,
+ *					threshold float8 DEFAULT 0.5) RETURNS integer
+ */
+Datum
+fmrec_predict_label_name(PG_FUNCTION_ARGS)
+{
+	return PredictLabel(fcinfo, NamedModel(fcinfo));
+}
+
+/* fm_predict_label(model bytea, ...) */
+Datum
+fmrec_predict_label_bytes(PG_FUNCTION_ARGS)
+{
+	return PredictLabel(fcinfo, BytesModel(fcinfo));
 }
