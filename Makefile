@@ -64,6 +64,7 @@ src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h: proto/fmrec.proto
 	protoc-c --proto_path=proto --c_out=src/core $<
 
 $(CORE_OBJS) $(LAYER_OBJS): src/core/fmrec.pb-c.h src/core/fm.h
+$(CORE_OBJS): src/core/trainer.h src/core/kernels.h src/core/rng.h
 $(LAYER_OBJS): src/fmrec.h
 
 # ---- core unit tests and benchmarks, no server involved ----

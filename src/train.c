@@ -18,6 +18,8 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "tcop/tcopprot.h"
 #include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -127,6 +129,10 @@ FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	double		t0 = Seconds();
 	double		epoch_start = t0;
 	double		need;
+	const char *unit = FmSolverUnit(opts->params.solver, opts->params.task,
+									FmDatasetHasFeatures(ds));
+	int			every = opts->params.epochs > 30 ? opts->params.epochs / 20 : 1;
+	const FmEpochStats *epoch;
 
 	FmrecReport(FmParamsCheck(&opts->params, err, sizeof(err)), err);
 	need = FmDatasetMemory(ds) + FmTrainMemory(ds, &opts->params);
@@ -143,6 +149,15 @@ FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	st = FmTrainerCreateFrom(ds, &opts->params, warm, &t, err, sizeof(err));
 	FmrecReport(st, err);
 	FmrecRegisterFree(CurrentMemoryContext, FreeTrainer, t);
+	if (!opts->quiet)
+		ereport(NOTICE,
+				(errmsg("training on %zu rows: %u users, %u items%s, solver %s, task %s, %d factors, up to %d %ss, %d thread%s",
+						ds->n_rows, ds->n_users, ds->n_items,
+						FmDatasetHasFeatures(ds) ? psprintf(", %u attributes and context features",
+															ds->ufeat.n + ds->ifeat.n + ds->cfeat.n) : "",
+						FmSolverName(opts->params.solver), FmTaskName(opts->params.task),
+						opts->params.factors, opts->params.epochs, unit,
+						opts->params.threads, opts->params.threads == 1 ? "" : "s")));
 	for (;;)
 	{
 		/* between steps no worker runs: safe to ERROR out of here */
@@ -161,16 +176,32 @@ FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
 					 errhint("Lower learning_rate or raise the regularization.") :
 					 errhint("Raise reg_linear and reg_factors, or init_stdev lower.")));
 		FmrecReport(st, err);
-		if (!opts->quiet)
-			Notice(FmTrainerEpoch(t), &opts->params,
-				   FmSolverUnit(opts->params.solver, opts->params.task,
-								FmDatasetHasFeatures(ds)), Seconds() - epoch_start);
+		epoch = FmTrainerEpoch(t);
+		/* every epoch of the first ten, then some 20 more, and the last */
+		if (!opts->quiet &&
+			(epoch->epoch <= 10 || epoch->epoch % every == 0 ||
+			 epoch->epoch == opts->params.epochs))
+			Notice(epoch, &opts->params, unit, Seconds() - epoch_start);
+		/* what another session sees of this one in pg_stat_activity */
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("fmrec: %s %d/%d, train loss %.4f, %.1f s | %s",
+										unit, epoch->epoch, opts->params.epochs,
+										epoch->train_loss, Seconds() - t0,
+										debug_query_string ? debug_query_string : ""));
 		epoch_start = Seconds();
 	}
 	st = FmTrainerFinish(t, &m);
 	FmrecReport(st, "out of memory building the model");
 	FmrecRegisterFree(CurrentMemoryContext, FreeModel, m);
 	*seconds = Seconds() - t0;
+	if (debug_query_string)
+		pgstat_report_activity(STATE_RUNNING, debug_query_string);
+	if (!opts->quiet)
+		ereport(NOTICE,
+				(m->info.epochs_run < (uint32) opts->params.epochs ?
+				 errmsg("trained in %.2f s: stopped early after %s %u, kept %s %u",
+						*seconds, unit, m->info.epochs_run, unit, m->info.best_epoch) :
+				 errmsg("trained in %.2f s: %u %ss", *seconds, m->info.epochs_run, unit)));
 	return m;
 }
 

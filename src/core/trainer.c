@@ -412,6 +412,7 @@ EndEpoch(FmTrainerData *t, char *err, size_t errlen)
 			{
 				t->best_score = score;
 				t->best_epoch = t->epoch;
+				t->best_train_loss = st->train_loss;
 				st->improved = true;
 				SaveBest(t, &pv);
 			}
@@ -587,7 +588,9 @@ FmTrainerFinish(FmTrainer t, FmModel *out)
 	m->info.train_rows = t->n_train;
 	m->info.epochs_run = (uint32_t) t->epoch;
 	m->info.best_epoch = (uint32_t) t->best_epoch;
-	m->info.train_loss = t->stats.train_loss;
+	/* the stored parameters' loss: the kept best epoch's, or the last */
+	m->info.train_loss = (t->ops->caps & FM_CAP_EARLY_STOP) && t->n_valid > 0 &&
+		t->best_epoch > 0 ? t->best_train_loss : t->stats.train_loss;
 	m->info.valid_rmse = m->info.valid_auc = m->info.valid_logloss = NAN;
 	if (t->n_valid > 0)
 	{

@@ -81,6 +81,7 @@ typedef struct FmTrainerData
 	float	   *best_v;			/* n_feat x kp */
 	double		best_score;
 	int			best_epoch;
+	double		best_train_loss;	/* the training loss at best_epoch */
 
 	FmRng		rng;			/* initialization, then the solver's own draws */
 	FmPool		pool;

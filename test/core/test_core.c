@@ -1485,6 +1485,32 @@ TestServing(void)
 			  "the query left out");
 	}
 	FmModelFree(m);
+
+	/* early stopping: the stored train loss is the kept epoch's */
+	{
+		FmDatasetData ds;
+		FmTrainer	t;
+		FmStatus	st;
+		double		kept_loss = NAN;
+
+		FmParamsDefault(&p);
+		p.factors = 8;
+		p.epochs = 200;
+		p.validation = 0.2;
+		p.patience = 2;
+		CHECK(FmDatasetBuild(&ds, &r, NULL, NULL, err, sizeof(err)) == FM_OK, "%s", err);
+		CHECK(FmTrainerCreate(&ds, &p, &t, err, sizeof(err)) == FM_OK, "%s", err);
+		while ((st = FmTrainerStep(t, err, sizeof(err))) != FM_DONE)
+			if (st == FM_EPOCH_END && FmTrainerEpoch(t)->improved)
+				kept_loss = FmTrainerEpoch(t)->train_loss;
+		CHECK(FmTrainerFinish(t, &m) == FM_OK, "finish");
+		CHECK(m->info.epochs_run > m->info.best_epoch && m->info.train_loss == kept_loss,
+			  "early stopping: train loss %g of kept epoch %u (run %u)",
+			  m->info.train_loss, m->info.best_epoch, m->info.epochs_run);
+		FmTrainerFree(t);
+		FmModelFree(m);
+		FmDatasetFree(&ds);
+	}
 	FmRatingsFree(&r);
 
 	/* item_cosine on known co-occurrences: 1 and 2 always together, 3 with half */

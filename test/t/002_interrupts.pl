@@ -25,6 +25,14 @@ my $before = psql(q{SELECT md5(model) || version FROM fm_models WHERE name = 'ke
 my (undef, undef, $notices) = psql_result(q{SELECT 1 FROM fm_train('progress', 'SELECT * FROM big LIMIT 5000', epochs => 3)});
 like($notices, qr/NOTICE:  epoch 1\/3: train rmse [0-9.]+, [0-9.]+ s/, 'a NOTICE for epoch 1');
 like($notices, qr/NOTICE:  epoch 3\/3: train rmse/, 'a NOTICE for epoch 3');
+like($notices, qr/NOTICE:  training on 5000 rows: \d+ users, \d+ items, solver sgd, task regression, 64 factors, up to 3 epochs, 1 thread\n/,
+	'an opening NOTICE says what is trained');
+like($notices, qr/NOTICE:  trained in [0-9.]+ s: 3 epochs/, 'a closing NOTICE');
+# a long training: every epoch of the first ten, then a steady rate
+my (undef, undef, $long) = psql_result(q{SELECT 1 FROM fm_train('progress', 'SELECT * FROM big LIMIT 2000', factors => 2, epochs => 200)});
+my $lines = () = $long =~ /NOTICE:  epoch /g;
+ok($lines >= 29 && $lines <= 31 && $long =~ /epoch 10\/200/ && $long =~ /epoch 200\/200/ && $long !~ /epoch 11\/200/,
+	"200 epochs print $lines epoch NOTICEs: the first ten, every tenth, the last");
 my (undef, undef, $quiet) = psql_result(q{SELECT 1 FROM fm_train('progress', 'SELECT * FROM big LIMIT 5000', epochs => 3, quiet => true)});
 unlike($quiet, qr/NOTICE/, 'quiet => true prints nothing');
 
@@ -49,6 +57,9 @@ SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task');
 		"SELECT 1 FROM fm_train('keep', 'big', epochs => 100000, threads => $threads, quiet => true)");
 	ok($backend, "threads=$threads: training is running");
 	sleep 1.5;    # past loading, into the epochs
+	like(psql("SELECT query FROM pg_stat_activity WHERE pid = $backend"),
+		qr/^fmrec: epoch \d+\/100000, train loss [0-9.]+, [0-9.]+ s \| .*SELECT 1 FROM fm_train/,
+		"threads=$threads: pg_stat_activity shows the training's progress");
 	$t0 = time;
 	psql("SELECT pg_cancel_backend($backend)");
 	my $still = 1;
