@@ -59,6 +59,18 @@ FROM fm_train('movies_mcmc', 'ratings', solver => 'mcmc', epochs => 40, validati
               threads => 2, quiet => true);
 
 \echo
+\echo '== The serving architectures: lists for every user at once, similar movies, updates as rows arrive'
+CREATE TABLE recs AS SELECT * FROM fm_recommend('movies', 10, threads => 2);
+SELECT count(*) AS lists_rows, count(DISTINCT user_id) AS users FROM recs;
+SELECT name FROM fm_train('picks', 'SELECT user_id, movie_id FROM ratings', task => 'implicit', solver => 'item_cosine', quiet => true);
+SELECT s.item AS like_movie_1, round(s.similarity::numeric, 3) AS similarity FROM fm_similar_items('picks', 1, 5) s;
+SELECT fm_attach('movies', 'ratings', item_column => 'movie_id');
+INSERT INTO ratings SELECT user_id + 2000, item_id, rating FROM fm_synthetic_ratings(50, 1500, 1000, 9);
+SELECT name, version, new_rows, replayed_rows, users FROM fm_refresh('movies', '{"quiet": true}');
+SELECT version, serving, solver, n_rows FROM fm_versions('movies');
+SELECT fm_detach('movies');
+
+\echo
 \echo '== fm_predict for a few pairs, and the catalog'
 SELECT user_id, movie_id, rating, round(fm_predict('movies', user_id, movie_id)::numeric, 3) AS predicted
 FROM ratings ORDER BY user_id, movie_id LIMIT 5;
