@@ -472,26 +472,6 @@ OwnsModel(const char *name)
 	return CallerOwns(model_owner) ? 1 : 0;
 }
 
-/*
- * Locks the row of a model the caller owns, for a writer that reads the
- * model first (fm_update, fm_refresh), and returns its version: a
- * concurrent writer waits for this transaction.
- */
-int64
-FmrecLockOwnedModel(const char *name)
-{
-	int64		version;
-	Oid			model_owner;
-
-	if (!ModelRow(&owner_plan, name, true, &version, &model_owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("model \"%s\" does not exist", name)));
-	if (!CallerOwns(model_owner))
-		NotOwner(name);
-	return version;
-}
-
 PG_FUNCTION_INFO_V1(fmrec_drop);
 
 /*
@@ -552,18 +532,34 @@ CheckPrivilege(const char *priv)
 	return priv;
 }
 
-/* Checks that model exists and the caller owns it. */
-static void
+/*
+ * Checks that model exists and the caller owns it, locking its row, and
+ * returns its version.
+ */
+static int64
 CheckOwner(const char *name)
 {
-	int			owns = OwnsModel(name);
+	int64		version;
+	Oid			model_owner;
 
-	if (owns < 0)
+	if (!ModelRow(&owner_plan, name, true, &version, &model_owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("model \"%s\" does not exist", name)));
-	if (owns == 0)
+	if (!CallerOwns(model_owner))
 		NotOwner(name);
+	return version;
+}
+
+/*
+ * CheckOwner for a writer that reads the model first (fm_update,
+ * fm_refresh): a concurrent writer of the model waits for this
+ * transaction.
+ */
+int64
+FmrecLockOwnedModel(const char *name)
+{
+	return CheckOwner(name);
 }
 
 /*
