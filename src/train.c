@@ -59,15 +59,6 @@ FreeModel(void *arg)
 	FmModelFree((FmModel) arg);
 }
 
-static int
-SizeCompare(const void *a, const void *b)
-{
-	size_t		x = *(const size_t *) a;
-	size_t		y = *(const size_t *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * One progress NOTICE per epoch (the solver's unit: epoch, iteration or
  * pass), with the validation metric when there is
@@ -356,40 +347,16 @@ fmrec_train(PG_FUNCTION_ARGS)
 }
 
 /*
- * Picks count of the rows of r, seeded, into dst (reservoir sampling in
- * one pass; the rows keep their order).
+ * Appends count of the rows of r, seeded (FmRatingsSample), to dst, in
+ * their order.
  */
 static void
 SampleRows(const FmRatingsData *r, uint64 count, uint64 seed, FmRatings dst)
 {
-	size_t	   *pick;
-	size_t		n = (size_t) Min(count, (uint64) r->n);
-	uint64		x = seed ^ UINT64CONST(0x9E3779B97F4A7C15);
+	size_t	   *pick = palloc_extended((Min(count, (uint64) r->n) + 1) * sizeof(size_t),
+									   MCXT_ALLOC_HUGE);
+	size_t		n = FmRatingsSample(r, (size_t) count, seed, pick);
 
-	if (n == 0)
-		return;
-	pick = palloc_extended(n * sizeof(size_t), MCXT_ALLOC_HUGE);
-	for (size_t j = 0; j < r->n; j++)
-	{
-		uint64		z;
-
-		if (j < n)
-		{
-			pick[j] = j;
-			continue;
-		}
-		/* splitmix64: a uniform draw in [0, j] */
-		z = (x += UINT64CONST(0x9E3779B97F4A7C15));
-		z = (z ^ (z >> 30)) * UINT64CONST(0xBF58476D1CE4E5B9);
-		z = (z ^ (z >> 27)) * UINT64CONST(0x94D049BB133111EB);
-		z ^= z >> 31;
-		z %= (uint64) j + 1;
-		if (z < n)
-			pick[z] = j;
-		if ((j & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	qsort(pick, n, sizeof(size_t), SizeCompare);
 	for (size_t j = 0; j < n; j++)
 		FmrecAddRating(dst, r->user[pick[j]], r->item[pick[j]], r->rating[pick[j]],
 					   r->weight ? r->weight[pick[j]] : 1.0, j + 1);

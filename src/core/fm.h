@@ -287,6 +287,8 @@ extern void FmFeatureName(char *out, const char *column, size_t clen,
 extern const char *FmBoolText(bool value);
 extern FmStatus FmRatingsAppend(FmRatings dst, const FmRatingsData *src);
 extern double FmRatingsMemory(const FmRatingsData *r);
+extern size_t FmRatingsSample(const FmRatingsData *r, size_t count,
+							  uint64_t seed, size_t *pick);
 
 /* ---------------------------------------------------------------- */
 /* dataset.c: the canonical training set */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "fm.h"
+#include "rng.h"
 
 void
 FmRatingsInit(FmRatings r)
@@ -290,4 +291,41 @@ FmRatingsMemory(const FmRatingsData *r)
 	return (double) r->cap * per_row +
 		(double) r->ctx_cap * (sizeof(uint32_t) + sizeof(float)) +
 		(double) r->n * sizeof(FmRow);
+}
+
+static int
+CompareSize(const void *a, const void *b)
+{
+	size_t		x = *(const size_t *) a;
+	size_t		y = *(const size_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Picks count rows of r (all of them when it has fewer), seeded, by
+ * reservoir sampling in one pass: their indexes go to pick, ascending, so
+ * the rows keep their order; returns how many.
+ */
+size_t
+FmRatingsSample(const FmRatingsData *r, size_t count, uint64_t seed, size_t *pick)
+{
+	size_t		n = count < r->n ? count : r->n;
+	uint64_t	x = seed ^ 0x9E3779B97F4A7C15ull;
+
+	for (size_t j = 0; j < r->n; j++)
+	{
+		uint64_t	z;
+
+		if (j < n)
+		{
+			pick[j] = j;
+			continue;
+		}
+		z = FmSplitMix64(&x) % ((uint64_t) j + 1);	/* uniform in [0, j] */
+		if (z < n)
+			pick[z] = j;
+	}
+	qsort(pick, n, sizeof(size_t), CompareSize);
+	return n;
 }
