@@ -359,10 +359,22 @@ SelectBest(HeapEntry *a, int n, int keep)
  * second pass appends the items at or above the bound, from the few
  * groups left, to buf (FM_PICK_BUFFER cap entries); a full buf is cut to
  * its best cap by SelectBest, whose worst score then raises the bound.
- * Returns the entries kept, at most cap, in no order, or -1 when out of
- * memory.
+ * Returns the entries kept, at most cap, in no order.  buf is PickBytes(n,
+ * cap) long.
  */
 #define FM_PICK_BUFFER 4
+
+/*
+ * The bytes of a pick's buffer for cols columns and pick entries:
+ * FM_PICK_BUFFER pick entries, then PickDense's scratch (the group maxima
+ * and their min-heap), so a pick allocates nothing per list.
+ */
+static size_t
+PickBytes(size_t cols, int pick)
+{
+	return FM_PICK_BUFFER * (size_t) pick * sizeof(HeapEntry) +
+		((size_t) pick + cols / FM_TILE_ITEMS + 2) * sizeof(float);
+}
 
 FM_CLONES static void
 GroupMaxima(const float *raw, size_t n, float *gmax)
@@ -398,15 +410,13 @@ PickDense(const float *raw, const int64_t *ids, size_t n, HeapEntry *buf,
 		  int cap)
 {
 	size_t		groups = (n + FM_TILE_ITEMS - 1) / FM_TILE_ITEMS;
-	float	   *gmax = malloc((groups + 1) * sizeof(float));
-	float	   *least;
+	float	   *least = (float *) (buf + FM_PICK_BUFFER * (size_t) cap);
+	float	   *gmax = least + cap;
 	float		thr = -INFINITY;
 	int			len = 0;
 
-	if (gmax == NULL)
-		return -1;
 	GroupMaxima(raw, n, gmax);
-	if (groups > (size_t) cap && (least = malloc((size_t) cap * sizeof(float))) != NULL)
+	if (groups > (size_t) cap)
 	{
 		/* the cap largest maxima in a min-heap of floats: its root */
 		int			h = 0;
@@ -441,7 +451,6 @@ PickDense(const float *raw, const int64_t *ids, size_t n, HeapEntry *buf,
 			}
 		}
 		thr = least[0];
-		free(least);
 	}
 	for (size_t g = 0; g < groups; g++)
 	{
@@ -463,7 +472,6 @@ PickDense(const float *raw, const int64_t *ids, size_t n, HeapEntry *buf,
 				}
 			}
 	}
-	free(gmax);
 	if (len > cap)
 	{
 		SelectBest(buf, len, cap);
@@ -476,8 +484,8 @@ PickDense(const float *raw, const int64_t *ids, size_t n, HeapEntry *buf,
  * Picks from raw scores over every item (no candidates), which may be
  * overwritten: the user's rated items and the exclusions are marked -inf.
  * The scores are in the order of ids; pos maps an item index to its
- * position there (NULL: the same).  heap holds FM_PICK_BUFFER cap entries
- * here (PickDense).  Returns the entries kept, or -1 when out of memory.
+ * position there (NULL: the same).  heap is PickBytes long (PickDense).
+ * Returns the entries kept.
  */
 static int
 PickRaw(const FmModelData *m, const int64_t *ids, const uint32_t *pos,
@@ -509,8 +517,7 @@ PickRaw(const FmModelData *m, const int64_t *ids, const uint32_t *pos,
  * every item (no candidates) and with a scores row the caller lets us
  * overwrite, they are first marked -inf in it, and the scan is one tight
  * loop against the heap's threshold; otherwise the ascending lists are
- * walked alongside the ascending columns.  Returns the entries kept, or -1
- * when out of memory.
+ * walked alongside the ascending columns.  Returns the entries kept.
  */
 static int
 PickColumns(const FmModelData *m, const Columns *c, float *scores,
@@ -598,6 +605,29 @@ RepIsZero(const FmModelData *m, const FmRep *rep)
 }
 
 /*
+ * An item-item model's scores for a history (the seen item indexes, then
+ * the session's ids: FmItemItemScores) per column of c, an unknown
+ * candidate scoring 0; returns how many history items the model knows, or
+ * -1 when out of memory.
+ */
+static int64_t
+ItemItemColumns(const FmModelData *m, const Columns *c, const uint32_t *seen,
+				size_t n_seen, const int64_t *session, size_t n_session,
+				float *scores)
+{
+	float	   *all = malloc(((size_t) m->n_items + 1) * sizeof(float));
+	size_t		used;
+
+	if (all == NULL)
+		return -1;
+	used = FmItemItemScores(m, seen, n_seen, session, n_session, all);
+	for (size_t j = 0; j < c->n; j++)
+		scores[j] = c->iidx == NULL ? all[j] : (c->iidx[j] >= 0 ? all[c->iidx[j]] : 0.0f);
+	free(all);
+	return (int64_t) used;
+}
+
+/*
  * Top-N for a representation (features.c).  Writes at most
  * FmTopnCapacity(m, q) entries to out, best first, and their count
  * to *n_out.  q->user is ignored; the representation's known user, if
@@ -628,32 +658,23 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 		return st;
 	st = FM_ERR_NOMEM;
 	pick = (int) Min((size_t) cap + FM_TOPN_MARGIN, Max(c.n, 1));
-	if ((heap = malloc(FM_PICK_BUFFER * (size_t) pick * sizeof(HeapEntry))) == NULL ||
+	if ((heap = malloc(PickBytes(c.n, pick))) == NULL ||
 		ExcludedItems(m, q, &excl, &n_excl) != FM_OK)
 		goto done;
 	if (itemitem)
 	{
 		/* the history's neighbor lists summed; an empty one: popularity */
-		float	   *all = malloc(((size_t) m->n_items + 1) * sizeof(float));
-		size_t		used;
+		int64_t		used;
 
-		if (all == NULL || (scores = malloc(Max(c.n, 1) * sizeof(float))) == NULL)
-		{
-			free(all);
+		if ((scores = malloc(Max(c.n, 1) * sizeof(float))) == NULL ||
+			(used = ItemItemColumns(m, &c, rep->uidx >= 0 ? m->seen + m->seen_off[rep->uidx] : NULL,
+									rep->uidx >= 0 ? m->seen_off[rep->uidx + 1] - m->seen_off[rep->uidx] : 0,
+									rep->session, rep->n_session, scores)) < 0)
 			goto done;
-		}
-		used = FmItemItemScores(m, rep->uidx >= 0 ? m->seen + m->seen_off[rep->uidx] : NULL,
-								rep->uidx >= 0 ? m->seen_off[rep->uidx + 1] - m->seen_off[rep->uidx] : 0,
-								rep->session, rep->n_session, all);
 		popular = used == 0 && m->item_count != NULL;
-		for (size_t j = 0; j < c.n; j++)
-			scores[j] = c.iidx == NULL ? all[j] : (c.iidx[j] >= 0 ? all[c.iidx[j]] : 0.0f);
-		free(all);
 		c.b = NULL;
 		len = PickColumns(m, &c, popular ? NULL : scores, 0.0f, popular, uidx,
 						  excl, n_excl, heap, pick);
-		if (len < 0)
-			goto done;
 		/* the sums are exact already, in one order everywhere */
 		*n_out = FinishList(m, rep, true, heap, len, cap, out);
 		st = FM_OK;
@@ -669,8 +690,6 @@ FmTopnRep(const FmModelData *m, const FmRep *rep, const FmTopnQuery *q,
 	}
 	len = PickColumns(m, &c, scores, (float) (m->w0 + FmRepBias(m, rep)),
 					  popular, uidx, excl, n_excl, heap, pick);
-	if (len < 0)
-		goto done;
 	*n_out = FinishList(m, rep, popular, heap, len, cap, out);
 	st = FM_OK;
 done:
@@ -737,7 +756,8 @@ struct FmBatchData
 	FmRep	   *reps;			/* block */
 	bool	   *popular;		/* block */
 	float	   *scores;			/* threads x FM_TILE_USERS x panels x FM_TILE_ITEMS */
-	HeapEntry  *heaps;			/* threads x FM_PICK_BUFFER pick */
+	HeapEntry  *heaps;			/* threads x heap_bytes */
+	size_t		heap_bytes;		/* PickBytes, rounded up to 64 */
 	/* the step in progress, for the workers */
 	const int64_t *users;
 	size_t		n_users;
@@ -817,8 +837,8 @@ FmBatchMemory(const FmModelData *m, const FmTopnQuery *q, int threads)
 
 	return (q->candidates ? cols * (m->k * 4.0 + 20.0) : 0.0) +
 		padded * m->k * 4.0 +
-		padded * 4.0 + cols * 20.0 + t * (FM_TILE_USERS * padded * 4.0 +
-							FM_PICK_BUFFER * pick * sizeof(HeapEntry)) +
+		padded * 4.0 + cols * 20.0 + t * (FM_TILE_USERS * padded * 4.0 + 64.0 +
+							(double) PickBytes((size_t) cols, (int) Min(pick, 1e9))) +
 		block * (m->k * 4.0 + sizeof(FmRep) + 13.0 + 2.0 * pick * sizeof(FmScored)) +
 		q->n_exclude * 4.0;
 }
@@ -872,7 +892,8 @@ FmBatchCreate(const FmModelData *m, const FmTopnQuery *q, int threads,
 	b->popular = malloc(b->block * sizeof(bool));
 	b->scores = malloc((size_t) b->threads * FM_TILE_USERS *
 					   Max(b->panels, 1) * FM_TILE_ITEMS * sizeof(float));
-	b->heaps = malloc((size_t) b->threads * FM_PICK_BUFFER * b->pick * sizeof(HeapEntry));
+	b->heap_bytes = (PickBytes(b->c.n, b->pick) + 63) & ~(size_t) 63;
+	b->heaps = malloc((size_t) b->threads * b->heap_bytes);
 	if (!b->qt || !b->bpad || !b->base || !b->p || !b->reps || !b->popular || !b->scores || !b->heaps)
 		goto fail;
 	/*
@@ -1006,7 +1027,7 @@ BatchWorker(void *arg, int w)
 {
 	FmBatch		b = arg;
 	const FmModelData *m = b->m;
-	HeapEntry  *heap = b->heaps + (size_t) w * FM_PICK_BUFFER * b->pick;
+	HeapEntry  *heap = (HeapEntry *) ((char *) b->heaps + (size_t) w * b->heap_bytes);
 	size_t		stride = b->panels * FM_TILE_ITEMS;
 	float	   *scores = b->scores + (size_t) w * FM_TILE_USERS * stride;
 	size_t		tiles = (b->n_users + FM_TILE_USERS - 1) / FM_TILE_USERS;
@@ -1054,11 +1075,6 @@ BatchWorker(void *arg, int w)
 				len = PickColumns(m, &raw_columns, scores + u * stride, 0.0f,
 								  false, b->q.exclude_seen ? rep->uidx : -1,
 								  b->excl, b->n_excl, heap, b->pick);
-			if (len < 0)
-			{
-				b->failed = true;
-				continue;
-			}
 			b->n_out[j] = FinishList(m, rep, false, heap, len, b->cap,
 									 b->out + j * b->cap);
 		}
@@ -1186,7 +1202,7 @@ FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q, FmScored *out,
 	int			cap;
 	int			pick;
 	int			len = 0;
-	double		znorm;
+	double		znorm = 0.0;
 	uint32_t	used;
 	float	   *z = NULL;
 	float	   *scores = NULL;
@@ -1209,7 +1225,7 @@ FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q, FmScored *out,
 	st = FM_ERR_NOMEM;
 	pick = (int) Min((size_t) cap + FM_TOPN_MARGIN, Max(c.n, 1));
 	z = malloc(m->k * sizeof(float));
-	heap = malloc(FM_PICK_BUFFER * (size_t) pick * sizeof(HeapEntry));
+	heap = malloc(PickBytes(c.n, pick));
 	scores = malloc(Max(c.n, 1) * sizeof(float));
 	all_excl = malloc((q->n_exclude + q->n_items + 1) * sizeof(int64_t));
 	if (!z || !heap || !scores || !all_excl)
@@ -1228,61 +1244,42 @@ FmSimilarItems(const FmModelData *m, const FmSimilarQuery *q, FmScored *out,
 	if (m->nbr.off != NULL)
 	{
 		/* item-item: the query items' neighbor lists, summed */
-		float	   *all = malloc(((size_t) m->n_items + 1) * sizeof(float));
+		int64_t		known = ItemItemColumns(m, &c, NULL, 0, q->items, q->n_items, scores);
 
-		if (all == NULL)
+		if (known < 0)
 			goto done;
-		used = (uint32_t) FmItemItemScores(m, NULL, 0, q->items, q->n_items, all);
+		used = (uint32_t) known;
+		/* only neighbors are similar: others are not listed */
 		for (size_t j = 0; j < c.n; j++)
+			if (scores[j] <= 0.0f)
+				scores[j] = -INFINITY;
+	}
+	else
+	{
+		znorm = SimilarQuery(m, q, z, &used);
+		if (used > 0 && znorm > 0.0 && c.n > 0)
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) c.n, m->k, 1.0f, c.q,
+						m->k, z, 1, 0.0f, scores, 1);
+		for (size_t j = 0; j < c.n && used > 0 && znorm > 0.0; j++)
 		{
 			int64_t		i = c.iidx ? c.iidx[j] : (int64_t) j;
 
-			/* only neighbors are similar: others are not listed */
-			scores[j] = (i < 0 || all[i] <= 0.0f) ? -INFINITY : all[i];
+			/* no direction (unknown candidate, untrained item): not listed */
+			scores[j] = (i < 0 || m->qnorm[i] == 0.0f) ? -INFINITY :
+				(float) (scores[j] / (znorm * m->qnorm[i]));
 		}
-		free(all);
-		st = FM_OK;
-		if (used == 0)
-			goto done;
-		c.b = NULL;
-		len = PickColumns(m, &c, scores, 0.0f, false, -1, excl, n_excl, heap, pick);
-		if (len < 0)
-		{
-			st = FM_ERR_NOMEM;
-			goto done;
-		}
-		qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);
-		for (int j = 0; j < len && *n_out < cap; j++)
-		{
-			out[*n_out].item = heap[j].item;
-			out[(*n_out)++].score = heap[j].raw;
-		}
-		goto done;
+		if (znorm == 0.0)
+			used = 0;
 	}
-	znorm = SimilarQuery(m, q, z, &used);
 	st = FM_OK;
-	if (used == 0 || znorm == 0.0)
+	if (used == 0)
 		goto done;
-	if (c.n > 0)
-		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int) c.n, m->k, 1.0f, c.q,
-					m->k, z, 1, 0.0f, scores, 1);
-	for (size_t j = 0; j < c.n; j++)
-	{
-		int64_t		i = c.iidx ? c.iidx[j] : (int64_t) j;
-
-		/* no direction (unknown candidate, untrained item): not listed */
-		scores[j] = (i < 0 || m->qnorm[i] == 0.0f) ? -INFINITY :
-			(float) (scores[j] / (znorm * m->qnorm[i]));
-	}
 	c.b = NULL;
 	len = PickColumns(m, &c, scores, 0.0f, false, -1, excl, n_excl, heap, pick);
-	if (len < 0)
-	{
-		st = FM_ERR_NOMEM;
-		goto done;
-	}
-	for (int j = 0; j < len; j++)
-		heap[j].raw = Cosine(m, z, znorm, FmModelItemIndex(m, heap[j].item));
+	/* the neighbor sums are exact; cosines from sgemv are rescored */
+	if (m->nbr.off == NULL)
+		for (int j = 0; j < len; j++)
+			heap[j].raw = Cosine(m, z, znorm, FmModelItemIndex(m, heap[j].item));
 	qsort(heap, len, sizeof(HeapEntry), CompareBestFirst);
 	for (int j = 0; j < len && *n_out < cap; j++)
 		if (heap[j].raw != -INFINITY)
