@@ -286,6 +286,21 @@ ReportPath(const FmRep *rep)
 					   rep->used, rep->unknown) : 0));
 }
 
+/* (item, score) rows of a list into the result set */
+static void
+PutScored(ReturnSetInfo *rsinfo, const FmScored *out, int n)
+{
+	for (int j = 0; j < n; j++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = Int64GetDatum(out[j].item);
+		values[1] = Float8GetDatum(out[j].score);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
 /*
  * Ranks items for rep into the result set: n at most, candidates and
  * exclusions as given.
@@ -309,15 +324,7 @@ RankInto(FunctionCallInfo fcinfo, FmModel m, const FmRep *rep, int n,
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory ranking %u items", m->n_items)));
-	for (int j = 0; j < n_out; j++)
-	{
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
-
-		values[0] = Int64GetDatum(out[j].item);
-		values[1] = Float8GetDatum(out[j].score);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	PutScored(rsinfo, out, n_out);
 	return (Datum) 0;
 }
 
@@ -798,15 +805,7 @@ Similar(FunctionCallInfo fcinfo, FmModel m, bool set)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory ranking %u items", m->n_items)));
-	for (int j = 0; j < n_out; j++)
-	{
-		Datum		values[2];
-		bool		nulls[2] = {false, false};
-
-		values[0] = Int64GetDatum(out[j].item);
-		values[1] = Float8GetDatum(out[j].score);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	PutScored(rsinfo, out, n_out);
 	return (Datum) 0;
 }
 
