@@ -536,8 +536,12 @@ PickColumns(const FmModelData *m, const Columns *c, float *scores,
 	}
 	if (c->iidx == NULL && scores != NULL && !popular)
 	{
-		for (size_t j = 0; j < c->n; j++)
-			scores[j] = base + (c->b ? c->b[j] : 0.0f) + scores[j];
+		if (c->b)
+			for (size_t j = 0; j < c->n; j++)
+				scores[j] = base + c->b[j] + scores[j];
+		else
+			for (size_t j = 0; j < c->n; j++)
+				scores[j] = base + 0.0f + scores[j];
 		return PickRaw(m, c->ids, NULL, scores, uidx, excl, n_excl, heap, cap);
 	}
 	for (size_t j = 0; j < c->n; j++)
