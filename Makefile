@@ -13,19 +13,20 @@ EXTENSION = fmrec
 EXTVERSION = 0.2.0
 
 MODULE_big = fmrec
-CORE_OBJS = src/core/fmrec.pb-c.o src/core/params.o src/core/idmap.o \
+CORE_OBJS = src/core/fmrec.pb-c.o src/core/record.pb-c.o src/core/params.o src/core/idmap.o \
 	src/core/ratings.o src/core/dataset.o src/core/model.o src/core/pool.o \
 	src/core/trainrow.o src/core/trainer.o src/core/solvers.o \
 	src/core/sgd.o src/core/cd.o src/core/ials.o src/core/icd.o src/core/itemknn.o src/core/samplers.o \
 	src/core/topn.o src/core/metrics.o src/core/evaluate.o src/core/codec.o src/core/synth.o \
-	src/core/kernels.o src/core/featdict.o src/core/features.o
+	src/core/kernels.o src/core/featdict.o src/core/features.o src/core/interop.o
 LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \
-	src/train.o src/serve.o src/agg.o src/synthetic.o src/evaluate.o src/split.o
+	src/train.o src/serve.o src/agg.o src/synthetic.o src/evaluate.o src/split.o \
+	src/interop.o
 OBJS = $(CORE_OBJS) $(LAYER_OBJS)
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0.sql \
 	sql/$(EXTENSION)--0.1.0--0.2.0.sql
-REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade limits ranking serving
+REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade limits ranking serving interop
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # OpenBLAS, single-threaded build: a PostgreSQL backend must not grow
@@ -45,7 +46,8 @@ PG_CFLAGS = $(WARN) -pthread
 SHLIB_LINK = $(PROTOBUF_LIBS) -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) \
 	-lopenblas -pthread -lm
 
-EXTRA_CLEAN = src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h test/core/test_core \
+EXTRA_CLEAN = src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h src/core/record.pb-c.c \
+	src/core/record.pb-c.h test/core/test_core \
 	test/bench/bench_core test/fuzz/work results regression.diffs regression.out tmp_check
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
@@ -63,7 +65,11 @@ $(CORE_OBJS): CFLAGS += -O3 -fno-math-errno -fno-wrapv
 src/core/fmrec.pb-c.c src/core/fmrec.pb-c.h: proto/fmrec.proto
 	protoc-c --proto_path=proto --c_out=src/core $<
 
-$(CORE_OBJS) $(LAYER_OBJS): src/core/fmrec.pb-c.h src/core/fm.h
+# SageMaker's training record (interop.c)
+src/core/record.pb-c.c src/core/record.pb-c.h: proto/record.proto
+	protoc-c --proto_path=proto --c_out=src/core $<
+
+$(CORE_OBJS) $(LAYER_OBJS): src/core/fmrec.pb-c.h src/core/record.pb-c.h src/core/fm.h
 $(CORE_OBJS): src/core/trainer.h src/core/kernels.h src/core/rng.h
 $(LAYER_OBJS): src/fmrec.h
 
@@ -73,10 +79,10 @@ CORE_CC = $(CC) -std=gnu11 -O3 -fno-math-errno -fno-wrapv -g $(WARN) -pthread \
 CORE_SRCS = $(CORE_OBJS:.o=.c)
 CORE_LIBS = $(PROTOBUF_LIBS) -L$(BLAS_LIBDIR) -Wl,-rpath,$(BLAS_LIBDIR) -lopenblas -lm
 
-test/core/test_core: test/core/test_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h
+test/core/test_core: test/core/test_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h src/core/record.pb-c.h
 	$(CORE_CC) -o $@ test/core/test_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h
+test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h src/core/record.pb-c.h
 	$(CORE_CC) -o $@ test/bench/bench_core.c $(CORE_SRCS) $(CORE_LIBS)
 
 .PHONY: deps unittest demo demo-stop test bench fuzz valgrind print-core-srcs

@@ -64,7 +64,30 @@ SELECT count(*) FROM fm_topn('movies', NULL, 10);
 SELECT name, rows_used, users, items
 FROM fm_train('typed', $$WITH r AS (SELECT user_id::int AS u, item_id::smallint AS i,
                                     rating::numeric(4,2) AS y, 2.0::real AS w FROM ratings)
-                        SELECT u, i, y, w FROM r$$, factors => 4, epochs => 2, quiet => true);
+                        SELECT u, i, y, w AS weight FROM r$$, factors => 4, epochs => 2, quiet => true);
+
+-- the weight is the column named weight, or the one the weight option
+-- names; the same weights give the same model, and they change it
+SELECT 1 FROM fm_train('w_named', 'SELECT user_id, item_id, rating, (user_id % 3)::float8 AS weight FROM ratings',
+                       factors => 4, epochs => 3, quiet => true);
+SELECT 1 FROM fm_train('w_option', 'SELECT user_id, item_id, rating, (user_id % 3)::float8 AS w FROM ratings',
+                       factors => 4, epochs => 3, quiet => true, options => '{"weight": "w"}');
+SELECT 1 FROM fm_train('w_none', 'SELECT user_id, item_id, rating FROM ratings', factors => 4, epochs => 3, quiet => true);
+SELECT a.model = b.model AS same_weights_same_model, a.model <> c.model AS weights_count
+FROM fm_models a, fm_models b, fm_models c
+WHERE a.name = 'w_named' AND b.name = 'w_option' AND c.name = 'w_none';
+
+-- bound parameters: $1..$n take the types the query gives them, and the
+-- rows (and so the model) are the literal query's
+SELECT rows_used FROM fm_train('lit', 'SELECT user_id, item_id, rating FROM ratings WHERE user_id <= 100 AND rating >= 2.5',
+                               factors => 4, epochs => 3, quiet => true);
+SELECT rows_used FROM fm_train('par', 'SELECT user_id, item_id, rating FROM ratings WHERE user_id <= $1 AND rating >= $2',
+                               params => ARRAY['100', '2.5'], factors => 4, epochs => 3, quiet => true);
+SELECT rows_used FROM fm_train('par_json', 'SELECT user_id, item_id, rating FROM ratings WHERE user_id <= $1 AND rating >= $2',
+                               options => '{"params": [100, "2.5"]}', factors => 4, epochs => 3, quiet => true);
+SELECT a.model = b.model AND a.model = c.model AS params_same_model
+FROM fm_models a, fm_models b, fm_models c WHERE a.name = 'lit' AND b.name = 'par' AND c.name = 'par_json';
+SELECT fm_drop(n) FROM unnest(ARRAY['w_named', 'w_option', 'w_none', 'lit', 'par', 'par_json']) n;
 
 -- huge and negative ids are just ids
 SELECT users, items FROM fm_train('extreme', $$VALUES (-9223372036854775808, 9223372036854775807, 1.0),

@@ -17,8 +17,24 @@ SELECT try($$SELECT fm_train('x', 'SELECT 1, 2', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1::bigint, ''a''::text, 3', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1.5::float8, 2, 3', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, ''x''::text', quiet => true)$$);
-SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, ''w''::text', quiet => true)$$);
-SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, 1, ''NaN''::float8 AS temperature', quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, ''w''::text AS weight', quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, 1 AS weight, ''NaN''::float8 AS temperature', quiet => true, options => '{"context": "temperature"}')$$);
+-- columns after the third are read by name only: a timestamp is no weight
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, 978300760 AS ts', quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3', quiet => true, options => '{"weight": "ts"}')$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, 4 AS ts', quiet => true, options => '{"context": "tz"}')$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, 4 AS ts', quiet => true, options => '{"context": "a,,b"}')$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, 1 AS weight, 2 AS weight', quiet => true)$$);
+SELECT try($$SELECT fm_train_agg(1, 2, 3.0, '{"weight": "w"}')$$);
+-- bound parameters: each given value used, each used one given
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $1 > 0', params => ARRAY['1', '2'], quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $2 > 0', params => ARRAY['1'], quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $1 > 0', quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $1 > 0', params => ARRAY['one'], quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $1 > 0', options => '{"params": [[1]]}', quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $1 > 0', params => ARRAY['1'], options => '{"params": [1]}', quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $1 > 0', params => ARRAY['1'], quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE $1 > 0; DELETE FROM fm_models', params => ARRAY['1'], quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT NULL::int, 2, 3', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1, NULL::int, 3', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, NULL::float8', quiet => true)$$);
@@ -26,7 +42,7 @@ SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, ''NaN''::float8', quiet => true)
 SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, ''Infinity''::float8', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, ''-Infinity''::numeric', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 1e300::float8', quiet => true)$$);
-SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, -1.0', quiet => true)$$);
+SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3, -1.0 AS weight', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT 1, 2, 3 WHERE false', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'no_such_table', quiet => true)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT * FROM no_such_table', quiet => true)$$);

@@ -65,15 +65,16 @@ SELECT 1 FROM fm_train('feat', 'SELECT * FROM r ORDER BY rating DESC, user_id', 
                        item_features => 'SELECT * FROM itf ORDER BY id DESC');
 SELECT s.model = m.model AS identical FROM snap s, fm_models m WHERE m.name = 'feat';
 
--- context: columns after the weight; text/integer columns are categorical,
+-- context: the columns the context option lists; text/integer columns are categorical,
 -- float columns real-valued.  Planted: in the evening even items gain a
 -- point and odd items lose one, in the morning the other way round.
 SELECT name, rows_used FROM fm_train('ctx',
   $$SELECT user_id, item_id,
-           rating + CASE WHEN (item_id % 2 = 0) = (daypart = 'evening') THEN 1 ELSE -1 END, 1,
+           rating + CASE WHEN (item_id % 2 = 0) = (daypart = 'evening') THEN 1 ELSE -1 END, 1 AS weight,
            daypart, (user_id % 3)::int AS slot, (item_id % 5)::float8 / 5 AS x
     FROM (SELECT *, CASE WHEN hashint8(user_id * 31 + item_id) % 2 = 0 THEN 'evening' ELSE 'morning' END AS daypart
-          FROM r) s$$, factors => 8, epochs => 30, quiet => true);
+          FROM r) s$$, factors => 8, epochs => 30, quiet => true,
+  options => '{"context": "daypart, slot, x"}');
 SELECT metrics->'context_features' AS context_features FROM fm_models WHERE name = 'ctx';
 SELECT fm_predict('ctx', 1, 2, '{"daypart": "evening", "slot": 1, "x": 0.4}') >
        fm_predict('ctx', 1, 2, '{"daypart": "morning", "slot": 1, "x": 0.4}') AS context_learned;
@@ -120,7 +121,8 @@ CREATE TABLE rbool AS
          least(5, greatest(1, rating + CASE WHEN (user_id + item_id) % 2 = 0 THEN 1.5 ELSE -1.5 END)) AS rating,
          1.0::float8 AS weight, (user_id + item_id) % 2 = 0 AS flag
   FROM fm_synthetic_ratings(100, 80, 3000, 9, 0.3);
-SELECT 1 FROM fm_train('boolctx', 'rbool', factors => 4, epochs => 20, quiet => true);
+SELECT 1 FROM fm_train('boolctx', 'rbool', factors => 4, epochs => 20, quiet => true,
+                       options => '{"context": "flag"}');
 SELECT fm_predict('boolctx', 1, 3, '{"flag": true}') > fm_predict('boolctx', 1, 3, '{"flag": false}') AS true_scores_higher,
        fm_predict('boolctx', 1, 3, '{"flag": true}') <> fm_predict('boolctx', 1, 3, '{}') AS true_is_a_feature,
        fm_predict('boolctx', 1, 3, '{"flag": false}') <> fm_predict('boolctx', 1, 3, '{}') AS false_is_a_feature;

@@ -17,7 +17,9 @@ ALTER TABLE @extschema@.fm_models ADD COLUMN owner pg_catalog.regrole;
 UPDATE @extschema@.fm_models SET owner = CURRENT_USER::pg_catalog.regrole;
 ALTER TABLE @extschema@.fm_models ALTER COLUMN owner SET NOT NULL;
 
-CREATE OR REPLACE FUNCTION @extschema@.fm_models_new_version() RETURNS trigger
+-- internal functions are named fmrec_*, out of \df fm_*'s way
+ALTER FUNCTION @extschema@.fm_models_new_version() RENAME TO fmrec_new_version;
+CREATE OR REPLACE FUNCTION @extschema@.fmrec_new_version() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -26,7 +28,7 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.fm_models_new_version() IS 'internal: gives each written fm_models row a new version';
+COMMENT ON FUNCTION @extschema@.fmrec_new_version() IS 'internal: gives each written fm_models row a new version';
 
 COMMENT ON COLUMN @extschema@.fm_models.name IS 'the model''s name, 1 to 63 bytes';
 COMMENT ON COLUMN @extschema@.fm_models.owner IS 'the role that trained it first; only its members may retrain, drop or grant it';
@@ -68,7 +70,7 @@ GRANT SELECT ON @extschema@.fm_models TO PUBLIC;
 -- Whether the current role may read a model's rows: a member of its owner,
 -- or granted 'read' (itself or through PUBLIC); the policies of the model
 -- tables use it.
-CREATE FUNCTION @extschema@.fm_model_readable(owner pg_catalog.regrole, model pg_catalog.text)
+CREATE FUNCTION @extschema@.fmrec_model_readable(owner pg_catalog.regrole, model pg_catalog.text)
 RETURNS pg_catalog.bool
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -80,10 +82,10 @@ AS $$
                         AND CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN true
                                  ELSE pg_catalog.pg_has_role(g.grantee, 'USAGE') END)
 $$;
-COMMENT ON FUNCTION @extschema@.fm_model_readable(pg_catalog.regrole, pg_catalog.text) IS 'internal: whether the current role may read a model''s rows (its owner''s members, or a read grant)';
+COMMENT ON FUNCTION @extschema@.fmrec_model_readable(pg_catalog.regrole, pg_catalog.text) IS 'internal: whether the current role may read a model''s rows (its owner''s members, or a read grant)';
 
 CREATE POLICY fm_models_read ON @extschema@.fm_models FOR SELECT
-    USING (@extschema@.fm_model_readable(fm_models.owner, fm_models.name));
+    USING (@extschema@.fmrec_model_readable(fm_models.owner, fm_models.name));
 -- Grants are public knowledge, as relation ACLs in pg_class are.
 REVOKE ALL ON @extschema@.fm_model_grants FROM PUBLIC;
 GRANT SELECT ON @extschema@.fm_model_grants TO PUBLIC;
@@ -136,6 +138,7 @@ CREATE FUNCTION @extschema@.fm_train(
     user_features pg_catalog.text DEFAULT NULL,
     item_features pg_catalog.text DEFAULT NULL,
     options pg_catalog.jsonb DEFAULT NULL,
+    params pg_catalog.text[] DEFAULT NULL,
     OUT name pg_catalog.text,
     OUT rows_used pg_catalog.int8,
     OUT users pg_catalog.int8,
@@ -156,8 +159,8 @@ COMMENT ON FUNCTION @extschema@.fm_train(pg_catalog.text, pg_catalog.text, pg_ca
     pg_catalog.float8, pg_catalog.float8, pg_catalog.float8, pg_catalog.float8,
     pg_catalog.float8, pg_catalog.int4, pg_catalog.int8, pg_catalog.int4, pg_catalog.bool,
     pg_catalog.bool, pg_catalog.text, pg_catalog.int4, pg_catalog.text, pg_catalog.text,
-    pg_catalog.jsonb)
-IS 'trains a factorization machine from (user, item, rating [, weight [, context...]]) rows and optional user and item attributes, and stores it in fm_models';
+    pg_catalog.jsonb, pg_catalog.text[])
+IS 'trains a factorization machine from (user, item, rating [, weight] [, context...]) rows and optional user and item attributes, and stores it in fm_models';
 
 COMMENT ON FUNCTION @extschema@.fm_drop(pg_catalog.text, pg_catalog.bool) IS 'removes a model from fm_models; only its owner may';
 
@@ -382,9 +385,9 @@ ALTER TABLE @extschema@.fm_model_versions ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON @extschema@.fm_model_versions FROM PUBLIC;
 GRANT SELECT ON @extschema@.fm_model_versions TO PUBLIC;
 CREATE POLICY fm_model_versions_read ON @extschema@.fm_model_versions FOR SELECT
-    USING (@extschema@.fm_model_readable(fm_model_versions.owner, fm_model_versions.name));
+    USING (@extschema@.fmrec_model_readable(fm_model_versions.owner, fm_model_versions.name));
 
-CREATE FUNCTION @extschema@.fm_models_keep_version() RETURNS trigger
+CREATE FUNCTION @extschema@.fmrec_keep_version() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -411,10 +414,10 @@ BEGIN
     RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.fm_models_keep_version() IS 'internal: keeps the fm_models row an update replaces in fm_model_versions';
+COMMENT ON FUNCTION @extschema@.fmrec_keep_version() IS 'internal: keeps the fm_models row an update replaces in fm_model_versions';
 CREATE TRIGGER fm_models_keep BEFORE UPDATE ON @extschema@.fm_models
     FOR EACH ROW WHEN (OLD.model IS DISTINCT FROM NEW.model)
-    EXECUTE FUNCTION @extschema@.fm_models_keep_version();
+    EXECUTE FUNCTION @extschema@.fmrec_keep_version();
 
 CREATE FUNCTION @extschema@.fm_versions(model pg_catalog.text)
 RETURNS TABLE (version pg_catalog.int8, serving pg_catalog.bool,
@@ -581,7 +584,7 @@ CREATE POLICY fm_update_queue_owner ON @extschema@.fm_update_queue
 -- The statement trigger of an attached table: one INSERT ... SELECT from
 -- the transition table, run as the extension's owner (the inserting role
 -- needs no privilege on the queue).
-CREATE FUNCTION @extschema@.fm_enqueue() RETURNS trigger
+CREATE FUNCTION @extschema@.fmrec_enqueue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -602,7 +605,7 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.fm_enqueue() IS 'internal: queues the rows inserted into a table attached with fm_attach';
+COMMENT ON FUNCTION @extschema@.fmrec_enqueue() IS 'internal: queues the rows inserted into a table attached with fm_attach';
 
 CREATE FUNCTION @extschema@.fm_attach(model pg_catalog.text, source pg_catalog.regclass,
     user_column pg_catalog.text DEFAULT 'user_id', item_column pg_catalog.text DEFAULT 'item_id',
@@ -639,7 +642,7 @@ BEGIN
         VALUES ($1, $2, user_column, item_column, rating_column, replay_rows, tg);
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS fmrec_new '
-        'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fm_enqueue(%L)', tg, $2, $1);
+        'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fmrec_enqueue(%L)', tg, $2, $1);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.fm_attach(pg_catalog.text, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.int8) IS 'keeps a model current from a ratings table: rows inserted into it are queued for fm_refresh';
@@ -705,3 +708,44 @@ RETURNS pg_catalog.int4
 AS 'MODULE_PATHNAME', 'fmrec_predict_label_bytes'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.fm_predict_label(pg_catalog.bytea, pg_catalog.int8, pg_catalog.int8, pg_catalog.float8) IS 'fm_predict_label for model bytes';
+
+-- interop: SageMaker's RecordIO-protobuf and libFM's text format, both ways
+CREATE FUNCTION @extschema@.fm_export_recordio(ratings pg_catalog.text, users pg_catalog.int8,
+    items pg_catalog.int8)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'fmrec_export_recordio'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fm_export_recordio(pg_catalog.text, pg_catalog.int8, pg_catalog.int8)
+IS 'writes (user, item, rating) rows as SageMaker factorization-machine records (application/x-recordio-protobuf): keys user_id and users + item_id';
+
+CREATE FUNCTION @extschema@.fm_export_libfm(ratings pg_catalog.text, users pg_catalog.int8,
+    items pg_catalog.int8, OUT line pg_catalog.text)
+RETURNS SETOF pg_catalog.text
+AS 'MODULE_PATHNAME', 'fmrec_export_libfm'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE ROWS 1000;
+COMMENT ON FUNCTION @extschema@.fm_export_libfm(pg_catalog.text, pg_catalog.int8, pg_catalog.int8)
+IS 'writes (user, item, rating) rows as libFM lines "rating user_id:1 users+item_id:1"';
+
+CREATE FUNCTION @extschema@.fm_export_libfm(model pg_catalog.text, ratings pg_catalog.text,
+    OUT line pg_catalog.text)
+RETURNS SETOF pg_catalog.text
+AS 'MODULE_PATHNAME', 'fmrec_export_libfm_model'
+LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION @extschema@.fm_export_libfm(pg_catalog.text, pg_catalog.text)
+IS 'writes (user, item, rating) rows as libFM lines numbered as the model numbers its users and items';
+
+CREATE FUNCTION @extschema@.fm_import_recordio(data pg_catalog.bytea, users pg_catalog.int8,
+    OUT user_id pg_catalog.int8, OUT item_id pg_catalog.int8, OUT rating pg_catalog.float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fmrec_import_recordio'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION @extschema@.fm_import_recordio(pg_catalog.bytea, pg_catalog.int8)
+IS 'reads SageMaker factorization-machine records (one user key below users, one item key) as (user_id, item_id, rating) rows';
+
+CREATE FUNCTION @extschema@.fm_import_libfm(data pg_catalog.text, users pg_catalog.int8,
+    OUT user_id pg_catalog.int8, OUT item_id pg_catalog.int8, OUT rating pg_catalog.float8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'fmrec_import_libfm'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
+COMMENT ON FUNCTION @extschema@.fm_import_libfm(pg_catalog.text, pg_catalog.int8)
+IS 'reads libFM lines of one user key (below users) and one item key as (user_id, item_id, rating) rows';

@@ -52,7 +52,8 @@ CREATE TABLE uf AS SELECT id, feature FROM fm_synthetic_features(users => 40, it
 SELECT name FROM fm_train('sgd', 'r', factors => 4, epochs => 5, quiet => true);
 SELECT name FROM fm_train('binary', 'r', task => 'binary', factors => 4, epochs => 5, quiet => true);
 SELECT name FROM fm_train('als', 'r', solver => 'als', factors => 3, epochs => 3, quiet => true);
-SELECT name FROM fm_train('mcmc_side', 'rc', solver => 'mcmc', factors => 3, epochs => 6, quiet => true, user_features => 'uf', item_features => 'f');
+SELECT name FROM fm_train('mcmc_side', 'rc', solver => 'mcmc', factors => 3, epochs => 6, quiet => true, user_features => 'uf', item_features => 'f',
+                       options => '{"weight": "w", "context": "*"}');
 SELECT name FROM fm_train('noseen', 'r', factors => 2, epochs => 2, store_seen => false, quiet => true);
 SELECT fx.name, count(*) AS pairs,
        count(*) FILTER (WHERE fm_predict(fx.model, u, i) = fm_predict(fx.name, u, i)) AS identical

@@ -47,11 +47,11 @@ SELECT count(*) FROM fm_topn('keep', 1, 2000000000, exclude_seen => false,
 
 -- values past the range of real are errors, not NaN
 SELECT * FROM fm_topn('keep', 3, items => ARRAY[1, 2]::bigint[], ratings => ARRAY[5, 1e300]);
-SELECT 1 FROM fm_train('ctx', 'SELECT user_id, item_id, rating, 1, (user_id % 7)::float8 AS temp FROM syn',
-                       factors => 4, epochs => 1, quiet => true);
+SELECT 1 FROM fm_train('ctx', 'SELECT user_id, item_id, rating, (user_id % 7)::float8 AS temp FROM syn',
+                       factors => 4, epochs => 1, quiet => true, options => '{"context": "temp"}');
 SELECT fm_predict('ctx', 1, 1, '{"temp": 1e300}');
 SELECT pg_catalog.round(fm_predict('ctx', 1, 1, '{"temp": 3}')::numeric, 6) IS NOT NULL AS finite;
-SELECT 1 FROM fm_train('x', 'SELECT 1, 2, 3, 1e300::float8', quiet => true);
+SELECT 1 FROM fm_train('x', 'SELECT 1, 2, 3, 1e300::float8 AS weight', quiet => true);
 
 -- the training query runs read-only: a function it calls cannot write
 CREATE TABLE sink (x int);
@@ -69,7 +69,7 @@ COMMIT;
 SELECT count(*) AS rows_written FROM sink;
 
 -- weight 0 everywhere is nothing to learn, said as such
-SELECT 1 FROM fm_train('x', 'SELECT user_id, item_id, rating, 0 FROM limits_test.syn', quiet => true);
+SELECT 1 FROM fm_train('x', 'SELECT user_id, item_id, rating, 0 AS weight FROM limits_test.syn', quiet => true);
 
 SELECT fm_drop(name) FROM fm_models WHERE name IN ('small', 'ctx', 'x') ORDER BY name;
 REVOKE USAGE ON SCHEMA limits_test FROM regress_fm_limits;

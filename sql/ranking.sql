@@ -134,7 +134,7 @@ SELECT try($$SELECT fm_evaluate('taste', 'SELECT 1')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', validation => 0.1)$$);
 SELECT try($$SELECT fm_train('x', 'SELECT u, i, -1 FROM kept', task => 'implicit')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', solver => 'mcmc')$$);
-SELECT try($$SELECT fm_train('x', 'SELECT u, i, 1, 1, u % 2 FROM kept', task => 'implicit')$$);
+SELECT try($$SELECT fm_train('x', 'SELECT u, i, 1, u % 2 AS half FROM kept', task => 'implicit', options => '{"context": "half"}')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', solver => 'sgd', user_features => 'SELECT 1, ''a''')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"unobserved_weight": 0}')$$);
 SELECT try($$SELECT fm_train('x', 'kept', task => 'implicit', options => '{"reg_exponent": 2}')$$);

@@ -30,7 +30,7 @@ SELECT m.model = b.model AS intact_after_error FROM fm_models m, before b WHERE 
 -- (terse: the timeout may land while the rows are read, with a CONTEXT line)
 \set VERBOSITY terse
 SET statement_timeout = '50ms';
-SELECT 1 FROM fm_train('m', 'SELECT * FROM r, generate_series(1, 200)', epochs => 100000, quiet => true);
+SELECT 1 FROM fm_train('m', 'SELECT r.* FROM r, generate_series(1, 200)', epochs => 100000, quiet => true);
 RESET statement_timeout;
 \set VERBOSITY default
 SELECT m.model = b.model AS intact_after_timeout FROM fm_models m, before b WHERE m.name = 'm';

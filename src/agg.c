@@ -223,6 +223,13 @@ fmrec_agg_final(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("fm_train_agg takes no attributes"),
 				 errhint("Train with fm_train and its user_features and item_features options.")));
+	if (opts.cols.weight || opts.cols.context || opts.cols.params)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fm_train_agg takes no %s option",
+						opts.cols.weight ? "weight" : opts.cols.context ? "context" : "params"),
+				 errdetail("The aggregate's arguments are its columns: user, item, rating and an optional weight."),
+				 errhint("Pass the weight as the aggregate's fourth argument, or train with fm_train.")));
 
 	/* everything but the result is freed with this context */
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec aggregate training",

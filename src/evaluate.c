@@ -58,6 +58,8 @@ Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
 	char		err[FM_ERRLEN];
 	MemoryContext cxt;
 	MemoryContext old;
+	/* test rows: user, item, rating; weights and context do not score */
+	static const FmrecColumnsData first_three = {.first_three = true};
 
 	FmrecInitSrf(fcinfo);
 	if (PG_ARGISNULL(1))
@@ -74,7 +76,7 @@ Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	test = FmrecNewRatings(cxt);
-	FmrecLoadRatings(text_to_cstring(PG_GETARG_TEXT_PP(1)), test, true);
+	FmrecLoadRatings(text_to_cstring(PG_GETARG_TEXT_PP(1)), test, true, &first_three);
 	st = FmEvalCreate(m, test, &o, &e, err, sizeof(err));
 	if (st == FM_ERR_NOMEM)
 		snprintf(err, sizeof(err), "Failed to evaluate %zu test rows", test->n);

@@ -43,6 +43,21 @@ extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg)
 extern void FmrecInitSrf(FunctionCallInfo fcinfo);
 extern char *FmrecFeatureName(const char *column, const char *value, size_t vlen);
 
+/*
+ * How a ratings query is read beyond its first three columns (load.c):
+ * the row weight is the column named "weight" (or the weight option),
+ * context columns are those the context option lists ("*": every other
+ * one), and any other column is an error, never a silent role.
+ */
+typedef struct FmrecColumnsData
+{
+	const char *weight;			/* the weight column's name; NULL: "weight" */
+	const char *context;		/* "a, b" or "*"; NULL: no context */
+	char	  **params;			/* values of the query's $1..$n (NULL: null) */
+	int			nparams;
+	bool		first_three;	/* read the first three columns only */
+} FmrecColumnsData;
+
 /* options.c */
 typedef struct FmrecOptionsData
 {
@@ -52,6 +67,7 @@ typedef struct FmrecOptionsData
 	uint64		given;			/* options seen, by table position */
 	char	   *user_features;	/* attribute sources, or NULL */
 	char	   *item_features;
+	FmrecColumnsData cols;		/* how the ratings query's columns are read */
 } FmrecOptionsData;
 
 extern void FmrecOptionsFromArgs(FunctionCallInfo fcinfo, int first,
@@ -73,14 +89,16 @@ typedef struct FmrecTimingData
 extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing);
 
 /* load.c */
-extern void FmrecLoadRatings(const char *source, FmRatings r, bool choices);
+extern void FmrecLoadRatings(const char *source, FmRatings r, bool choices,
+							 const FmrecColumnsData *cols);
 extern char *FmrecSourceQuery(const char *source);
 extern char *FmrecSampleQuery(const char *source, double rows, uint64 seed);
 extern bool FmrecIsIntegerType(Oid t);
 extern bool FmrecIsNumericType(Oid t);
 extern FmRatings FmrecNewRatings(MemoryContext cxt);
 extern uint64 FmrecReadQuery(const char *source, const char *query,
-							 void (*check) (TupleDesc),
+							 const FmrecColumnsData *cols,
+							 void (*check) (void *arg, TupleDesc desc),
 							 void (*row) (void *arg, TupleDesc desc, HeapTuple tup,
 										  uint64 rowno),
 							 void *arg);

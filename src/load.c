@@ -3,8 +3,11 @@
  *	  Reads training rows through SPI.
  *
  * The source is the name of a table or view (read with SELECT *) or any
- * read-only query.  Its first three columns
- * are user id, item id and rating; an optional fourth is the row weight.
+ * read-only query, optionally with $1..$n bound to given values.  Its
+ * first three columns are user id, item id and rating.  Later columns are
+ * read by name only (FmrecColumnsData): the one named weight is the row
+ * weight, the ones the context option lists are context, and any other is
+ * an error naming it, so a timestamp never becomes a weight unnoticed.
  * Ids may be any integer type, ratings and weights any numeric type.  Rows
  * are fetched through a read-only cursor in batches, so memory holds the
  * compact training rows, never the whole result set.
@@ -19,6 +22,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "parser/parse_param.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -240,38 +244,128 @@ CheckReadOnly(SPIPlanPtr plan)
 				 errmsg("ratings query must be a single SELECT that does not modify data")));
 }
 
+/* what RatingRow reads of each row */
+typedef struct RatingReader
+{
+	FmRatings	r;
+	const FmrecColumnsData *cols;
+	int			min;			/* columns the query must return */
+	int			weight;			/* 0-based column of the weight, or -1 */
+	int			ncontext;
+	int		   *context;		/* 0-based columns of context features */
+} RatingReader;
+
+/* Is name one of the comma-separated names of list (or is list "*")? */
+static bool
+InList(const char *list, const char *name)
+{
+	List	   *names;
+	ListCell   *lc;
+
+	if (strcmp(list, "*") == 0)
+		return true;
+	if (!SplitIdentifierString(pstrdup(list), ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid context column list \"%s\"", list),
+				 errhint("List column names separated by commas, or \"*\" for every column after the third but the weight.")));
+	foreach(lc, names)
+		if (strcmp((const char *) lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
 /*
- * Checks the ratings query's columns: integer ids, numeric rating and
- * weight.
+ * Checks the ratings query's columns (integer ids, a numeric rating) and
+ * gives each later column its role, by name: the weight, a context
+ * column, or an error.
  */
 static void
-CheckColumns(TupleDesc tupdesc, int min)
+CheckColumns(void *arg, TupleDesc tupdesc)
 {
+	RatingReader *rd = arg;
+	const FmrecColumnsData *cols = rd->cols;
+	const char *wname = cols->weight ? cols->weight : "weight";
 	int			natts = tupdesc->natts;
 
-	if (natts < min)
+	if (natts < rd->min)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("ratings query must return at least %s columns", min == 2 ? "two" : "three"),
+				 errmsg("ratings query must return at least %s columns", rd->min == 2 ? "two" : "three"),
 				 errdetail("It returns %d.", natts),
-				 min == 2 ?
-				 errhint("Return user id and item id, optionally a strength and a row weight.") :
-				 errhint("Return user id, item id and rating, optionally a row weight, then context columns.")));
-	for (int c = 0; c < natts && c < 4; c++)
+				 rd->min == 2 ?
+				 errhint("Return user id and item id, optionally a strength and a column named weight.") :
+				 errhint("Return user id, item id and rating, optionally a column named weight and context columns.")));
+	if (cols->context && strcmp(cols->context, "*") != 0)
+	{
+		List	   *names;
+		ListCell   *lc;
+
+		(void) InList(cols->context, "");	/* validates the list */
+		SplitIdentifierString(pstrdup(cols->context), ',', &names);
+		foreach(lc, names)
+		{
+			bool		found = false;
+
+			for (int c = 3; c < natts; c++)
+				found |= strcmp(NameStr(TupleDescAttr(tupdesc, c)->attname),
+								(const char *) lfirst(lc)) == 0;
+			if (!found)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("context column \"%s\" is not among the ratings query's columns after the third",
+								(const char *) lfirst(lc))));
+		}
+	}
+	rd->weight = -1;
+	rd->ncontext = 0;
+	rd->context = palloc0(Max(natts, 1) * sizeof(int));
+	for (int c = 0; c < natts; c++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, c);
-		bool		ok = c < 2 ? FmrecIsIntegerType(att->atttypid) : FmrecIsNumericType(att->atttypid);
+		const char *name = NameStr(att->attname);
+		bool		is_weight = c >= 3 && strcmp(name, wname) == 0;
 
-		if (!ok)
+		if (c >= 3 && cols->first_three)
+			break;
+		if (c >= 3 && !is_weight && !(cols->context && InList(cols->context, name)))
 			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column %d of the ratings query has type %s", c + 1,
-							format_type_be(att->atttypid)),
-					 errdetail("%s.", c < 2 ?
-							   "User and item ids must be smallint, integer or bigint" :
-							   "Ratings and weights must be of a numeric type"),
-					 c == 3 ? errhint("Context columns start at column 5; return 1 as the weight when there is none.") : 0));
+					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+					 errmsg("column %d of the ratings query, \"%s\", has no role", c + 1, name),
+					 errdetail("After user id, item id and rating, fmrec reads only a column named %s (the row weight) and the context columns the context option lists.",
+							   wname),
+					 errhint("Leave \"%s\" out of the query, call it %s if it weighs the rows, or pass options => '{\"context\": \"%s\"}' to train on it as context.",
+							 name, wname, name)));
+		if (is_weight && rd->weight >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("ratings query has more than one column named \"%s\"", wname)));
+		if (c < 3 || is_weight)
+		{
+			bool		ok = c < 2 ? FmrecIsIntegerType(att->atttypid) : FmrecIsNumericType(att->atttypid);
+
+			if (!ok)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 is_weight ?
+						 errmsg("weight column \"%s\" of the ratings query has type %s", name,
+								format_type_be(att->atttypid)) :
+						 errmsg("column %d of the ratings query has type %s", c + 1,
+								format_type_be(att->atttypid)),
+						 errdetail("%s.", c < 2 ?
+								   "User and item ids must be smallint, integer or bigint" :
+								   "Ratings and weights must be of a numeric type")));
+		}
+		if (is_weight)
+			rd->weight = c;
+		else if (c >= 3)
+			rd->context[rd->ncontext++] = c;
 	}
+	if (cols->weight && rd->weight < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("weight column \"%s\" is not among the ratings query's columns after the third",
+						cols->weight)));
 }
 
 /*
@@ -340,13 +434,90 @@ ReadSourceContext(void *arg)
 			   (const char *) arg);
 }
 
+/* the parser's hook for parameters whose types the query decides */
+typedef struct VarParams
+{
+	Oid		   *types;
+	int			n;
+} VarParams;
+
+static void
+VarParamsSetup(ParseState *pstate, void *arg)
+{
+	VarParams  *vp = arg;
+
+	setup_parse_variable_parameters(pstate, &vp->types, &vp->n);
+}
+
+/*
+ * Prepares query.  With parameters, $1..$n take the types the query gives
+ * them (as PREPARE without types does; text where nothing decides), and
+ * the given values are read by those types' input functions into values
+ * and nulls.
+ */
+static SPIPlanPtr
+PrepareWithParams(const char *query, const FmrecColumnsData *cols,
+				  Datum **values, char **nulls)
+{
+	SPIPrepareOptions popts = {0};
+	VarParams	vp = {0};
+	SPIPlanPtr	plan;
+	int			n = cols ? cols->nparams : 0;
+
+	if (n == 0)
+	{
+		plan = SPI_prepare(query, 0, NULL);
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		return plan;
+	}
+	vp.n = n;
+	vp.types = palloc0(n * sizeof(Oid));
+	popts.parserSetup = VarParamsSetup;
+	popts.parserSetupArg = &vp;
+	popts.parseMode = RAW_PARSE_DEFAULT;
+	plan = SPI_prepare_extended(query, &popts);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (vp.n > n)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_PARAMETER),
+				 errmsg("ratings query uses parameter $%d, but params has %d %s",
+						vp.n, n, n == 1 ? "value" : "values")));
+	*values = palloc0(n * sizeof(Datum));
+	*nulls = palloc(n);
+	for (int j = 0; j < n; j++)
+	{
+		Oid			t = vp.types[j];
+		Oid			input;
+		Oid			ioparam;
+
+		if (t == InvalidOid)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_PARAMETER),
+					 errmsg("ratings query does not use parameter $%d", j + 1),
+					 errdetail("params has %d values; each must be used.", n)));
+		if (t == UNKNOWNOID)
+			t = vp.types[j] = TEXTOID;
+		getTypeInputInfo(t, &input, &ioparam);
+		(*values)[j] = OidInputFunctionCall(input, cols->params[j], ioparam, -1);
+		(*nulls)[j] = cols->params[j] ? ' ' : 'n';
+	}
+	SPI_freeplan(plan);
+	plan = SPI_prepare(query, n, vp.types);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	return plan;
+}
+
 /*
  * Runs query (made from source, named in messages) through a read-only
  * cursor, calling check once with the result's descriptor and row for every
  * row.  Returns the number of rows.
  */
 uint64
-FmrecReadQuery(const char *source, const char *query, void (*check) (TupleDesc),
+FmrecReadQuery(const char *source, const char *query, const FmrecColumnsData *cols,
+			   void (*check) (void *arg, TupleDesc desc),
 			   void (*row) (void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno),
 			   void *arg)
 {
@@ -356,12 +527,12 @@ FmrecReadQuery(const char *source, const char *query, void (*check) (TupleDesc),
 	bool		checked = false;
 	int			nest;
 	ErrorContextCallback errcb;
+	Datum	   *values = NULL;
+	char	   *nulls = NULL;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(query, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	plan = PrepareWithParams(query, cols, &values, &nulls);
 	CheckReadOnly(plan);
 
 	/*
@@ -377,7 +548,7 @@ FmrecReadQuery(const char *source, const char *query, void (*check) (TupleDesc),
 	nest = NewGUCNestLevel();
 	(void) set_config_option("transaction_read_only", "on", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	portal = SPI_cursor_open(NULL, plan, values, nulls, true);
 	for (;;)
 	{
 		SPITupleTable *tt;
@@ -386,7 +557,7 @@ FmrecReadQuery(const char *source, const char *query, void (*check) (TupleDesc),
 		tt = SPI_tuptable;
 		if (!checked)
 		{
-			check(tt->tupdesc);
+			check(arg, tt->tupdesc);
 			checked = true;
 		}
 		if (SPI_processed == 0)
@@ -405,11 +576,12 @@ FmrecReadQuery(const char *source, const char *query, void (*check) (TupleDesc),
 
 /* FmrecReadQuery of a source: a relation name or a query */
 static uint64
-ReadSource(const char *source, void (*check) (TupleDesc),
+ReadSource(const char *source, const FmrecColumnsData *cols,
+		   void (*check) (void *arg, TupleDesc desc),
 		   void (*row) (void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno),
 		   void *arg)
 {
-	return FmrecReadQuery(source, FmrecSourceQuery(source), check, row, arg);
+	return FmrecReadQuery(source, FmrecSourceQuery(source), cols, check, row, arg);
 }
 
 static bool
@@ -459,19 +631,6 @@ AddContext(FmRatings r, TupleDesc desc, HeapTuple tup, int c, uint64 rowno)
 		FmrecReport(st, "could not store a context feature");
 }
 
-static void
-CheckRatingColumns(TupleDesc tupdesc)
-{
-	CheckColumns(tupdesc, 3);
-}
-
-/* choices (the implicit task): the strength column may be left out */
-static void
-CheckChoiceColumns(TupleDesc tupdesc)
-{
-	CheckColumns(tupdesc, 2);
-}
-
 /*
  * Adds one row of the ratings query: ids, rating (or strength: 1 when
  * there is no third column), weight and context.
@@ -479,15 +638,17 @@ CheckChoiceColumns(TupleDesc tupdesc)
 static void
 RatingRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 {
-	FmRatings	r = arg;
-	Datum		v[4];
-	bool		null[4] = {false, false, false, true};
-	int			natts = desc->natts;
+	RatingReader *rd = arg;
+	Datum		v[3];
+	bool		null[3] = {false, false, false};
+	bool		wnull = true;
+	Datum		w = 0;
+	int			natts = Min(desc->natts, 3);
 
-	for (int c = 0; c < natts && c < 4; c++)
+	for (int c = 0; c < natts; c++)
 	{
 		v[c] = SPI_getbinval(tup, desc, c + 1, &null[c]);
-		if (null[c] && c < 3)
+		if (null[c])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not be null",
@@ -495,20 +656,33 @@ RatingRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 					 errdetail("Row " UINT64_FORMAT " of the ratings query has a null %s.",
 							   rowno, c == 0 ? "user id" : c == 1 ? "item id" : "rating")));
 	}
-	FmrecAddRating(r, IdValue(v[0], TupleDescAttr(desc, 0)->atttypid),
+	if (rd->weight >= 0)
+		w = SPI_getbinval(tup, desc, rd->weight + 1, &wnull);
+	FmrecAddRating(rd->r, IdValue(v[0], TupleDescAttr(desc, 0)->atttypid),
 				   IdValue(v[1], TupleDescAttr(desc, 1)->atttypid),
 				   natts < 3 ? 1.0 : RealValue(v[2], TupleDescAttr(desc, 2)->atttypid),
-				   null[3] ? 1.0 : RealValue(v[3], TupleDescAttr(desc, 3)->atttypid),
+				   wnull ? 1.0 : RealValue(w, TupleDescAttr(desc, rd->weight)->atttypid),
 				   rowno);
-	for (int c = 4; c < natts; c++)
-		AddContext(r, desc, tup, c, rowno);
+	for (int j = 0; j < rd->ncontext; j++)
+		AddContext(rd->r, desc, tup, rd->context[j], rowno);
 }
 
+/*
+ * Reads the rows of source into r; choices (the implicit task) may leave
+ * out the strength column.  cols says how later columns are read (NULL:
+ * a column named weight, no context, no parameters).
+ */
 void
-FmrecLoadRatings(const char *source, FmRatings r, bool choices)
+FmrecLoadRatings(const char *source, FmRatings r, bool choices,
+				 const FmrecColumnsData *cols)
 {
-	if (ReadSource(source, choices ? CheckChoiceColumns : CheckRatingColumns,
-				   RatingRow, r) == 0)
+	static const FmrecColumnsData none = {0};
+	RatingReader rd = {0};
+
+	rd.r = r;
+	rd.cols = cols ? cols : &none;
+	rd.min = choices ? 2 : 3;
+	if (ReadSource(source, rd.cols, CheckColumns, RatingRow, &rd) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("ratings query returned no rows"),
@@ -520,8 +694,9 @@ FmrecLoadRatings(const char *source, FmRatings r, bool choices)
  * value]).
  */
 static void
-CheckSideColumns(TupleDesc desc)
+CheckSideColumns(void *arg, TupleDesc desc)
 {
+	(void) arg;
 	if (desc->natts < 2 || desc->natts > 3)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -591,5 +766,5 @@ SideRow(void *arg, TupleDesc desc, HeapTuple tup, uint64 rowno)
 void
 FmrecLoadSide(const char *source, FmSide side)
 {
-	ReadSource(source, CheckSideColumns, SideRow, side);
+	ReadSource(source, NULL, CheckSideColumns, SideRow, side);
 }

@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
@@ -37,6 +38,9 @@ typedef enum LayerOpt
 	LAYER_QUIET,
 	LAYER_USER_FEATURES,
 	LAYER_ITEM_FEATURES,
+	LAYER_WEIGHT,
+	LAYER_CONTEXT,
+	LAYER_PARAMS,
 	N_LAYER_OPTIONS
 } LayerOpt;
 
@@ -44,6 +48,9 @@ static const char *const layer_options[N_LAYER_OPTIONS] = {
 	[LAYER_QUIET] = "quiet",
 	[LAYER_USER_FEATURES] = "user_features",
 	[LAYER_ITEM_FEATURES] = "item_features",
+	[LAYER_WEIGHT] = "weight",
+	[LAYER_CONTEXT] = "context",
+	[LAYER_PARAMS] = "params",
 };
 
 /* one option value, from a SQL argument or a jsonb object */
@@ -52,7 +59,8 @@ typedef enum ValueKind
 	VAL_TEXT,
 	VAL_BOOL,
 	VAL_NUMBER,					/* int4, float8 or a jsonb number */
-	VAL_INT64					/* int8: exact, for seeds */
+	VAL_INT64,					/* int8: exact, for seeds */
+	VAL_LIST					/* text[] or a jsonb array: params */
 } ValueKind;
 
 typedef struct OptValue
@@ -63,6 +71,8 @@ typedef struct OptValue
 	bool		b;
 	double		d;
 	int64		i;
+	char	  **list;			/* VAL_LIST: values, NULL for a null */
+	int			n;
 } OptValue;
 
 static void
@@ -75,6 +85,7 @@ Init(FmrecOptionsData *opts)
 	opts->given = 0;
 	opts->user_features = NULL;
 	opts->item_features = NULL;
+	memset(&opts->cols, 0, sizeof(opts->cols));
 }
 
 /*
@@ -178,14 +189,23 @@ ApplyLayer(FmrecOptionsData *opts, LayerOpt opt, const OptValue *v)
 {
 	if (opt == LAYER_QUIET && v->kind == VAL_BOOL)
 		opts->quiet = v->b;
-	else if (opt != LAYER_QUIET && v->kind == VAL_TEXT)
+	else if (opt == LAYER_PARAMS && v->kind == VAL_LIST)
+	{
+		opts->cols.params = v->list;
+		opts->cols.nparams = v->n;
+	}
+	else if (opt != LAYER_QUIET && opt != LAYER_PARAMS && v->kind == VAL_TEXT)
 	{
 		char	   *src = pnstrdup(v->str, v->len);
 
 		if (opt == LAYER_USER_FEATURES)
 			opts->user_features = src;
-		else
+		else if (opt == LAYER_ITEM_FEATURES)
 			opts->item_features = src;
+		else if (opt == LAYER_WEIGHT)
+			opts->cols.weight = src;
+		else
+			opts->cols.context = src;
 	}
 	else
 		WrongType(layer_options[opt]);
@@ -260,6 +280,37 @@ Apply(FmrecOptionsData *opts, const char *key, const OptValue *v)
 	}
 }
 
+/*
+ * The elements of a jsonb array as a list of texts: strings as they are,
+ * numbers and booleans as they print, null as NULL (a null parameter).
+ */
+static void
+JsonbList(JsonbContainer *arr, OptValue *ov)
+{
+	int			n = JsonContainerSize(arr);
+
+	ov->kind = VAL_LIST;
+	ov->n = n;
+	ov->list = palloc0(Max(n, 1) * sizeof(char *));
+	for (int j = 0; j < n; j++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(arr, j);
+
+		if (e->type == jbvString)
+			ov->list[j] = pnstrdup(e->val.string.val, e->val.string.len);
+		else if (e->type == jbvNumeric)
+			ov->list[j] = DatumGetCString(DirectFunctionCall1(numeric_out,
+															  NumericGetDatum(e->val.numeric)));
+		else if (e->type == jbvBool)
+			ov->list[j] = pstrdup(e->val.boolean ? "true" : "false");
+		else if (e->type != jbvNull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("query parameters must be strings, numbers, booleans or nulls"),
+					 errdetail("Element %d of \"params\" is an array or an object.", j + 1)));
+	}
+}
+
 /* Applies the keys of a jsonb object of options (NULL: none). */
 static void
 ApplyOptionsJsonb(FmrecOptionsData *opts, Jsonb *jb)
@@ -308,6 +359,12 @@ ApplyOptionsJsonb(FmrecOptionsData *opts, Jsonb *jb)
 				ov.kind = VAL_NUMBER;
 				ov.d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
 														  NumericGetDatum(v.val.numeric)));
+				break;
+			case jbvBinary:
+				if (!JsonContainerIsArray(v.val.binary.data) ||
+					JsonContainerIsScalar(v.val.binary.data))
+					WrongType(key);
+				JsonbList(v.val.binary.data, &ov);
 				break;
 			default:
 				WrongType(key);
@@ -361,6 +418,19 @@ ApplyArgument(FunctionCallInfo fcinfo, int a, const char *name, Oid type,
 			v.kind = VAL_NUMBER;
 			v.d = PG_GETARG_FLOAT8(a);
 			break;
+		case TEXTARRAYOID:
+			{
+				Datum	   *elems;
+				bool	   *enulls;
+
+				deconstruct_array(PG_GETARG_ARRAYTYPE_P(a), TEXTOID, -1, false,
+								  TYPALIGN_INT, &elems, &enulls, &v.n);
+				v.kind = VAL_LIST;
+				v.list = palloc0(Max(v.n, 1) * sizeof(char *));
+				for (int j = 0; j < v.n; j++)
+					v.list[j] = enulls[j] ? NULL : TextDatumGetCString(elems[j]);
+				break;
+			}
 		default:
 			elog(ERROR, "fm_train argument \"%s\" has an unsupported type", name);
 	}
@@ -493,6 +563,11 @@ FmrecOptionsForUpdate(const FmParamsData *model, Jsonb *jb, FmrecOptionsData *op
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("fm_update does not take attributes"),
 				 errhint("Retrain with fm_train to change a model's attributes.")));
+	if (given.cols.context)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("fm_update does not take context columns"),
+				 errhint("Retrain with fm_train to train on context.")));
 	Init(opts);
 	if (model->solver == FM_SOLVER_SGD)
 		opts->params = *model;
@@ -545,6 +620,7 @@ FmrecOptionsForUpdate(const FmParamsData *model, Jsonb *jb, FmrecOptionsData *op
 			   (char *) &given.params + defs[j].offset, KindSize(defs[j].kind));
 	}
 	opts->quiet = given.quiet;
+	opts->cols = given.cols;
 	/* every value is decided: no solver default may replace one */
 	opts->set = ~0u;
 	FmrecOptionsFinish(opts);

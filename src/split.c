@@ -72,8 +72,9 @@ ColumnNamed(TupleDesc desc, const char *name)
 }
 
 static void
-NoCheck(TupleDesc desc)
+NoCheck(void *arg, TupleDesc desc)
 {
+	(void) arg;
 	(void) desc;
 }
 
@@ -210,6 +211,6 @@ fmrec_split(PG_FUNCTION_ARGS)
 	appendStringInfo(&q, " FROM (%s) AS s", inner);
 
 	state.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	FmrecReadQuery(source, q.data, NoCheck, SplitRow, &state);
+	FmrecReadQuery(source, q.data, NULL, NoCheck, SplitRow, &state);
 	return (Datum) 0;
 }

@@ -309,7 +309,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(cxt);
 
 	ratings = FmrecNewRatings(cxt);
-	FmrecLoadRatings(source, ratings, opts.params.task == FM_TASK_IMPLICIT);
+	FmrecLoadRatings(source, ratings, opts.params.task == FM_TASK_IMPLICIT, &opts.cols);
 	users = LoadSide(opts.user_features);
 	items = LoadSide(opts.item_features);
 	timing.load = Seconds() - t0;
@@ -380,6 +380,7 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 	bytea	   *raw;
 	FmModel		prev;
 	FmrecOptionsData opts;
+	FmrecColumnsData replay_cols;
 	FmRatings	ratings;
 	FmDataset	ds;
 	FmModel		upd;
@@ -416,9 +417,13 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 						   FmSolverName(prev->params.solver)),
 				 errhint("Retrain it with fm_train, or train it with solver => 'sgd' to update it.")));
 	FmrecOptionsForUpdate(&prev->params, options, &opts);
+	/* the replayed rows are read as the new ones, without their parameters */
+	replay_cols = opts.cols;
+	replay_cols.params = NULL;
+	replay_cols.nparams = 0;
 
 	ratings = FmrecNewRatings(cxt);
-	FmrecLoadRatings(source, ratings, prev->task == FM_TASK_IMPLICIT);
+	FmrecLoadRatings(source, ratings, prev->task == FM_TASK_IMPLICIT, &opts.cols);
 	n_new = ratings->n;
 	if (replay != NULL && replay_rows != 0)
 	{
@@ -427,7 +432,7 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 		char	   *sample = FmrecSampleQuery(replay, (double) want, opts.params.seed);
 
 		/* a table is sampled where it lies; anything else is read whole */
-		FmrecLoadRatings(sample ? sample : replay, all, prev->task == FM_TASK_IMPLICIT);
+		FmrecLoadRatings(sample ? sample : replay, all, prev->task == FM_TASK_IMPLICIT, &replay_cols);
 		SampleRows(all, want, opts.params.seed, ratings);
 		n_replay = ratings->n - n_new;
 		FmRatingsFree(all);
@@ -561,7 +566,7 @@ fmrec_refresh(PG_FUNCTION_ARGS)
 	queue = quote_qualified_identifier(schema, "fm_update_queue");
 	attachments = quote_qualified_identifier(schema, "fm_attachments");
 	args[0] = PG_GETARG_DATUM(0);
-	/* the replay: the attached table's columns, as fm_enqueue reads them */
+	/* the replay: the attached table's columns, as fmrec_enqueue reads them */
 	columns = QueryValue(psprintf("SELECT pg_catalog.format('SELECT %%I, %%I, %%s FROM ', "
 								  "user_column, item_column, CASE WHEN rating_column IS NULL "
 								  "THEN '1' ELSE pg_catalog.quote_ident(rating_column) END) "

@@ -727,4 +727,37 @@ extern int	FmSynthUserGroup(FmSynth s, int user);
 extern void FmSynthFree(FmSynth s);
 extern double FmSynthMemory(int users, int items, int64_t ratings);
 
+/* ---------------------------------------------------------------- */
+/* interop.c: SageMaker's RecordIO-protobuf and libFM's text format */
+
+/*
+ * One training example of SageMaker or libFM: a label and a sparse
+ * feature vector.  FM_SPARSE_MAX features at most: more is refused, for a
+ * (user, item) example has two.
+ */
+#define FM_SPARSE_MAX 64
+/* RecordIO's frame: a record's length has 29 bits */
+#define FM_RECORDIO_MAX_RECORD ((size_t) 1 << 29)
+
+typedef struct FmSparseRow
+{
+	double		label;
+	size_t		n;
+	uint64_t	dim;			/* the vector's dimension; 0: not given */
+	uint64_t	keys[FM_SPARSE_MAX];
+	float		vals[FM_SPARSE_MAX];
+} FmSparseRow;
+
+extern size_t FmRecordIOSize(const FmSparseRow *row);
+extern FmStatus FmRecordIOWrite(const FmSparseRow *row, uint8_t *out,
+								size_t cap, size_t *len);
+extern FmStatus FmRecordIORead(const uint8_t *data, size_t len, size_t *pos,
+							   FmSparseRow *row, char *err, size_t errlen);
+extern size_t FmLibfmWrite(const FmSparseRow *row, char *out, size_t cap);
+extern FmStatus FmLibfmRead(const char *line, size_t len, FmSparseRow *row,
+							char *err, size_t errlen);
+extern FmStatus FmSparsePair(const FmSparseRow *row, uint64_t users,
+							 int64_t *user, int64_t *item, char *err,
+							 size_t errlen);
+
 #endif							/* FM_H */

@@ -12,6 +12,7 @@
 
 #include "fm.h"
 #include "../../src/core/rng.h"
+#include "record.pb-c.h"
 
 static int	passed = 0;
 static int	failed = 0;
@@ -1633,6 +1634,185 @@ TestServing(void)
 	}
 }
 
+/* hex of n bytes, for comparing with the SDK's bytes */
+static void
+Hex(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t j = 0; j < n; j++)
+		sprintf(out + 2 * j, "%02x", b[j]);
+	out[2 * n] = '\0';
+}
+
+/* a framed record of an arbitrary Record, as another writer might make it */
+static size_t
+FrameRecord(const Aialgs__Data__Record *rec, uint8_t *out)
+{
+	size_t		n = aialgs__data__record__pack(rec, out + 8);
+
+	out[0] = 0x0a;
+	out[1] = 0x23;
+	out[2] = 0xd7;
+	out[3] = 0xce;
+	out[4] = (uint8_t) n;
+	out[5] = (uint8_t) (n >> 8);
+	out[6] = out[7] = 0;
+	memset(out + 8 + n, 0, 3);
+	return 8 + ((n + 3) & ~(size_t) 3);
+}
+
+static void
+TestInterop(void)
+{
+	FmSparseRow row = {0},
+				back;
+	uint8_t		buf[4096];
+	char		hex[8200];
+	char		line[256];
+	size_t		len,
+				pos;
+	FmStatus	st;
+	int64_t		user = -1,
+				item = -1;
+
+	/* the SageMaker SDK's bytes for keys [3, 30] of 40, label 4 */
+	row.label = 4;
+	row.n = 2;
+	row.dim = 40;
+	row.keys[0] = 3;
+	row.keys[1] = 30;
+	row.vals[0] = row.vals[1] = 1;
+	CHECK(FmRecordIOWrite(&row, buf, sizeof(buf), &len) == FM_OK && len == 60 &&
+		  FmRecordIOSize(&row) == 60, "write: %zu bytes", len);
+	Hex(buf, len, hex);
+	CHECK(strcmp(hex, "0a23d7ce33000000"
+				 "0a1d0a0676616c756573121312110a080000803f0000803f1202031e1a0128"
+				 "12120a0676616c756573120812060a040000804000") == 0, "bytes %s", hex);
+	CHECK(FmRecordIOWrite(&row, buf, 59, &len) == FM_ERR_NOMEM, "a buffer one byte short");
+	FmRecordIOWrite(&row, buf, sizeof(buf), &len);
+	pos = 0;
+	st = FmRecordIORead(buf, len, &pos, &back, err, sizeof(err));
+	CHECK(st == FM_OK && pos == len && back.n == 2 && back.keys[0] == 3 && back.keys[1] == 30 &&
+		  back.vals[0] == 1 && back.dim == 40 && back.label == 4, "read back: %d %s", st, err);
+	CHECK(FmRecordIORead(buf, len, &pos, &back, err, sizeof(err)) == FM_DONE, "then the end");
+	CHECK(FmSparsePair(&back, 20, &user, &item, err, sizeof(err)) == FM_OK && user == 3 && item == 10,
+		  "pair %lld %lld", (long long) user, (long long) item);
+	CHECK(FmSparsePair(&back, 2, &user, &item, err, sizeof(err)) == FM_ERR_DATA, "two item keys");
+	CHECK(FmSparsePair(&back, 31, &user, &item, err, sizeof(err)) == FM_ERR_DATA, "two user keys");
+	/* the last record may lack its padding */
+	pos = 0;
+	CHECK(FmRecordIORead(buf, len - 1, &pos, &back, err, sizeof(err)) == FM_OK && pos == len - 1,
+		  "unpadded last record");
+	/* every truncation is an error, never a read past the end */
+	for (size_t cut = 1; cut < len - 1; cut++)
+	{
+		pos = 0;
+		st = FmRecordIORead(buf, cut, &pos, &back, err, sizeof(err));
+		if (st != FM_ERR_CORRUPT && !(cut >= 59 && st == FM_OK))
+		{
+			CHECK(false, "truncated at %zu: %d", cut, st);
+			break;
+		}
+	}
+
+	/* other writers: float64 and int32 tensors, a dense vector, no label */
+	{
+		double		v64[2] = {1, 1};
+		uint64_t	k64[2] = {1, 7};
+		double		l64 = 2.5;
+		int32_t		dense[5] = {0, 1, 0, 0, 1};
+		int32_t		l32 = 1;
+		Aialgs__Data__Float64Tensor ft = AIALGS__DATA__FLOAT64_TENSOR__INIT,
+					lt = AIALGS__DATA__FLOAT64_TENSOR__INIT;
+		Aialgs__Data__Int32Tensor it = AIALGS__DATA__INT32_TENSOR__INIT,
+					il = AIALGS__DATA__INT32_TENSOR__INIT;
+		Aialgs__Data__Value fv = AIALGS__DATA__VALUE__INIT,
+					lv = AIALGS__DATA__VALUE__INIT;
+		Aialgs__Data__Record__FeaturesEntry fe = AIALGS__DATA__RECORD__FEATURES_ENTRY__INIT;
+		Aialgs__Data__Record__LabelEntry le = AIALGS__DATA__RECORD__LABEL_ENTRY__INIT;
+		Aialgs__Data__Record__FeaturesEntry *fes[1] = {&fe};
+		Aialgs__Data__Record__LabelEntry *les[1] = {&le};
+		Aialgs__Data__Record rec = AIALGS__DATA__RECORD__INIT;
+		char		values[] = "values";
+
+		ft.n_values = 2;
+		ft.values = v64;
+		ft.n_keys = 2;
+		ft.keys = k64;
+		lt.n_values = 1;
+		lt.values = &l64;
+		fv.value_case = AIALGS__DATA__VALUE__VALUE_FLOAT64_TENSOR;
+		fv.float64_tensor = &ft;
+		lv.value_case = AIALGS__DATA__VALUE__VALUE_FLOAT64_TENSOR;
+		lv.float64_tensor = &lt;
+		fe.key = le.key = values;
+		fe.value = &fv;
+		le.value = &lv;
+		rec.n_features = rec.n_label = 1;
+		rec.features = fes;
+		rec.label = les;
+		len = FrameRecord(&rec, buf);
+		pos = 0;
+		st = FmRecordIORead(buf, len, &pos, &back, err, sizeof(err));
+		CHECK(st == FM_OK && back.n == 2 && back.keys[1] == 7 && back.label == 2.5 && back.dim == 0,
+			  "float64: %d %s", st, err);
+
+		it.n_values = 5;
+		it.values = dense;
+		il.n_values = 1;
+		il.values = &l32;
+		fv.value_case = AIALGS__DATA__VALUE__VALUE_INT32_TENSOR;
+		fv.int32_tensor = &it;
+		lv.value_case = AIALGS__DATA__VALUE__VALUE_INT32_TENSOR;
+		lv.int32_tensor = &il;
+		len = FrameRecord(&rec, buf);
+		pos = 0;
+		st = FmRecordIORead(buf, len, &pos, &back, err, sizeof(err));
+		CHECK(st == FM_OK && back.n == 2 && back.keys[0] == 1 && back.keys[1] == 4 &&
+			  back.dim == 5 && back.label == 1, "dense int32: %d %s", st, err);
+
+		/* keys and values that disagree, a label of two values, none */
+		it.n_keys = 2;
+		it.keys = k64;
+		len = FrameRecord(&rec, buf);
+		pos = 0;
+		CHECK(FmRecordIORead(buf, len, &pos, &back, err, sizeof(err)) == FM_ERR_DATA, "5 values, 2 keys");
+		it.n_keys = 0;
+		il.n_values = 2;
+		il.values = dense;
+		len = FrameRecord(&rec, buf);
+		pos = 0;
+		CHECK(FmRecordIORead(buf, len, &pos, &back, err, sizeof(err)) == FM_ERR_DATA, "a label of two");
+		rec.n_label = 0;
+		len = FrameRecord(&rec, buf);
+		pos = 0;
+		CHECK(FmRecordIORead(buf, len, &pos, &back, err, sizeof(err)) == FM_ERR_DATA &&
+			  strstr(err, "label") != NULL, "no label: %s", err);
+	}
+
+	/* libFM lines: written with the digits a float needs, read back alike */
+	row.label = 3.69601274;
+	row.vals[1] = 0.1f;
+	len = FmLibfmWrite(&row, line, sizeof(line));
+	CHECK(strcmp(line, "3.69601274 3:1 30:0.100000001") == 0 && len == strlen(line), "line %s", line);
+	st = FmLibfmRead(line, len, &back, err, sizeof(err));
+	CHECK(st == FM_OK && back.n == 2 && back.vals[1] == 0.1f && back.label == 3.69601274, "read %d n %zu v %g l %.17g", st, back.n, (double) back.vals[1], back.label);
+	CHECK(FmLibfmWrite(&row, line, 5) == len && strlen(line) == 4, "a short buffer says the length");
+	CHECK(FmLibfmRead(" \t\r", 3, &back, err, sizeof(err)) == FM_DONE, "blank");
+	CHECK(FmLibfmRead("1 2:1 3:1", 5, &back, err, sizeof(err)) == FM_OK && back.n == 1 && back.keys[0] == 2,
+		  "only len bytes are read");
+	CHECK(FmLibfmRead("1 18446744073709551616:1", 24, &back, err, sizeof(err)) == FM_ERR_DATA, "index past 2^64");
+	CHECK(FmLibfmRead("1 2:x", 5, &back, err, sizeof(err)) == FM_ERR_DATA, "value x");
+	CHECK(FmLibfmRead("1 :1", 4, &back, err, sizeof(err)) == FM_ERR_DATA, "no index");
+	CHECK(FmLibfmRead("inf 1:1", 7, &back, err, sizeof(err)) == FM_ERR_DATA, "infinite label");
+	{
+		char		many[2048] = "1";
+
+		for (int j = 0; j <= FM_SPARSE_MAX; j++)
+			sprintf(many + strlen(many), " %d:1", j);
+		CHECK(FmLibfmRead(many, strlen(many), &back, err, sizeof(err)) == FM_ERR_DATA, "too many features");
+	}
+}
+
 int
 main(void)
 {
@@ -1654,6 +1834,7 @@ main(void)
 	TestImplicit();
 	TestImplicitFeatures();
 	TestServing();
+	TestInterop();
 	printf("core: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }

@@ -18,7 +18,7 @@ JOBS=${FUZZ_JOBS:-1}
 OUT=${FUZZ_DIR:-test/fuzz/work}
 mkdir -p "$OUT/seeds" "$OUT/corpus"
 
-make -s src/core/fmrec.pb-c.h
+make -s src/core/fmrec.pb-c.h src/core/record.pb-c.h
 CORE_SRCS=$(make -s print-core-srcs)
 INC="-Isrc/core $(pkg-config --cflags libprotobuf-c 2>/dev/null)"
 BLAS_LIBDIR=$(PKG_CONFIG_PATH=/usr/lib/x86_64-linux-gnu/openblas-serial/pkgconfig \
@@ -51,6 +51,15 @@ else
         -rss_limit_mb=2048 -max_len=65536 "$OUT/corpus" "$OUT/seeds" 2>&1 |
         grep -E "^#[0-9]+ +(DONE|INITED)|stat::|ERROR|SUMMARY" || true
 fi
+
+echo "== fuzzing the RecordIO and libFM readers for $((SECONDS_TO_RUN / 4 + 10))s"
+clang -std=gnu11 -g -O1 $SAN $INC -o "$OUT/fuzz_interop" test/fuzz/fuzz_interop.c $CORE_SRCS $LIBS
+mkdir -p "$OUT/interop_corpus"
+printf '4 3:1 30:1\n2.5 0:1 21:0.5\n' > "$OUT/interop_corpus/libfm"
+"$OUT/make_seeds" --recordio "$OUT/interop_corpus/recordio"
+"$OUT/fuzz_interop" -max_total_time=$((SECONDS_TO_RUN / 4 + 10)) -print_final_stats=1 \
+    -rss_limit_mb=2048 -max_len=4096 "$OUT/interop_corpus" 2>&1 |
+    grep -E "^#[0-9]+ +(DONE|INITED)|stat::number_of_executed_units|ERROR|SUMMARY" || true
 
 echo "== line coverage of the corpus (codec.c)"
 clang -std=gnu11 -g -O0 -fprofile-instr-generate -fcoverage-mapping \

@@ -113,9 +113,39 @@ Train(const char *name, FmTask task, FmSolver solver, bool seen,
 	FmRatingsFree(&r);
 }
 
+/* a RecordIO file of three SageMaker examples, for fuzz_interop */
+static int
+RecordIOSeed(const char *path)
+{
+	uint8_t		buf[1024];
+	size_t		at = 0;
+	FILE	   *f;
+
+	for (int j = 0; j < 3; j++)
+	{
+		FmSparseRow row = {.label = j + 1.5, .n = 2, .dim = 40};
+		size_t		len;
+
+		row.keys[0] = (uint64_t) j;
+		row.keys[1] = (uint64_t) (20 + 3 * j);
+		row.vals[0] = row.vals[1] = 1;
+		if (FmRecordIOWrite(&row, buf + at, sizeof(buf) - at, &len) != FM_OK)
+			return 1;
+		at += len;
+	}
+	if ((f = fopen(path, "wb")) == NULL || fwrite(buf, 1, at, f) != at || fclose(f) != 0)
+	{
+		fprintf(stderr, "seeds: cannot write %s\n", path);
+		return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--recordio") == 0)
+		return RecordIOSeed(argv[2]);
 	if (argc != 2)
 	{
 		fprintf(stderr, "usage: seeds DIR\n");
