@@ -16,6 +16,7 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -88,8 +89,7 @@ fmrec_export_recordio(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	FmRatings	r;
 	FmSparseRow row;
-	size_t		total = 0;
-	size_t		at = 0;
+	StringInfoData buf;
 	bytea	   *out;
 
 	CheckLayout(users, items);
@@ -97,31 +97,32 @@ fmrec_export_recordio(PG_FUNCTION_ARGS)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	r = ExportRows(text_to_cstring(PG_GETARG_TEXT_PP(0)), cxt);
+	MemoryContextSwitchTo(old);
+	/* one pass: each record is sized, checked against a bytea's limit, written */
+	initStringInfo(&buf);
+	appendStringInfoSpaces(&buf, VARHDRSZ);
 	for (size_t j = 0; j < r->n; j++)
 	{
+		size_t		need,
+					len;
+
 		LayoutRow(r, j, users, items, &row);
-		total += FmRecordIOSize(&row);
-		if (total > MaxAllocSize - VARHDRSZ)
+		need = FmRecordIOSize(&row);
+		if (need > MaxAllocSize - 1 - (size_t) buf.len)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("RecordIO data of %zu rows would not fit in a bytea", r->n),
 					 errdetail("A bytea holds at most 1 GB."),
 					 errhint("Export the rows in parts (for example WHERE user_id %% 4 = 0, 1, 2, 3) and concatenate the files: records are independent.")));
-	}
-	MemoryContextSwitchTo(old);
-	out = palloc(VARHDRSZ + total);
-	SET_VARSIZE(out, VARHDRSZ + total);
-	for (size_t j = 0; j < r->n; j++)
-	{
-		size_t		len;
-
-		LayoutRow(r, j, users, items, &row);
-		if (FmRecordIOWrite(&row, (uint8 *) VARDATA(out) + at, total - at, &len) != FM_OK)
+		enlargeStringInfo(&buf, (int) need);
+		if (FmRecordIOWrite(&row, (uint8 *) buf.data + buf.len, need, &len) != FM_OK)
 			elog(ERROR, "RecordIO record %zu does not fit", j + 1);
-		at += len;
+		buf.len += (int) len;
 		if ((j & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
+	out = (bytea *) buf.data;
+	SET_VARSIZE(out, buf.len);
 	MemoryContextDelete(cxt);
 	PG_RETURN_BYTEA_P(out);
 }

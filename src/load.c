@@ -255,20 +255,29 @@ typedef struct RatingReader
 	int		   *context;		/* 0-based columns of context features */
 } RatingReader;
 
-/* Is name one of the comma-separated names of list (or is list "*")? */
-static bool
-InList(const char *list, const char *name)
+/*
+ * The names of the context option, parsed once: NIL for none, and *all
+ * for "*" (every column after the third but the weight).
+ */
+static List *
+ContextNames(const char *list, bool *all)
 {
-	List	   *names;
-	ListCell   *lc;
+	List	   *names = NIL;
 
-	if (strcmp(list, "*") == 0)
-		return true;
-	if (!SplitIdentifierString(pstrdup(list), ',', &names))
+	*all = list != NULL && strcmp(list, "*") == 0;
+	if (list != NULL && !*all && !SplitIdentifierString(pstrdup(list), ',', &names))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid context column list \"%s\"", list),
 				 errhint("List column names separated by commas, or \"*\" for every column after the third but the weight.")));
+	return names;
+}
+
+static bool
+NameInList(List *names, const char *name)
+{
+	ListCell   *lc;
+
 	foreach(lc, names)
 		if (strcmp((const char *) lfirst(lc), name) == 0)
 			return true;
@@ -287,6 +296,9 @@ CheckColumns(void *arg, TupleDesc tupdesc)
 	const FmrecColumnsData *cols = rd->cols;
 	const char *wname = cols->weight ? cols->weight : "weight";
 	int			natts = tupdesc->natts;
+	bool		all_context;
+	List	   *names = ContextNames(cols->context, &all_context);
+	ListCell   *lc;
 
 	if (natts < rd->min)
 		ereport(ERROR,
@@ -296,26 +308,18 @@ CheckColumns(void *arg, TupleDesc tupdesc)
 				 rd->min == 2 ?
 				 errhint("Return user id and item id, optionally a strength and a column named weight.") :
 				 errhint("Return user id, item id and rating, optionally a column named weight and context columns.")));
-	if (cols->context && strcmp(cols->context, "*") != 0)
+	foreach(lc, names)
 	{
-		List	   *names;
-		ListCell   *lc;
+		bool		found = false;
 
-		(void) InList(cols->context, "");	/* validates the list */
-		SplitIdentifierString(pstrdup(cols->context), ',', &names);
-		foreach(lc, names)
-		{
-			bool		found = false;
-
-			for (int c = 3; c < natts; c++)
-				found |= strcmp(NameStr(TupleDescAttr(tupdesc, c)->attname),
-								(const char *) lfirst(lc)) == 0;
-			if (!found)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("context column \"%s\" is not among the ratings query's columns after the third",
-								(const char *) lfirst(lc))));
-		}
+		for (int c = 3; c < natts; c++)
+			found |= strcmp(NameStr(TupleDescAttr(tupdesc, c)->attname),
+							(const char *) lfirst(lc)) == 0;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("context column \"%s\" is not among the ratings query's columns after the third",
+							(const char *) lfirst(lc))));
 	}
 	rd->weight = -1;
 	rd->ncontext = 0;
@@ -328,7 +332,7 @@ CheckColumns(void *arg, TupleDesc tupdesc)
 
 		if (c >= 3 && cols->first_three)
 			break;
-		if (c >= 3 && !is_weight && !(cols->context && InList(cols->context, name)))
+		if (c >= 3 && !is_weight && !all_context && !NameInList(names, name))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
 					 errmsg("column %d of the ratings query, \"%s\", has no role", c + 1, name),
