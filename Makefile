@@ -85,7 +85,7 @@ test/core/test_core: test/core/test_core.c $(CORE_SRCS) src/core/fm.h src/core/f
 test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h src/core/record.pb-c.h
 	$(CORE_CC) -o $@ test/bench/bench_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-.PHONY: deps unittest demo demo-stop test bench fuzz valgrind print-core-srcs
+.PHONY: deps unittest demo demo-stop test bench fuzz valgrind print-core-srcs dist
 
 deps:
 	@bash test/install-deps.sh
@@ -118,3 +118,7 @@ valgrind: test/core/test_core
 
 print-core-srcs:
 	@echo $(CORE_SRCS)
+
+# a PGXN release archive of the committed tree: fmrec-0.2.0.zip
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD

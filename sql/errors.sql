@@ -93,3 +93,13 @@ SELECT try($$SET fmrec.nosuch = 1$$);
 SELECT m.model = k.model AS model_intact, m.version = k.version AS version_intact
 FROM fm_models m, kept k WHERE m.name = 'keep';
 SELECT count(*) AS models FROM fm_models;
+
+-- the generator's taste: the same rows without it, choices driven by it
+SELECT count(*) FROM fm_synthetic_ratings(10, 10, 20, taste => 101);
+SELECT count(*) FROM fm_synthetic_ratings(10, 10, 20, taste => -1);
+SELECT (SELECT array_agg(row(user_id, item_id, rating)) FROM fm_synthetic_ratings(50, 40, 500, 3, 0.3)) =
+       (SELECT array_agg(row(user_id, item_id, rating)) FROM fm_synthetic_ratings(50, 40, 500, 3, 0.3, taste => 0))
+       AS taste_0_is_0_1;
+SELECT avg(expected) FILTER (WHERE t = 19) > avg(expected) FILTER (WHERE t = 0) + 0.3 AS liked_items_chosen
+  FROM (SELECT 0 AS t, expected FROM fm_synthetic_ratings(200, 300, 6000, 3, taste => 0)
+        UNION ALL SELECT 19, expected FROM fm_synthetic_ratings(200, 300, 6000, 3, taste => 19)) x;

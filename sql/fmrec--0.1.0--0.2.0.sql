@@ -33,7 +33,7 @@ COMMENT ON FUNCTION @extschema@.fmrec_new_version() IS 'internal: gives each wri
 COMMENT ON COLUMN @extschema@.fm_models.name IS 'the model''s name, 1 to 63 bytes';
 COMMENT ON COLUMN @extschema@.fm_models.owner IS 'the role that trained it first; only its members may retrain, drop or grant it';
 COMMENT ON COLUMN @extschema@.fm_models.task IS 'regression, binary or implicit';
-COMMENT ON COLUMN @extschema@.fm_models.solver IS 'sgd, als or mcmc';
+COMMENT ON COLUMN @extschema@.fm_models.solver IS 'sgd, als, mcmc or item_cosine';
 COMMENT ON COLUMN @extschema@.fm_models.hyperparams IS 'the options it was trained with, defaults filled in';
 COMMENT ON COLUMN @extschema@.fm_models.metrics IS 'training results: rows, epochs, losses, validation metrics, seconds';
 COMMENT ON COLUMN @extschema@.fm_models.n_rows IS 'rating rows it was trained on';
@@ -199,6 +199,7 @@ IS 'trains a factorization machine over (user, item, rating) rows with default o
 
 CREATE FUNCTION @extschema@.fm_evaluate(model pg_catalog.text, test pg_catalog.text,
     k pg_catalog.int4 DEFAULT 10, threshold pg_catalog.float8 DEFAULT NULL,
+    params pg_catalog.text[] DEFAULT NULL,
     OUT ranker pg_catalog.text, OUT users pg_catalog.int8, OUT test_rows pg_catalog.int8,
     OUT precision_at_k pg_catalog.float8, OUT recall_at_k pg_catalog.float8,
     OUT ndcg_at_k pg_catalog.float8, OUT map_at_k pg_catalog.float8,
@@ -209,10 +210,11 @@ CREATE FUNCTION @extschema@.fm_evaluate(model pg_catalog.text, test pg_catalog.t
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fmrec_evaluate_name'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.fm_evaluate(pg_catalog.text, pg_catalog.text, pg_catalog.int4, pg_catalog.float8) IS 'top-N and pointwise metrics of a model on held-out (user, item, rating) rows, with the popularity baseline of its training data';
+COMMENT ON FUNCTION @extschema@.fm_evaluate(pg_catalog.text, pg_catalog.text, pg_catalog.int4, pg_catalog.float8, pg_catalog.text[]) IS 'top-N and pointwise metrics of a model on held-out (user, item, rating) rows, with the popularity baseline of its training data';
 
 CREATE FUNCTION @extschema@.fm_evaluate(model pg_catalog.bytea, test pg_catalog.text,
     k pg_catalog.int4 DEFAULT 10, threshold pg_catalog.float8 DEFAULT NULL,
+    params pg_catalog.text[] DEFAULT NULL,
     OUT ranker pg_catalog.text, OUT users pg_catalog.int8, OUT test_rows pg_catalog.int8,
     OUT precision_at_k pg_catalog.float8, OUT recall_at_k pg_catalog.float8,
     OUT ndcg_at_k pg_catalog.float8, OUT map_at_k pg_catalog.float8,
@@ -223,7 +225,7 @@ CREATE FUNCTION @extschema@.fm_evaluate(model pg_catalog.bytea, test pg_catalog.
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fmrec_evaluate_bytes'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.fm_evaluate(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.float8) IS 'fm_evaluate for model bytes';
+COMMENT ON FUNCTION @extschema@.fm_evaluate(pg_catalog.bytea, pg_catalog.text, pg_catalog.int4, pg_catalog.float8, pg_catalog.text[]) IS 'fm_evaluate for model bytes';
 
 CREATE FUNCTION @extschema@.fm_split(source pg_catalog.text,
     method pg_catalog.text DEFAULT 'random', test_fraction pg_catalog.float8 DEFAULT 0.2,
@@ -749,3 +751,15 @@ AS 'MODULE_PATHNAME', 'fmrec_import_libfm'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
 COMMENT ON FUNCTION @extschema@.fm_import_libfm(pg_catalog.text, pg_catalog.int8)
 IS 'reads libFM lines of one user key (below users) and one item key as (user_id, item_id, rating) rows';
+
+-- fm_synthetic_ratings: choices driven by taste (a new last argument)
+DROP FUNCTION @extschema@.fm_synthetic_ratings(integer, integer, bigint, bigint, float8, integer, integer);
+CREATE FUNCTION @extschema@.fm_synthetic_ratings(users integer DEFAULT 600,
+    items integer DEFAULT 1000, ratings bigint DEFAULT 50000,
+    seed bigint DEFAULT 42, noise float8 DEFAULT 0.5,
+    genres integer DEFAULT 0, groups integer DEFAULT 0, taste integer DEFAULT 0)
+RETURNS TABLE (user_id bigint, item_id bigint, rating float8, expected float8)
+AS 'MODULE_PATHNAME', 'fmrec_synthetic_ratings'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 50000;
+COMMENT ON FUNCTION @extschema@.fm_synthetic_ratings(integer, integer, bigint, bigint, float8, integer, integer, integer)
+IS 'MovieLens-shaped ratings with planted structure (optionally driven by item genres and user groups, and choices driven by taste); expected is the noise-free truth';

@@ -52,6 +52,12 @@ SELECT (SELECT ndcg_at_k FROM fm_evaluate('taste', 'held', k => 3) WHERE ranker 
 SELECT (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate('taste', 'held') WHERE ranker = 'taste') =
        (SELECT row(users, ndcg_at_k, recall_at_k) FROM fm_evaluate((SELECT model FROM fm_models WHERE name = 'taste'), 'held')
          WHERE ranker = 'model') AS bytes_agree;
+-- bound parameters in the test query give the rows of the literal query
+SELECT (SELECT array_agg(row(ranker, users, ndcg_at_k, recall_at_k) ORDER BY ranker)
+          FROM fm_evaluate('taste', 'SELECT * FROM held WHERE u >= $1', params => ARRAY['3'])) =
+       (SELECT array_agg(row(ranker, users, ndcg_at_k, recall_at_k) ORDER BY ranker)
+          FROM fm_evaluate('taste', 'SELECT * FROM held WHERE u >= 3')) AS params_agree;
+SELECT ranker FROM fm_evaluate('taste', 'held', params => ARRAY['3']);
 
 -- strengths: linear confidence, or log-scaled for counts (log_epsilon)
 SELECT 1 FROM fm_train('lin', 'SELECT u, i, (u % 7) * 10 FROM kept', task => 'implicit', factors => 4,

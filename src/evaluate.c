@@ -11,9 +11,11 @@
 
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/tuplestore.h"
 
@@ -39,7 +41,7 @@ PutRow(ReturnSetInfo *rsinfo, const char *label, const FmEvalMetrics *r)
 	values[2] = Int64GetDatum((int64) r->rows);
 	for (size_t j = 0; j < lengthof(metrics); j++)
 	{
-		values[3 + j] = Float8GetDatum(metrics[j]);
+		values[3 + j] = FmrecRounded(metrics[j], 6);
 		nulls[3 + j] = isnan(metrics[j]);
 	}
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -59,7 +61,7 @@ Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
 	MemoryContext cxt;
 	MemoryContext old;
 	/* test rows: user, item, rating; weights and context do not score */
-	static const FmrecColumnsData first_three = {.first_three = true};
+	FmrecColumnsData cols = {.first_three = true};
 
 	FmrecInitSrf(fcinfo);
 	if (PG_ARGISNULL(1))
@@ -75,8 +77,19 @@ Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec evaluation",
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
+	if (!PG_ARGISNULL(4))
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &enulls, &cols.nparams);
+		cols.params = palloc0(Max(cols.nparams, 1) * sizeof(char *));
+		for (int j = 0; j < cols.nparams; j++)
+			cols.params[j] = enulls[j] ? NULL : TextDatumGetCString(elems[j]);
+	}
 	test = FmrecNewRatings(cxt);
-	FmrecLoadRatings(text_to_cstring(PG_GETARG_TEXT_PP(1)), test, true, &first_three);
+	FmrecLoadRatings(text_to_cstring(PG_GETARG_TEXT_PP(1)), test, true, &cols);
 	st = FmEvalCreate(m, test, &o, &e, err, sizeof(err));
 	if (st == FM_ERR_NOMEM)
 		snprintf(err, sizeof(err), "Failed to evaluate %zu test rows", test->n);
@@ -105,7 +118,7 @@ PG_FUNCTION_INFO_V1(fmrec_evaluate_name);
 PG_FUNCTION_INFO_V1(fmrec_evaluate_bytes);
 
 /*
- * fm_evaluate(model text, test text, k int, threshold float8)
+ * fm_evaluate(model text, test text, k int, threshold float8, params text[])
  *		RETURNS TABLE(model text, users bigint, test_rows bigint, ...)
  */
 Datum
@@ -124,7 +137,7 @@ fmrec_evaluate_name(PG_FUNCTION_ARGS)
 }
 
 /*
- * fm_evaluate(model bytea, test text, k int, threshold float8)
+ * fm_evaluate(model bytea, test text, k int, threshold float8, params text[])
  */
 Datum
 fmrec_evaluate_bytes(PG_FUNCTION_ARGS)

@@ -4,6 +4,7 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -96,6 +97,22 @@ bool
 FmrecOverMemory(double bytes)
 {
 	return !(bytes <= (double) fmrec_max_training_memory_kb * 1024.0);
+}
+
+/*
+ * A result column for people to read: x rounded to places decimals (seconds
+ * to the millisecond, metrics to six places), so psql shows 0.434 rather
+ * than 0.43405675900001484.  The full values stay in the model's metrics.
+ * Infinite and NaN values are returned as they are.
+ */
+Datum
+FmrecRounded(double x, int places)
+{
+	double		scale = pow(10.0, places);
+
+	if (!isfinite(x) || fabs(x) * scale > 1e15)
+		return Float8GetDatum(x);
+	return Float8GetDatum(rint(x * scale) / scale);
 }
 
 /* bytes as pg_size_pretty spells them ("21 GB"), for messages */

@@ -37,6 +37,7 @@ extern int	fmrec_max_training_memory_kb;
 extern void FmrecReport(FmStatus st, const char *err);
 extern bool FmrecOverMemory(double bytes);
 extern char *FmrecPrettySize(double bytes);
+extern Datum FmrecRounded(double x, int places);
 extern char *FmrecMemoryLimit(void);
 extern void FmrecCheckName(const char *name);
 extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);

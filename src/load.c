@@ -500,7 +500,9 @@ PrepareWithParams(const char *query, const FmrecColumnsData *cols,
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_PARAMETER),
 					 errmsg("ratings query does not use parameter $%d", j + 1),
-					 errdetail("params has %d values; each must be used.", n)));
+					 errdetail_plural("params has %d value; each must be used.",
+									  "params has %d values; each must be used.",
+									  n, n)));
 		if (t == UNKNOWNOID)
 			t = vp.types[j] = TEXTOID;
 		getTypeInputInfo(t, &input, &ioparam);

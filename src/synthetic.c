@@ -14,7 +14,7 @@
 
 static FmSynth
 Create(int users, int items, int64 ratings, int64 seed, double noise,
-	   int genres, int groups)
+	   int genres, int groups, int taste)
 {
 	FmSynth		s;
 	char		err[FM_ERRLEN];
@@ -31,6 +31,10 @@ Create(int users, int items, int64 ratings, int64 seed, double noise,
 	st = FmSynthCreate(users, items, ratings, (uint64_t) seed, noise,
 					   genres, groups, &s, err, sizeof(err));
 	FmrecReport(st, err);
+	st = FmSynthSetTaste(s, taste, err, sizeof(err));
+	if (st != FM_OK)
+		FmSynthFree(s);
+	FmrecReport(st, err);
 	return s;
 }
 
@@ -38,7 +42,7 @@ PG_FUNCTION_INFO_V1(fmrec_synthetic_ratings);
 
 /*
  * fm_synthetic_ratings(users int, items int, ratings bigint, seed bigint,
- *						noise float8, genres int, groups int)
+ *						noise float8, genres int, groups int, taste int)
  *		RETURNS TABLE(user_id bigint, item_id bigint, rating float8,
  *					  expected float8)
  */
@@ -53,7 +57,7 @@ fmrec_synthetic_ratings(PG_FUNCTION_ARGS)
 	FmrecInitSrf(fcinfo);
 	s = Create(PG_GETARG_INT32(0), PG_GETARG_INT32(1), PG_GETARG_INT64(2),
 			   PG_GETARG_INT64(3), PG_GETARG_FLOAT8(4), PG_GETARG_INT32(5),
-			   PG_GETARG_INT32(6));
+			   PG_GETARG_INT32(6), PG_GETARG_INT32(7));
 	PG_TRY();
 	{
 		while (FmSynthNext(s, &row))
@@ -99,7 +103,7 @@ fmrec_synthetic_features(PG_FUNCTION_ARGS)
 
 	FmrecInitSrf(fcinfo);
 	s = Create(users, items, 0, PG_GETARG_INT64(2), 0.0, PG_GETARG_INT32(3),
-			   PG_GETARG_INT32(4));
+			   PG_GETARG_INT32(4), 0);
 	PG_TRY();
 	{
 		Datum		values[3];

@@ -333,13 +333,13 @@ fmrec_train(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum((int64) m->n_items);
 	values[4] = Int32GetDatum((int32) m->info.epochs_run);
 	values[5] = Int32GetDatum((int32) m->info.best_epoch);
-	values[6] = Float8GetDatum(m->info.train_loss);
-	values[7] = Float8GetDatum(m->info.valid_rmse);
-	values[8] = Float8GetDatum(m->info.valid_auc);
-	values[9] = Float8GetDatum(m->info.valid_logloss);
+	values[6] = FmrecRounded(m->info.train_loss, 6);
+	values[7] = FmrecRounded(m->info.valid_rmse, 6);
+	values[8] = FmrecRounded(m->info.valid_auc, 6);
+	values[9] = FmrecRounded(m->info.valid_logloss, 6);
 	for (int c = 7; c <= 9; c++)
 		nulls[c] = isnan(DatumGetFloat8(values[c]));
-	values[10] = Float8GetDatum(timing.total);
+	values[10] = FmrecRounded(timing.total, 3);
 	values[11] = Int64GetDatum((int64) VARSIZE(bytes) - VARHDRSZ);
 	tuple = heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls);
 	MemoryContextDelete(cxt);
@@ -464,8 +464,8 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 	values[4] = Int64GetDatum((int64) m->n_users);
 	values[5] = Int64GetDatum((int64) m->n_items);
 	values[6] = Int32GetDatum((int32) m->info.epochs_run);
-	values[7] = Float8GetDatum(m->info.train_loss);
-	values[8] = Float8GetDatum(timing.total);
+	values[7] = FmrecRounded(m->info.train_loss, 6);
+	values[8] = FmrecRounded(timing.total, 3);
 	values[9] = Int64GetDatum((int64) VARSIZE(bytes) - VARHDRSZ);
 	for (int c = 0; c < FMREC_UPDATE_COLUMNS; c++)
 		nulls[c] = false;

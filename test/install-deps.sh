@@ -8,7 +8,7 @@ need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 for p in postgresql-server-dev-15 protobuf-c-compiler libprotobuf-c-dev \
          libopenblas-serial-dev pkg-config make gcc perl libipc-run-perl \
-         postgresql-15-cron; do
+         postgresql-15-cron python3-psycopg; do
     have_pkg "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -721,6 +721,8 @@ extern FmStatus FmSynthCreate(int users, int items, int64_t ratings,
 							  uint64_t seed, double noise, int genres,
 							  int groups, FmSynth *out, char *err,
 							  size_t errlen);
+#define FM_SYNTH_MAX_TASTE 100
+extern FmStatus FmSynthSetTaste(FmSynth s, int taste, char *err, size_t errlen);
 extern bool FmSynthNext(FmSynth s, FmSynthRow *row);
 extern int	FmSynthItemGenres(FmSynth s, int item, int *genres);
 extern int	FmSynthUserGroup(FmSynth s, int user);

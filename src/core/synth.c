@@ -12,6 +12,14 @@
  * are at least as many ratings as users and items.  Because the expected rating is returned with each
  * row, tests know the answer: a model's RMSE can be compared with the
  * RMSE of the truth itself, the irreducible noise.
+ *
+ * Which items a user rates is drawn by popularity alone unless a taste is
+ * set (FmSynthSetTaste): then each sampled row takes, of 1 + taste items
+ * drawn by popularity, the one the user is expected to like best (ties to
+ * the first drawn).  The choices then carry the planted preferences, as real
+ * choices do, and a model of the choice (the implicit task) can beat "most
+ * popular" by a known margin; with taste 0 a list can do no better than
+ * popularity, since the choice ignores the user.
  */
 #include <math.h>
 #include <stdio.h>
@@ -44,6 +52,7 @@ typedef struct FmSynthData
 	int			groups;			/* 0: no user groups */
 	uint8_t    *item_genres;	/* per item: up to 3 genre numbers, 255 = none */
 	int		   *user_group;
+	int			taste;			/* extra candidates per sampled row */
 } FmSynthData;
 
 /* Draws an index from a cumulative distribution by binary search. */
@@ -295,6 +304,72 @@ FmSynthCreate(int users, int items, int64_t ratings, uint64_t seed,
 }
 
 /*
+ * Sets how much taste drives which items users rate: each sampled row takes
+ * the best-liked of 1 + taste popularity draws (0, the default: popularity
+ * alone).  Call before the first FmSynthNext.
+ */
+FmStatus
+FmSynthSetTaste(FmSynth s, int taste, char *err, size_t errlen)
+{
+	if (taste < 0 || taste > FM_SYNTH_MAX_TASTE)
+	{
+		snprintf(err, errlen, "taste must be between 0 and %d", FM_SYNTH_MAX_TASTE);
+		return FM_ERR_PARAM;
+	}
+	s->taste = taste;
+	return FM_OK;
+}
+
+/* The planted expected rating of user u for item i, before clipping. */
+static double
+Expected(const FmSynthData *s, int u, int i)
+{
+	double		e = 3.6 + s->bu[u] + s->bi[i];
+
+	for (int f = 0; f < RANK; f++)
+		e += (double) s->p[(size_t) u * RANK + f] * s->q[(size_t) i * RANK + f];
+	return e;
+}
+
+/*
+ * An item for user u: a popularity draw, or with a taste the best-liked of
+ * 1 + taste draws among those u has not rated yet (the plain draw when all
+ * of them are rated, for the caller to retry).
+ */
+static int
+DrawItem(FmSynthData *s, int u, int tries)
+{
+	int			best = -1;
+	double		best_e = -INFINITY;
+
+	for (int c = 0; c <= s->taste; c++)
+	{
+		int			i;
+
+		/* a saturated popular head falls back to uniform items */
+		if (tries < 20)
+			i = s->iperm[Sample(s->icdf, s->items, FmRngUniform(&s->rng))];
+		else
+			i = (int) FmRngBelow(&s->rng, (uint64_t) s->items);
+		if (s->taste == 0)
+			return i;
+		if (best < 0)
+			best = i;
+		if (FmIdMapGet(&s->pairs, (int64_t) u * s->items + i) < 0)
+		{
+			double		e = Expected(s, u, i);
+
+			if (e > best_e)
+			{
+				best_e = e;
+				best = i;
+			}
+		}
+	}
+	return best;
+}
+
+/*
  * The next rating: a (user, item) pair not drawn before, its expected
  * rating and the observed one with noise.
  */
@@ -327,18 +402,12 @@ FmSynthNext(FmSynth s, FmSynthRow *row)
 		do
 		{
 			u = s->uperm[Sample(s->ucdf, s->users, FmRngUniform(&s->rng))];
-			/* a saturated popular head falls back to uniform items */
-			if (tries++ < 20)
-				i = s->iperm[Sample(s->icdf, s->items, FmRngUniform(&s->rng))];
-			else
-				i = (int) FmRngBelow(&s->rng, (uint64_t) s->items);
+			i = DrawItem(s, u, tries++);
 			if (FmIdMapPut(&s->pairs, (int64_t) u * s->items + i, 1, &found) != FM_OK)
 				return false;
 		} while (s->pairs.count == (size_t) s->made);	/* not a new pair */
 	}
-	e = 3.6 + s->bu[u] + s->bi[i];
-	for (int f = 0; f < RANK; f++)
-		e += (double) s->p[(size_t) u * RANK + f] * s->q[(size_t) i * RANK + f];
+	e = Expected(s, u, i);
 	e = e < 1.0 ? 1.0 : (e > 5.0 ? 5.0 : e);
 	row->user = u + 1;
 	row->item = i + 1;

@@ -1813,6 +1813,62 @@ TestInterop(void)
 	}
 }
 
+/*
+ * The generator's taste: out of range is refused; with taste the rows are
+ * still distinct pairs, the first max(users, items) rows are unchanged, and
+ * users pick what they like: the mean expected rating of the sampled rows
+ * rises well above that of popularity draws.
+ */
+static void
+TestSynthTaste(void)
+{
+	double		mean[2] = {0, 0};
+	int64_t		sampled[2] = {0, 0};
+	FmSynthRow	first[2][10];
+
+	for (int t = 0; t < 2; t++)
+	{
+		FmSynth		s;
+		FmSynthRow	row;
+		FmIdMapData seen;
+		uint32_t	found;
+		int64_t		n = 0;
+		bool		distinct = true;
+
+		CHECK(FmSynthCreate(300, 400, 20000, 3, 0.5, 0, 0, &s, err, sizeof(err)) == FM_OK, "%s", err);
+		if (t == 0)
+		{
+			CHECK(FmSynthSetTaste(s, -1, err, sizeof(err)) == FM_ERR_PARAM, "negative taste");
+			CHECK(FmSynthSetTaste(s, FM_SYNTH_MAX_TASTE + 1, err, sizeof(err)) == FM_ERR_PARAM,
+				  "taste past the maximum");
+		}
+		else
+			CHECK(FmSynthSetTaste(s, 19, err, sizeof(err)) == FM_OK, "%s", err);
+		FmIdMapInit(&seen, 20000);
+		while (FmSynthNext(s, &row))
+		{
+			if (n < 10)
+				first[t][n] = row;
+			if (n >= 400)
+			{
+				mean[t] += row.expected;
+				sampled[t]++;
+			}
+			FmIdMapPut(&seen, row.user * 1000 + row.item, 1, &found);
+			n++;
+			if (seen.count != (size_t) n)
+				distinct = false;
+		}
+		CHECK(n == 20000 && distinct, "taste %d: %lld rows, distinct %d", t ? 19 : 0, (long long) n, distinct);
+		FmIdMapFree(&seen);
+		FmSynthFree(s);
+		mean[t] /= (double) sampled[t];
+	}
+	CHECK(memcmp(first[0], first[1], sizeof(first[0])) == 0, "the covering rows do not depend on taste");
+	CHECK(mean[1] > mean[0] + 0.5, "taste 19 picks liked items: mean expected %.3f against %.3f",
+		  mean[1], mean[0]);
+}
+
 int
 main(void)
 {
@@ -1835,6 +1891,7 @@ main(void)
 	TestImplicitFeatures();
 	TestServing();
 	TestInterop();
+	TestSynthTaste();
 	printf("core: %d passed, %d failed\n", passed, failed);
 	return failed > 0;
 }

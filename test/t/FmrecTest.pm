@@ -23,7 +23,8 @@ my $node;
 sub fmrec_node { return $node; }
 
 # Starts this file's node (once; extra postgresql.conf lines in %opt{conf}),
-# creates a fresh database with the extension and makes it the default.
+# creates a fresh database with the extension (unless %opt{extension} is
+# false) and makes it the default.
 sub new_db
 {
 	my ($name, %opt) = @_;
@@ -43,7 +44,7 @@ sub new_db
 	$db = $name;
 	system("dropdb --if-exists $name 2>/dev/null") == 0 or die "dropdb failed";
 	system('createdb', $name) == 0 or die "createdb failed";
-	psql('CREATE EXTENSION fmrec');
+	psql('CREATE EXTENSION fmrec') if $opt{extension} // 1;
 	return $name;
 }
 
