@@ -103,3 +103,11 @@ SELECT (SELECT array_agg(row(user_id, item_id, rating)) FROM fm_synthetic_rating
 SELECT avg(expected) FILTER (WHERE t = 19) > avg(expected) FILTER (WHERE t = 0) + 0.3 AS liked_items_chosen
   FROM (SELECT 0 AS t, expected FROM fm_synthetic_ratings(200, 300, 6000, 3, taste => 0)
         UNION ALL SELECT 19, expected FROM fm_synthetic_ratings(200, 300, 6000, 3, taste => 19)) x;
+-- fm_synthetic_truth is the model behind the ratings: it gives every row's expected rating
+SELECT count(*) AS rows,
+       bool_and(abs(r.expected - least(5, greatest(1, 3.6 + u.bias + i.bias +
+           (SELECT sum(a * b) FROM unnest(u.factors, i.factors) AS x(a, b))))) < 1e-5) AS truth_agrees
+  FROM fm_synthetic_ratings(50, 40, 500, 3, 0.3, 4, 3) r
+  JOIN fm_synthetic_truth(50, 40, 3, 4, 3) u ON u.side = 'user' AND u.id = r.user_id
+  JOIN fm_synthetic_truth(50, 40, 3, 4, 3) i ON i.side = 'item' AND i.id = r.item_id;
+SELECT side, count(*), round(sum(share)::numeric, 6) AS shares FROM fm_synthetic_truth(50, 40, 3) GROUP BY side ORDER BY side;

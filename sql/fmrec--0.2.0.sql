@@ -393,6 +393,15 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 50000;
 COMMENT ON FUNCTION @extschema@.fm_synthetic_ratings(integer, integer, bigint, bigint, float8, integer, integer, integer)
 IS 'MovieLens-shaped ratings with planted structure (optionally driven by item genres and user groups, and choices driven by taste); expected is the noise-free truth';
 
+CREATE FUNCTION @extschema@.fm_synthetic_truth(users integer DEFAULT 600,
+    items integer DEFAULT 1000, seed bigint DEFAULT 42,
+    genres integer DEFAULT 0, groups integer DEFAULT 0)
+RETURNS TABLE (side text, id bigint, bias float8, factors real[], share float8)
+AS 'MODULE_PATHNAME', 'fmrec_synthetic_truth'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1600;
+COMMENT ON FUNCTION @extschema@.fm_synthetic_truth(integer, integer, bigint, integer, integer)
+IS 'the planted model behind fm_synthetic_ratings with the same arguments: biases, factors and draw shares of users and items';
+
 CREATE FUNCTION @extschema@.fm_synthetic_features(users integer DEFAULT 600,
     items integer DEFAULT 1000, seed bigint DEFAULT 42,
     genres integer DEFAULT 18, groups integer DEFAULT 8)

@@ -176,7 +176,7 @@ FmrecReport(FmStatus st, const char *err)
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("%s", err),
 					 errdetail("The training loss exploded or the parameters became infinite or NaN; no model was stored."),
-					 errhint("Lower learning_rate or raise the regularization.")));
+					 errhint("Lower learning_rate (SGD) or raise the regularization; for ALS and MCMC, raise the regularization or lower init_stdev.")));
 			break;
 		case FM_ERR_THREAD:
 			ereport(ERROR,

@@ -13,6 +13,8 @@ source test/cluster.sh start demo 54330
 
 psql -X -q -v ON_ERROR_STOP=1 <<'SQL'
 CREATE EXTENSION fmrec;
+-- new sessions load the library at once, so SHOW fmrec.threads works before any fmrec call
+ALTER DATABASE postgres SET session_preload_libraries = 'fmrec';
 \echo
 \echo '== Built-in data: 200,000 MovieLens-shaped ratings (2,000 users x 1,500 movies), planted structure'
 CREATE TABLE ratings AS

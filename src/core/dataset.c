@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fm.h"
+#include "rng.h"
 
 /* context lists of the rows being sorted (qsort has no context argument) */
 static const FmListsData *sort_ctx = NULL;
@@ -511,4 +512,33 @@ FmDatasetMemory(const FmDatasetData *ds)
 		lists * (sizeof(uint32_t) + sizeof(float)) +
 		(ds->ctx.off ? (double) (ds->n_rows + 1) * sizeof(uint64_t) : 0) +
 		((double) ds->ufeat.n + ds->ifeat.n + ds->cfeat.n) * 64;
+}
+
+/*
+ * The rows of an ids-only dataset as raw rows, split by a seeded hash of
+ * the pair: every row of a pair whose hash falls below fraction goes to
+ * hold, the others to keep (both initialized by the caller).  What the
+ * implicit task's hold-out for choosing its regularization is made of.
+ */
+FmStatus
+FmDatasetSplitRatings(const FmDatasetData *ds, uint64_t seed, double fraction,
+					  FmRatings keep, FmRatings hold)
+{
+	if (FmDatasetHasFeatures(ds))
+		return FM_ERR_PARAM;
+	for (size_t j = 0; j < ds->n_rows; j++)
+	{
+		const FmRow *r = &ds->rows[j];
+		int64_t		u = ds->user_ids[r->u];
+		int64_t		i = ds->item_ids[r->i];
+		uint64_t	x = seed ^ ((uint64_t) u * 0x9E3779B97F4A7C15ULL) ^
+			((uint64_t) i * 0xC2B2AE3D27D4EB4FULL);
+		double		h = (double) (FmSplitMix64(&x) >> 11) * 0x1.0p-53;
+		FmStatus	st = FmRatingsAdd(h < fraction ? hold : keep, u, i, r->y,
+									  ds->weighted ? r->w : 1.0);
+
+		if (st != FM_OK)
+			return st;
+	}
+	return FM_OK;
 }

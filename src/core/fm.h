@@ -362,6 +362,9 @@ extern FmStatus FmDatasetBuild(FmDataset ds, const FmRatingsData *r,
 extern void FmDatasetFree(FmDataset ds);
 extern bool FmDatasetHasFeatures(const FmDatasetData *ds);
 extern double FmDatasetMemory(const FmDatasetData *ds);
+extern FmStatus FmDatasetSplitRatings(const FmDatasetData *ds, uint64_t seed,
+									  double fraction, FmRatings keep,
+									  FmRatings hold);
 
 /* ---------------------------------------------------------------- */
 /* model.c: a trained model, ready to score */
@@ -722,6 +725,10 @@ extern FmStatus FmSynthCreate(int users, int items, int64_t ratings,
 							  int groups, FmSynth *out, char *err,
 							  size_t errlen);
 #define FM_SYNTH_MAX_TASTE 100
+#define FM_SYNTH_RANK 8			/* factors per planted user and item */
+extern void FmSynthParams(FmSynth s, int side, int index, double *bias,
+						  float *factors);
+extern void FmSynthShares(FmSynth s, int side, double *share);
 extern FmStatus FmSynthSetTaste(FmSynth s, int taste, char *err, size_t errlen);
 extern bool FmSynthNext(FmSynth s, FmSynthRow *row);
 extern int	FmSynthItemGenres(FmSynth s, int item, int *genres);

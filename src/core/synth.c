@@ -29,7 +29,7 @@
 #include "fm.h"
 #include "rng.h"
 
-#define RANK 8
+#define RANK FM_SYNTH_RANK
 
 typedef struct FmSynthData
 {
@@ -416,6 +416,35 @@ FmSynthNext(FmSynth s, FmSynthRow *row)
 	row->rating = row->rating < 1.0 ? 1.0 : (row->rating > 5.0 ? 5.0 : row->rating);
 	s->made++;
 	return true;
+}
+
+/*
+ * The planted parameters of user (side 0) or item (side 1) index: its bias
+ * and FM_SYNTH_RANK factors.  The expected rating of a pair is 3.6 + the
+ * two biases + the dot product of the factors, clipped to [1, 5].
+ */
+void
+FmSynthParams(FmSynth s, int side, int index, double *bias, float *factors)
+{
+	const float *src = side == 0 ? s->p + (size_t) index * RANK : s->q + (size_t) index * RANK;
+
+	*bias = side == 0 ? s->bu[index] : s->bi[index];
+	memcpy(factors, src, RANK * sizeof(float));
+}
+
+/*
+ * The probability that one draw picks each user (side 0: activity) or item
+ * (side 1: popularity), into share[users or items].
+ */
+void
+FmSynthShares(FmSynth s, int side, double *share)
+{
+	int			n = side == 0 ? s->users : s->items;
+	const double *cdf = side == 0 ? s->ucdf : s->icdf;
+	const int  *perm = side == 0 ? s->uperm : s->iperm;
+
+	for (int r = 0; r < n; r++)
+		share[perm[r]] = cdf[r] - (r > 0 ? cdf[r - 1] : 0.0);
 }
 
 /* Frees a generator. */
