@@ -8,6 +8,8 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -97,6 +99,22 @@ bool
 FmrecOverMemory(double bytes)
 {
 	return !(bytes <= (double) fmrec_max_training_memory_kb * 1024.0);
+}
+
+/*
+ * Training writes a model: refuse at once in a read-only transaction (on
+ * a standby, say) rather than after the rows are read and trained on.
+ */
+void
+FmrecCheckWritable(const char *what)
+{
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot run %s in a read-only transaction", what),
+				 RecoveryInProgress() ?
+				 errhint("This server is a standby: train on the primary; the standby serves the model once it is replayed.") :
+				 errhint("Train in a read-write transaction.")));
 }
 
 /*

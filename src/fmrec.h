@@ -38,6 +38,7 @@ extern void FmrecReport(FmStatus st, const char *err);
 extern bool FmrecOverMemory(double bytes);
 extern char *FmrecPrettySize(double bytes);
 extern Datum FmrecRounded(double x, int places);
+extern void FmrecCheckWritable(const char *what);
 extern char *FmrecMemoryLimit(void);
 extern void FmrecCheckName(const char *name);
 extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);

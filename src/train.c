@@ -457,6 +457,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", PG_ARGISNULL(0) ? "model name" : "ratings source")));
+	FmrecCheckWritable("fm_train");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	source = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	FmrecCheckName(name);
@@ -645,6 +646,7 @@ fmrec_update(PG_FUNCTION_ARGS)
 	Datum		values[FMREC_UPDATE_COLUMNS];
 	bool		nulls[FMREC_UPDATE_COLUMNS];
 
+	FmrecCheckWritable("fm_update");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -714,6 +716,7 @@ fmrec_refresh(PG_FUNCTION_ARGS)
 	Oid			types[2] = {TEXTOID, INT8OID};
 	Datum		args[2];
 
+	FmrecCheckWritable("fm_refresh");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
