@@ -18,15 +18,16 @@ CORE_OBJS = src/core/fmrec.pb-c.o src/core/record.pb-c.o src/core/params.o src/c
 	src/core/trainrow.o src/core/trainer.o src/core/solvers.o \
 	src/core/sgd.o src/core/cd.o src/core/ials.o src/core/icd.o src/core/itemknn.o src/core/samplers.o \
 	src/core/topn.o src/core/metrics.o src/core/evaluate.o src/core/codec.o src/core/synth.o \
-	src/core/kernels.o src/core/featdict.o src/core/features.o src/core/interop.o
+	src/core/kernels.o src/core/featdict.o src/core/features.o src/core/interop.o \
+	src/core/tune.o
 LAYER_OBJS = src/fmrec.o src/options.o src/load.o src/catalog.o src/cache.o \
 	src/train.o src/serve.o src/agg.o src/synthetic.o src/evaluate.o src/split.o \
-	src/interop.o
+	src/interop.o src/tune.o
 OBJS = $(CORE_OBJS) $(LAYER_OBJS)
 
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0.sql \
 	sql/$(EXTENSION)--0.1.0--0.2.0.sql
-REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade limits ranking serving interop
+REGRESS = api errors model_bytes aggregate rollback features solvers format1 security upgrade limits ranking serving interop tune
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 # OpenBLAS, single-threaded build: a PostgreSQL backend must not grow

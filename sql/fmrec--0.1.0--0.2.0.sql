@@ -772,3 +772,143 @@ AS 'MODULE_PATHNAME', 'fmrec_synthetic_truth'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1600;
 COMMENT ON FUNCTION @extschema@.fm_synthetic_truth(integer, integer, bigint, integer, integer)
 IS 'the planted model behind fm_synthetic_ratings with the same arguments: biases, factors and draw shares of users and items';
+
+-- ------------------------------------------------------------------
+-- Hyperparameter tuning: fm_tune and its trials
+-- ------------------------------------------------------------------
+
+CREATE SEQUENCE @extschema@.fm_tune_seq;
+CREATE TABLE @extschema@.fm_tune_trials (
+    tune pg_catalog.int8 NOT NULL,
+    model pg_catalog.text NOT NULL,
+    trial pg_catalog.int4 NOT NULL,
+    strategy pg_catalog.text NOT NULL,
+    metric pg_catalog.text NOT NULL,
+    options pg_catalog.jsonb NOT NULL,
+    fold_scores pg_catalog.float8[],
+    score pg_catalog.float8,
+    score_sd pg_catalog.float8,
+    seconds pg_catalog.float8,
+    status pg_catalog.text NOT NULL,
+    error pg_catalog.text,
+    owner pg_catalog.regrole NOT NULL DEFAULT CURRENT_USER::pg_catalog.regrole,
+    finished_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    PRIMARY KEY (tune, trial)
+);
+COMMENT ON TABLE @extschema@.fm_tune_trials IS 'every trial of fm_tune: its options, fold scores, seconds and status (done, failed, best)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_tune_trials', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_tune_seq', '');
+ALTER TABLE @extschema@.fm_tune_trials ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON @extschema@.fm_tune_trials FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.fm_tune_trials TO PUBLIC;
+GRANT USAGE ON SEQUENCE @extschema@.fm_tune_seq TO PUBLIC;
+-- a role sees and writes the trials of its own tunings (and of the roles it is a member of)
+CREATE POLICY fm_tune_trials_owner ON @extschema@.fm_tune_trials
+    USING (pg_catalog.pg_has_role(owner::pg_catalog.oid, 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role(owner::pg_catalog.oid, 'USAGE'));
+
+CREATE FUNCTION @extschema@.fmrec_tune_open(model pg_catalog.text, ratings pg_catalog.text,
+    space pg_catalog.jsonb, strategy pg_catalog.text, trials pg_catalog.int4,
+    folds pg_catalog.int4, metric pg_catalog.text, seed pg_catalog.int8,
+    options pg_catalog.jsonb, params pg_catalog.text[], k pg_catalog.int4)
+RETURNS pg_catalog.int4 AS 'MODULE_PATHNAME', 'fmrec_tune_open' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@.fmrec_tune_next(handle pg_catalog.int4)
+RETURNS pg_catalog.jsonb AS 'MODULE_PATHNAME', 'fmrec_tune_next' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@.fmrec_tune_run(handle pg_catalog.int4)
+RETURNS pg_catalog.float8[] AS 'MODULE_PATHNAME', 'fmrec_tune_run' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@.fmrec_tune_store(handle pg_catalog.int4, model pg_catalog.text, tune pg_catalog.int8)
+RETURNS pg_catalog.int4 AS 'MODULE_PATHNAME', 'fmrec_tune_store' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@.fmrec_tune_minimize(handle pg_catalog.int4)
+RETURNS pg_catalog.bool AS 'MODULE_PATHNAME', 'fmrec_tune_minimize' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@.fmrec_tune_metric(handle pg_catalog.int4)
+RETURNS pg_catalog.text AS 'MODULE_PATHNAME', 'fmrec_tune_metric' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@.fmrec_tune_close(handle pg_catalog.int4)
+RETURNS void AS 'MODULE_PATHNAME', 'fmrec_tune_close' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.fmrec_tune_open(pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.text, pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text[], pg_catalog.int4) IS 'internal: fm_tune''s session (rows loaded once, folds)';
+
+CREATE PROCEDURE @extschema@.fm_tune(model pg_catalog.text, ratings pg_catalog.text,
+    space pg_catalog.jsonb, strategy pg_catalog.text DEFAULT 'tpe',
+    trials pg_catalog.int4 DEFAULT 20, folds pg_catalog.int4 DEFAULT 3,
+    metric pg_catalog.text DEFAULT NULL, seconds pg_catalog.float8 DEFAULT NULL,
+    seed pg_catalog.int8 DEFAULT 0, options pg_catalog.jsonb DEFAULT NULL,
+    params pg_catalog.text[] DEFAULT NULL, k pg_catalog.int4 DEFAULT 10)
+LANGUAGE plpgsql
+-- no SET search_path: a procedure with one cannot COMMIT, and the caller's
+-- search_path must resolve the ratings query; every reference below is
+-- qualified instead
+AS $$
+#variable_conflict use_variable
+DECLARE
+    h pg_catalog.int4;
+    tune_id pg_catalog.int8;
+    trial_options pg_catalog.jsonb;
+    scores pg_catalog.float8[];
+    started pg_catalog.timestamptz := pg_catalog.clock_timestamp();
+    trial_start pg_catalog.timestamptz;
+    n pg_catalog.int4 := 0;
+    mean pg_catalog.float8;
+    sd pg_catalog.float8;
+    metric_name pg_catalog.text;
+    strategy_name pg_catalog.text := COALESCE(strategy, 'tpe');
+    best pg_catalog.int4;
+    best_score pg_catalog.float8;
+    err pg_catalog.text;
+    secs pg_catalog.float8;
+BEGIN
+    IF seconds IS NOT NULL AND NOT seconds OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION 'seconds must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    h := @extschema@.fmrec_tune_open(model, ratings, space, strategy, trials, folds, metric,
+                                     seed, options, params, k);
+    metric_name := @extschema@.fmrec_tune_metric(h);
+    tune_id := pg_catalog.nextval('@extschema@.fm_tune_seq'::pg_catalog.regclass);
+    RAISE NOTICE 'tuning % (tune %): % trials at most, % % by % over % fold(s)',
+        model, tune_id, COALESCE(trials, 20), strategy_name,
+        CASE WHEN @extschema@.fmrec_tune_minimize(h) THEN 'minimizing' ELSE 'maximizing' END,
+        metric_name, COALESCE(folds, 3);
+    COMMIT;
+    LOOP
+        EXIT WHEN seconds IS NOT NULL AND
+            pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started)
+                OPERATOR(pg_catalog.>=) seconds;
+        trial_options := @extschema@.fmrec_tune_next(h);
+        EXIT WHEN trial_options IS NULL;
+        n := n OPERATOR(pg_catalog.+) 1;
+        trial_start := pg_catalog.clock_timestamp();
+        err := NULL;
+        BEGIN
+            scores := @extschema@.fmrec_tune_run(h);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
+            scores := NULL;
+        END;
+        secs := pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
+                    OPERATOR(pg_catalog.-) trial_start)::pg_catalog.numeric, 3)::pg_catalog.float8;
+        SELECT pg_catalog.avg(s), COALESCE(pg_catalog.stddev_samp(s), 0)
+          INTO mean, sd FROM pg_catalog.unnest(scores) AS s;
+        INSERT INTO @extschema@.fm_tune_trials
+            (tune, model, trial, strategy, metric, options, fold_scores, score, score_sd,
+             seconds, status, error)
+        VALUES (tune_id, model, n, strategy_name, metric_name, trial_options, scores, mean, sd,
+                secs, CASE WHEN err IS NULL THEN 'done' ELSE 'failed' END, err);
+        IF err IS NULL THEN
+            RAISE NOTICE 'trial %: % % (sd %), % s, %', n, metric_name,
+                pg_catalog.round(mean::pg_catalog.numeric, 4), pg_catalog.round(sd::pg_catalog.numeric, 4),
+                secs, trial_options;
+        ELSE
+            RAISE NOTICE 'trial % failed: %, %', n, err, trial_options;
+        END IF;
+        COMMIT;
+    END LOOP;
+    best := @extschema@.fmrec_tune_store(h, model, tune_id);
+    PERFORM @extschema@.fmrec_tune_close(h);
+    UPDATE @extschema@.fm_tune_trials t SET status = 'best'
+     WHERE t.tune OPERATOR(pg_catalog.=) tune_id AND t.trial OPERATOR(pg_catalog.=) best
+    RETURNING t.score INTO best_score;
+    RAISE NOTICE 'stored %: trial % of %, % % (cross-validated), retrained on all rows',
+        model, best, n, metric_name, pg_catalog.round(best_score::pg_catalog.numeric, 4);
+    COMMIT;
+END
+$$;
+COMMENT ON PROCEDURE @extschema@.fm_tune(pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.text, pg_catalog.float8, pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text[], pg_catalog.int4)
+IS 'search fm_train''s options by cross-validation (grid, random or tpe), keep every trial in fm_tune_trials, store the best retrained on all rows';

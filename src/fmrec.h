@@ -86,6 +86,7 @@ typedef struct FmrecTimingData
 	double		load;
 	double		train;
 	double		total;
+	const char *extra;			/* more "key": value members, or NULL */
 } FmrecTimingData;
 
 extern char *FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing);

@@ -741,6 +741,8 @@ FmrecMetricsJson(const FmModelData *m, const FmrecTimingData *timing)
 			AppendReal(&buf, "rows_per_second_load", m->info.rows / timing->load);
 		if (m->info.epochs_run > 0)
 			AppendReal(&buf, "seconds_per_epoch", timing->train / m->info.epochs_run);
+		if (timing->extra)
+			appendStringInfo(&buf, ", %s", timing->extra);
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;

@@ -447,7 +447,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	FmModel		m;
 	bytea	   *bytes;
 	double		t0 = Seconds();
-	FmrecTimingData timing;
+	FmrecTimingData timing = {0};
 	TupleDesc	tupdesc;
 	Datum		values[12];
 	bool		nulls[12] = {false};
@@ -551,7 +551,7 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 	size_t		n_replay = 0;
 	bytea	   *bytes;
 	double		t0 = Seconds();
-	FmrecTimingData timing;
+	FmrecTimingData timing = {0};
 	FmStatus	st;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "fmrec update",

@@ -769,4 +769,47 @@ extern FmStatus FmSparsePair(const FmSparseRow *row, uint64_t users,
 							 int64_t *user, int64_t *item, char *err,
 							 size_t errlen);
 
+/* ---------------------------------------------------------------- */
+/* tune.c: the search of fm_tune (grid, random, TPE) */
+
+#define FM_TUNE_MAX_TRIALS 10000
+
+typedef enum FmTuneKind
+{
+	FM_TUNE_LIST,				/* listed values, by index */
+	FM_TUNE_RANGE				/* a range of reals */
+} FmTuneKind;
+
+typedef struct FmTuneParam
+{
+	char		name[64];		/* the option's name */
+	FmTuneKind	kind;
+	int			n_values;		/* list: how many */
+	double		lo;				/* range: min and max */
+	double		hi;
+	bool		log;			/* range: drawn log-uniformly */
+	bool		integer;		/* range: rounded to integers */
+	int			steps;			/* range: grid points (0: none given) */
+} FmTuneParam;
+
+typedef struct FmTuneSpaceData
+{
+	int			n;
+	FmTuneParam *p;
+} FmTuneSpaceData;
+
+typedef enum FmTuneStrategy
+{
+	FM_TUNE_GRID,
+	FM_TUNE_RANDOM,
+	FM_TUNE_TPE
+} FmTuneStrategy;
+
+extern uint64_t FmTuneGridSize(const FmTuneSpaceData *s);
+extern FmStatus FmTuneCheck(const FmTuneSpaceData *s, FmTuneStrategy strategy,
+							int trials, char *err, size_t errlen);
+extern bool FmTunePropose(const FmTuneSpaceData *s, FmTuneStrategy strategy,
+						  int trial, uint64_t seed, const double *hx,
+						  const double *hy, int n_hist, double *x);
+
 #endif							/* FM_H */
