@@ -20,6 +20,7 @@
 
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -362,12 +363,23 @@ PointJson(TuneSession *s, const double *x)
 											  JsonbPGetDatum(point)));
 }
 
-/* A trial's options, checked and completed like fm_train's; never verbose. */
+/*
+ * A trial's options, checked and completed like fm_train's; never verbose.
+ * Solvers whose models do not depend on the thread count (all but SGD and
+ * BPR, which are Hogwild) train on every CPU unless threads is given, so a
+ * search uses the machine and stays reproducible; SGD keeps fmrec.threads.
+ */
 static void
 TrialOptions(Jsonb *json, FmrecOptionsData *opts)
 {
 	FmrecOptionsFromJsonb(json, opts);
 	opts->quiet = true;
+	if (!FmrecOptionGiven(opts, "threads") && opts->params.solver != FM_SOLVER_SGD)
+	{
+		long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		opts->params.threads = (int) Max(1, Min(cpus, 64));
+	}
 }
 
 PG_FUNCTION_INFO_V1(fmrec_tune_open);
