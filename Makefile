@@ -86,7 +86,7 @@ test/core/test_core: test/core/test_core.c $(CORE_SRCS) src/core/fm.h src/core/f
 test/bench/bench_core: test/bench/bench_core.c $(CORE_SRCS) src/core/fm.h src/core/fmrec.pb-c.h src/core/record.pb-c.h
 	$(CORE_CC) -o $@ test/bench/bench_core.c $(CORE_SRCS) $(CORE_LIBS)
 
-.PHONY: deps unittest demo demo-stop test bench fuzz valgrind print-core-srcs dist
+.PHONY: deps unittest demo demo-stop test bench bench-large fuzz valgrind print-core-srcs dist
 
 deps:
 	@bash test/install-deps.sh
@@ -105,6 +105,10 @@ test:
 
 bench:
 	@bash test/bench/run-bench.sh
+
+# how the cost grows to 25M ratings (several minutes; needs some 8 GB)
+bench-large:
+	@bash test/bench/run-bench-large.sh
 
 # libFuzzer harness of the decoder (clang; skipped when clang is missing):
 # make fuzz FUZZ_SECONDS=1800 FUZZ_JOBS=2
