@@ -894,13 +894,13 @@ CREATE TABLE @extschema@.fm_tune_trials (
     score pg_catalog.float8,
     score_sd pg_catalog.float8,
     seconds pg_catalog.float8,
-    status pg_catalog.text NOT NULL,
+    status pg_catalog.text NOT NULL,          -- done, pruned, failed or best
     error pg_catalog.text,
     owner pg_catalog.regrole NOT NULL DEFAULT CURRENT_USER::pg_catalog.regrole,
     finished_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     PRIMARY KEY (tune, trial)
 );
-COMMENT ON TABLE @extschema@.fm_tune_trials IS 'every trial of fm_tune: its options, fold scores, seconds and status (done, failed, best)';
+COMMENT ON TABLE @extschema@.fm_tune_trials IS 'every trial of fm_tune: its options, fold scores, seconds and status (done, pruned, failed, best)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_tune_trials', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_tune_seq', '');
 ALTER TABLE @extschema@.fm_tune_trials ENABLE ROW LEVEL SECURITY;
@@ -915,7 +915,7 @@ CREATE POLICY fm_tune_trials_owner ON @extschema@.fm_tune_trials
 CREATE FUNCTION @extschema@.fmrec_tune_open(model pg_catalog.text, ratings pg_catalog.text,
     space pg_catalog.jsonb, strategy pg_catalog.text, trials pg_catalog.int4,
     folds pg_catalog.int4, metric pg_catalog.text, seed pg_catalog.int8,
-    options pg_catalog.jsonb, params pg_catalog.text[], k pg_catalog.int4)
+    options pg_catalog.jsonb, params pg_catalog.text[], k pg_catalog.int4, prune pg_catalog.bool)
 RETURNS pg_catalog.int4 AS 'MODULE_PATHNAME', 'fmrec_tune_open' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION @extschema@.fmrec_tune_next(handle pg_catalog.int4)
 RETURNS pg_catalog.jsonb AS 'MODULE_PATHNAME', 'fmrec_tune_next' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -929,14 +929,15 @@ CREATE FUNCTION @extschema@.fmrec_tune_metric(handle pg_catalog.int4)
 RETURNS pg_catalog.text AS 'MODULE_PATHNAME', 'fmrec_tune_metric' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 CREATE FUNCTION @extschema@.fmrec_tune_close(handle pg_catalog.int4)
 RETURNS void AS 'MODULE_PATHNAME', 'fmrec_tune_close' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.fmrec_tune_open(pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.text, pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text[], pg_catalog.int4) IS 'internal: fm_tune''s session (rows loaded once, folds)';
+COMMENT ON FUNCTION @extschema@.fmrec_tune_open(pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.text, pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text[], pg_catalog.int4, pg_catalog.bool) IS 'internal: fm_tune''s session (rows loaded once, folds)';
 
 CREATE PROCEDURE @extschema@.fm_tune(model pg_catalog.text, ratings pg_catalog.text,
     space pg_catalog.jsonb, strategy pg_catalog.text DEFAULT 'tpe',
     trials pg_catalog.int4 DEFAULT 20, folds pg_catalog.int4 DEFAULT 3,
     metric pg_catalog.text DEFAULT NULL, seconds pg_catalog.float8 DEFAULT NULL,
     seed pg_catalog.int8 DEFAULT 0, options pg_catalog.jsonb DEFAULT NULL,
-    params pg_catalog.text[] DEFAULT NULL, k pg_catalog.int4 DEFAULT 10)
+    params pg_catalog.text[] DEFAULT NULL, k pg_catalog.int4 DEFAULT 10,
+    prune pg_catalog.bool DEFAULT true)
 LANGUAGE plpgsql
 -- no SET search_path: a procedure with one cannot COMMIT, and the caller's
 -- search_path must resolve the ratings query; every reference below is
@@ -964,7 +965,7 @@ BEGIN
         RAISE EXCEPTION 'seconds must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     h := @extschema@.fmrec_tune_open(model, ratings, space, strategy, trials, folds, metric,
-                                     seed, options, params, k);
+                                     seed, options, params, k, prune);
     metric_name := @extschema@.fmrec_tune_metric(h);
     tune_id := pg_catalog.nextval('@extschema@.fm_tune_seq'::pg_catalog.regclass);
     RAISE NOTICE 'tuning % (tune %): % trials at most, % % by % over % fold(s)',
@@ -995,8 +996,14 @@ BEGIN
             (tune, model, trial, strategy, metric, options, fold_scores, score, score_sd,
              seconds, status, error)
         VALUES (tune_id, model, n, strategy_name, metric_name, trial_options, scores, mean, sd,
-                secs, CASE WHEN err IS NULL THEN 'done' ELSE 'failed' END, err);
-        IF err IS NULL THEN
+                secs, CASE WHEN err IS NOT NULL THEN 'failed'
+                           WHEN pg_catalog.cardinality(scores) OPERATOR(pg_catalog.<) COALESCE(folds, 3)
+                           THEN 'pruned' ELSE 'done' END, err);
+        IF err IS NULL AND pg_catalog.cardinality(scores) OPERATOR(pg_catalog.<) COALESCE(folds, 3) THEN
+            RAISE NOTICE 'trial %: stopped after % fold(s), % % is worse than the median, % s, %', n,
+                pg_catalog.cardinality(scores), metric_name, pg_catalog.round(mean::pg_catalog.numeric, 4),
+                secs, trial_options;
+        ELSIF err IS NULL THEN
             RAISE NOTICE 'trial %: % % (sd %), % s, %', n, metric_name,
                 pg_catalog.round(mean::pg_catalog.numeric, 4), pg_catalog.round(sd::pg_catalog.numeric, 4),
                 secs, trial_options;
@@ -1015,5 +1022,5 @@ BEGIN
     COMMIT;
 END
 $$;
-COMMENT ON PROCEDURE @extschema@.fm_tune(pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.text, pg_catalog.float8, pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text[], pg_catalog.int4)
+COMMENT ON PROCEDURE @extschema@.fm_tune(pg_catalog.text, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.int4, pg_catalog.int4, pg_catalog.text, pg_catalog.float8, pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text[], pg_catalog.int4, pg_catalog.bool)
 IS 'search fm_train''s options by cross-validation (grid, random or tpe), keep every trial in fm_tune_trials, store the best retrained on all rows';

@@ -40,6 +40,17 @@ SELECT 1 FROM fm_train('rank_again', 'tr', options => '{"solver": "als", "reg_fa
 SELECT (SELECT model FROM fm_models WHERE name = 'rank') =
        (SELECT model FROM fm_models WHERE name = 'rank_again') AS same_bytes;
 
+-- median stopping: after three complete trials, a trial worse than their
+-- median after its first fold stops there (and is never the best)
+CALL fm_tune('pruned', 'tr', '{"factors": [8, 16, 32, 1, 2]}', strategy => 'grid',
+             options => '{"solver": "als", "reg_factors": 0.5, "reg_linear": 0.5}');
+SELECT trial, status, options->>'factors' AS factors, cardinality(fold_scores) AS folds_run
+  FROM fm_tune_trials WHERE model = 'pruned' ORDER BY trial;
+CALL fm_tune('unpruned', 'tr', '{"factors": [8, 16, 32, 1, 2]}', strategy => 'grid', prune => false,
+             options => '{"solver": "als", "reg_factors": 0.5, "reg_linear": 0.5}');
+SELECT string_agg(status || ':' || cardinality(fold_scores), ', ' ORDER BY trial) AS unpruned
+  FROM fm_tune_trials WHERE model = 'unpruned';
+
 -- the same seed, the same search, trial for trial (tpe; its first five trials are random)
 CALL fm_tune('a', 'tr', '{"factors": [4, 8, 16], "reg_factors": {"min": 0.001, "max": 1, "log": true}}',
              trials => 7, folds => 2, seed => 5, options => '{"epochs": 10}');

@@ -67,6 +67,8 @@ typedef struct Trial
 	double	   *x;				/* its point in the space */
 	double		mean;			/* NaN until it finished */
 	double		sd;
+	double	   *fold;			/* per fold; NaN where it did not run */
+	bool		pruned;			/* stopped after fewer folds */
 } Trial;
 
 typedef struct TuneSession
@@ -81,6 +83,7 @@ typedef struct TuneSession
 	int			trials;
 	int			folds;
 	int			k;
+	bool		prune;			/* median stopping between folds */
 	uint64		seed;
 	const Metric *metric;
 	FmDataset	full;
@@ -387,7 +390,7 @@ PG_FUNCTION_INFO_V1(fmrec_tune_open);
 /*
  * fmrec_tune_open(ratings text, space jsonb, strategy text, trials int,
  *				   folds int, metric text, seed bigint, options jsonb,
- *				   params text[], k int) RETURNS int
+ *				   params text[], k int, prune bool) RETURNS int
  */
 Datum
 fmrec_tune_open(PG_FUNCTION_ARGS)
@@ -459,6 +462,7 @@ fmrec_tune_open(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be between 1 and 1000")));
+	s->prune = PG_NARGS() > 11 && !PG_ARGISNULL(11) ? PG_GETARG_BOOL(11) : true;
 	s->base_json = PG_ARGISNULL(8) ? NULL : DatumGetJsonbPCopy(PG_GETARG_DATUM(8));
 	if (s->base_json)
 		FmrecOptionsFromJsonb(s->base_json, &s->base);
@@ -642,15 +646,67 @@ fmrec_tune_next(PG_FUNCTION_ARGS)
 	t->x = x;
 	t->options = JsonbToCString(NULL, &json->root, VARSIZE(json));
 	t->mean = t->sd = NAN;
+	t->fold = palloc(s->folds * sizeof(double));
+	for (int f = 0; f < s->folds; f++)
+		t->fold[f] = NAN;
 	MemoryContextSwitchTo(old);
 	PG_RETURN_JSONB_P(json);
+}
+
+static int
+CompareDouble(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Median stopping (Golovin et al., "Google Vizier", KDD 2017): after fold
+ * f, a trial whose mean over its first f + 1 folds is worse than the median
+ * of the same mean over the trials that ran every fold is stopped there.
+ * Needs three such trials; never after the last fold.
+ */
+static bool
+ShouldStop(const TuneSession *s, const Trial *t, int f)
+{
+	double	   *m = palloc(s->n_done * sizeof(double));
+	double		mine = 0;
+	double		median;
+	int			n = 0;
+
+	for (int j = 0; j < s->n_done; j++)
+	{
+		const Trial *o = &s->done[j];
+		double		sum = 0;
+
+		if (o == t || o->pruned || isnan(o->mean))
+			continue;
+		for (int g = 0; g <= f; g++)
+			sum += o->fold[g];
+		m[n++] = sum / (f + 1);
+	}
+	if (n < 3)
+	{
+		pfree(m);
+		return false;
+	}
+	qsort(m, n, sizeof(double), CompareDouble);
+	median = n % 2 ? m[n / 2] : 0.5 * (m[n / 2 - 1] + m[n / 2]);
+	pfree(m);
+	for (int g = 0; g <= f; g++)
+		mine += t->fold[g];
+	mine /= (f + 1);
+	return s->metric->maximize ? mine < median : mine > median;
 }
 
 PG_FUNCTION_INFO_V1(fmrec_tune_run);
 
 /*
  * fmrec_tune_run(handle int) RETURNS float8[]: trains the latest proposed
- * trial on every fold and returns its scores, one per fold.
+ * trial on every fold (fewer when median stopping stops it) and returns
+ * its scores, one per fold it ran.
  */
 Datum
 fmrec_tune_run(PG_FUNCTION_ARGS)
@@ -661,6 +717,7 @@ fmrec_tune_run(PG_FUNCTION_ARGS)
 	Datum	   *scores;
 	double		sum = 0,
 				sum2 = 0;
+	int			ran = 0;
 
 	if (s->n_done == 0)
 		elog(ERROR, "no trial was proposed");
@@ -701,12 +758,19 @@ fmrec_tune_run(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(one);
 		scores[f] = Float8GetDatum(score);
+		t->fold[f] = score;
 		sum += score;
 		sum2 += score * score;
+		ran = f + 1;
+		if (s->prune && f + 1 < s->folds && ShouldStop(s, t, f))
+		{
+			t->pruned = true;
+			break;
+		}
 	}
-	t->mean = sum / s->folds;
-	t->sd = s->folds > 1 ? sqrt(Max(0.0, (sum2 - sum * sum / s->folds) / (s->folds - 1))) : 0.0;
-	PG_RETURN_ARRAYTYPE_P(construct_array(scores, s->folds, FLOAT8OID, sizeof(float8),
+	t->mean = sum / ran;
+	t->sd = ran > 1 ? sqrt(Max(0.0, (sum2 - sum * sum / ran) / (ran - 1))) : 0.0;
+	PG_RETURN_ARRAYTYPE_P(construct_array(scores, ran, FLOAT8OID, sizeof(float8),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
@@ -720,7 +784,7 @@ Best(const TuneSession *s)
 	{
 		double		m = s->done[j].mean;
 
-		if (isnan(m))
+		if (isnan(m) || s->done[j].pruned)
 			continue;
 		if (best < 0 || (s->metric->maximize ? m > s->done[best].mean : m < s->done[best].mean))
 			best = j;
