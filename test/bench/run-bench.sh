@@ -124,6 +124,41 @@ SELECT '| ' || CASE WHEN '$strat' = 'defaults' THEN 'fm_train defaults (one tria
        (SELECT round(sqrt(avg((fm_predict('tune_$strat', u, i) - rating) ^ 2))::numeric, 4) FROM ml_test) || ' |'
   FROM fm_tune_trials t WHERE t.model = 'tune_$strat' AND t.status = 'best'"
     done
+    # the binary task (rating >= 4) against xLearn's FM on the same files:
+    # ml-latest-small's 90/10 split and MovieLens-1M-shaped planted data
+    echo
+    echo "### Binary task (rating >= 4) against xLearn's FM${XLEARN:+ ($XLEARN)}, test AUC, 2 threads"
+    echo
+    psql -X -q <<SQL
+CREATE TABLE s1m AS SELECT user_id AS u, item_id AS i, rating FROM fm_synthetic_ratings(6040, 3706, 1000209, 7);
+CREATE TABLE s1m_train AS SELECT * FROM s1m WHERE hashint8(u * 1000003 + i) % 10 <> 0;
+CREATE TABLE s1m_test AS SELECT * FROM s1m WHERE hashint8(u * 1000003 + i) % 10 = 0;
+SQL
+    echo "| data | fmrec defaults: AUC, s | xLearn defaults (k = 4): AUC, s | xLearn k = 64: AUC, s |"
+    echo "|---|---|---|---|"
+    for d in "ml:ml-latest-small (90/10 by hash)" "s1m:MovieLens-1M-shaped planted (90/10 by hash)"; do
+        t=${d%%:*}
+        f=$(psql -X -q -At -c "SELECT 1 FROM fm_train('bin_$t', '${t}_train', task => 'binary', threads => 2, quiet => true)" \
+                 -c "SELECT round(auc::numeric, 4) || ', ' || (SELECT round((metrics->>'seconds')::numeric, 2) FROM fm_models WHERE name = 'bin_$t')
+                     FROM fm_evaluate('bin_$t', '${t}_test') WHERE ranker = 'bin_$t'" | tail -1)
+        x4="(XLEARN not set)"
+        x64=""
+        if [ -n "${XLEARN:-}" ]; then
+            for part in train test; do
+                psql -X -q -c "\\copy (SELECT (rating >= 4)::int || ' ' || u || ':1 ' || (1000000 + i) || ':1' FROM ${t}_$part ORDER BY hashint8(u * 7 + i)) TO '/tmp/fmrec-bench/xl_$part.txt'"
+            done
+            for k in 4 64; do
+                t0=$(date +%s.%N)
+                USER=${USER:-bench} "$XLEARN" /tmp/fmrec-bench/xl_train.txt -s 1 -k $k -nthread 2 -m /tmp/fmrec-bench/xl.model >/dev/null 2>&1
+                t1=$(date +%s.%N)
+                USER=${USER:-bench} "$(dirname "$XLEARN")/xlearn_predict" /tmp/fmrec-bench/xl_test.txt /tmp/fmrec-bench/xl.model \
+                    -o /tmp/fmrec-bench/xl.out --sigmoid -nthread 2 >/dev/null 2>&1
+                r="$(/usr/bin/python3 test/bench/auc.py /tmp/fmrec-bench/xl_test.txt /tmp/fmrec-bench/xl.out), $(awk "BEGIN { printf \"%.2f\", $t1 - $t0 }")"
+                [ $k = 4 ] && x4=$r || x64=$r
+            done
+        fi
+        echo "| ${d#*:} | $f | $x4 | $x64 |"
+    done
 fi
 echo
 echo "### The request-time paths through a client (pgbench, 10 s each, random ids)"
