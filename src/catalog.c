@@ -53,6 +53,7 @@ static SPIPlanPtr revoke_plan = NULL;
 static SPIPlanPtr granted_plan = NULL;
 static SPIPlanPtr rollback_plan = NULL;
 static SPIPlanPtr forget_plan = NULL;
+static SPIPlanPtr may_write_plan = NULL;
 
 /*
  * What this backend knows of the catalog: fm_models' oid, and whether it
@@ -71,7 +72,7 @@ ForgetPlans(void)
 {
 	SPIPlanPtr *plans[] = {&version_plan, &bytes_plan, &store_plan, &drop_plan,
 	&owner_plan, &grant_plan, &revoke_plan, &granted_plan, &rollback_plan,
-	&forget_plan};
+	&forget_plan, &may_write_plan};
 
 	for (int j = 0; j < (int) lengthof(plans); j++)
 		if (*plans[j] != NULL)
@@ -549,6 +550,21 @@ CheckOwner(const char *name)
 	if (!CallerOwns(model_owner))
 		NotOwner(name);
 	return version;
+}
+
+/*
+ * Errors unless the caller may write model name: it does not exist yet, or
+ * the caller owns it.  For a writer that works long before it stores
+ * (fm_tune), so that it fails before the work, not after.
+ */
+void
+FmrecCheckMayWrite(const char *name)
+{
+	int64		version;
+	Oid			model_owner;
+
+	if (ModelRow(&may_write_plan, name, false, &version, &model_owner) && !CallerOwns(model_owner))
+		NotOwner(name);
 }
 
 /*

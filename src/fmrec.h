@@ -117,6 +117,7 @@ extern int64 FmrecStoreModel(const char *name, const FmModelData *m,
 extern bool FmrecModelVersion(const char *name, int64 *version);
 extern bytea *FmrecModelBytes(const char *name, int64 version);
 extern int64 FmrecLockOwnedModel(const char *name);
+extern void FmrecCheckMayWrite(const char *name);
 
 /* cache.c */
 extern FmModel FmrecModelByName(FunctionCallInfo fcinfo, const char *name,

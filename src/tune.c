@@ -417,6 +417,8 @@ fmrec_tune_open(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s must not be null", a == 0 ? "model name" : a == 1 ? "ratings source" : "search space")));
 	FmrecCheckWritable("fm_tune");
+	FmrecCheckName(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	FmrecCheckMayWrite(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	if (IsTransactionBlock())
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),

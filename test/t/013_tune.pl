@@ -90,4 +90,11 @@ is(psql(q{SET ROLE tuner_b; SELECT count(*) FROM fm_tune_trials}), '0', 'another
 my ($res, $out, $err) = psql_result(q{SET ROLE tuner_b; UPDATE fm_tune_trials SET score = 0});
 is(psql(q{SELECT count(*) FROM fm_tune_trials WHERE score = 0}), '0', 'nor can change them');
 
+# another role's model is refused before any row is read or trained on
+($res, $out, $err) = psql_result(q{SET ROLE tuner_b;
+CALL fm_tune('tuned', 'tr', '{"factors": [4, 8]}', strategy => 'grid')});
+like($err, qr/must be owner of model "tuned"/, 'tuning into a model of another role fails at once');
+is(psql(q{SELECT count(*) FROM fm_tune_trials WHERE model = 'tuned' AND owner = 'tuner_b'::regrole}), '0',
+   'and runs no trial');
+
 done_testing();
