@@ -25,7 +25,11 @@
  *
  * Residuals e (per row) and the factor sums q (per row and dimension) are
  * cached and updated after every parameter change, so a sweep costs
- * O(active features x k), like an SGD epoch.  A feature's rows come from
+ * O(active features x k), like an SGD epoch.  The sums take 4 k bytes a
+ * row (6.4 GB at 25M ratings and k = 64): past fm_cd_q_cache_max bytes
+ * they are not kept but computed from the row's features where they are
+ * needed (the same conditionals, at some cost in speed), so memory stays
+ * O(active features + parameters).  A feature's rows come from
  * a column-major copy of the training rows.  The scan goes feature by
  * feature and, within a feature, over its k dimensions, so a feature's
  * rows stay in cache while its factors are updated.
@@ -121,6 +125,35 @@ typedef struct FmCdData
 
 typedef FmCdData *FmCd;
 
+/* the largest factor-sum cache kept (bytes); tests lower it */
+size_t		fm_cd_q_cache_max = (size_t) 2 << 30;
+
+/* Row r's factor sums into q[0..kp), from its features (no cache). */
+static void
+RowSums(const FmCdData *cd, size_t r, float *restrict q)
+{
+	memset(q, 0, cd->kp * sizeof(float));
+	for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
+	{
+		const float *v = cd->v + (size_t) cd->rfeat[a] * cd->kp;
+		float		x = cd->rval[a];
+
+		for (size_t f = 0; f < cd->kp; f++)
+			q[f] += x * v[f];
+	}
+}
+
+/* Row r's factor sum of dimension f, from its features (no cache). */
+static inline float
+RowSum(const FmCdData *cd, size_t r, int f)
+{
+	float		q = 0;
+
+	for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
+		q += cd->rval[a] * cd->v[(size_t) cd->rfeat[a] * cd->kp + f];
+	return q;
+}
+
 /* a generator for one (seed, iteration, feature or chunk) */
 static void
 FeatureRng(FmRng *rng, uint64_t seed, uint64_t iter, size_t j)
@@ -138,7 +171,11 @@ RowPrediction(const FmCd cd, size_t r)
 {
 	double		y = cd->w0;
 	double		sq = 0;
-	const float *q = cd->q + r * cd->kp;
+	float		own[FM_MAX_FACTORS + 16];
+	const float *q = cd->q ? cd->q + r * cd->kp : own;
+
+	if (cd->q == NULL)
+		RowSums(cd, r, own);
 
 	for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
 	{
@@ -157,17 +194,8 @@ Refresh(FmCd cd)
 {
 	for (size_t r = 0; r < cd->n; r++)
 	{
-		float	   *q = cd->q + r * cd->kp;
-
-		memset(q, 0, cd->kp * sizeof(float));
-		for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
-		{
-			const float *v = cd->v + (size_t) cd->rfeat[a] * cd->kp;
-			float		x = cd->rval[a];
-
-			for (size_t f = 0; f < cd->kp; f++)
-				q[f] += x * v[f];
-		}
+		if (cd->q)
+			RowSums(cd, r, cd->q + r * cd->kp);
 		cd->e[r] = (float) (cd->target[r] - RowPrediction(cd, r));
 	}
 }
@@ -299,7 +327,8 @@ UpdateSmall(FmCd cd, size_t j, int g, bool sample, const double *z)
 		{
 			uint32_t	r = crow[a];
 			float		x = cval[a];
-			float		hv = x * (q[(size_t) r * kp + f] - old * x);
+			float		qf = q ? q[(size_t) r * kp + f] : RowSum(cd, r, f);
+			float		hv = x * (qf - old * x);
 			float		wh = weight[r] * hv;
 
 			pf += wh * hv;
@@ -314,10 +343,16 @@ UpdateSmall(FmCd cd, size_t j, int g, bool sample, const double *z)
 		{
 			uint32_t	r = crow[a];
 			float		x = cval[a];
-			float	   *qf = &q[(size_t) r * kp + f];
 
-			e[r] -= delta * x * (*qf - old * x);
-			*qf += delta * x;
+			if (q)
+			{
+				float	   *qf = &q[(size_t) r * kp + f];
+
+				e[r] -= delta * x * (*qf - old * x);
+				*qf += delta * x;
+			}
+			else
+				e[r] -= delta * x * (RowSum(cd, r, f) - old * x);
 		}
 		vj[f] = neu;
 	}
@@ -357,13 +392,23 @@ UpdateLarge(FmCd cd, size_t j, int g, bool sample, const double *z, Local *l)
 		le[a] = e[r];
 	}
 	/* dimension-major: contiguous stores, each row's line reused k/16 times */
-	for (int f = 0; f < k; f++)
-	{
-		float	   *dst = qtb + f * len;
+	if (q0)
+		for (int f = 0; f < k; f++)
+		{
+			float	   *dst = qtb + f * len;
 
+			for (size_t a = 0; a < n; a++)
+				dst[a] = q0[(size_t) crow[lo + a] * kp + f];
+		}
+	else
 		for (size_t a = 0; a < n; a++)
-			dst[a] = q0[(size_t) crow[lo + a] * kp + f];
-	}
+		{
+			float		row[FM_MAX_FACTORS + 16];
+
+			RowSums(cd, crow[lo + a], row);
+			for (int f = 0; f < k; f++)
+				qtb[f * len + a] = row[f];
+		}
 
 	old = cd->w[j];
 	for (size_t a = 0; a < n; a++)
@@ -401,11 +446,11 @@ UpdateLarge(FmCd cd, size_t j, int g, bool sample, const double *z, Local *l)
 	for (size_t a = 0; a < n; a++)
 	{
 		uint32_t	r = crow[lo + a];
-		float	   *q = q0 + (size_t) r * kp;
 
 		e[r] = le[a];
-		for (int f = 0; f < k; f++)
-			q[f] = qtb[f * len + a];
+		if (q0)
+			for (int f = 0; f < k; f++)
+				q0[(size_t) r * kp + f] = qtb[f * len + a];
 	}
 }
 
@@ -625,9 +670,11 @@ CdCreate(FmTrainerData *t, char *err, size_t errlen)
 	cd->coff = calloc(cd->F + 1, sizeof(uint64_t));
 	cd->weight = malloc((n + 1) * sizeof(float));
 	cd->target = malloc((n + 1) * sizeof(float));
-	cd->label = malloc((n + 1) * sizeof(float));
+	/* labels only for the binary task's latent targets */
+	cd->label = t->p.task == FM_TASK_BINARY ? malloc((n + 1) * sizeof(float)) : NULL;
 	cd->e = malloc((n + 1) * sizeof(float));
-	cd->q = malloc((n * cd->kp + 1) * sizeof(float));
+	cd->q = (double) n * cd->kp * sizeof(float) <= (double) fm_cd_q_cache_max ?
+		malloc((n * cd->kp + 1) * sizeof(float)) : NULL;
 	cd->w = calloc(cd->F + 1, sizeof(float));
 	cd->v = malloc((cd->F * cd->kp + 1) * sizeof(float));
 	cd->mu_v = calloc(N_GROUPS * cd->k, sizeof(double));
@@ -637,7 +684,8 @@ CdCreate(FmTrainerData *t, char *err, size_t errlen)
 	cd->out_w = malloc((cd->F + 1) * sizeof(float));
 	cd->out_v = malloc((cd->F * cd->kp + 1) * sizeof(float));
 	if (!cd->rfeat || !cd->rval || !cd->crow || !cd->cval || !cd->coff ||
-		!cd->weight || !cd->target || !cd->label || !cd->e || !cd->q ||
+		!cd->weight || !cd->target || (!cd->label && t->p.task == FM_TASK_BINARY) || !cd->e ||
+		(!cd->q && (double) n * cd->kp * sizeof(float) <= (double) fm_cd_q_cache_max) ||
 		!cd->w || !cd->v || !cd->mu_v || !cd->lam_v || !cd->sum_w ||
 		!cd->sum_v || !cd->out_w || !cd->out_v)
 	{
@@ -658,7 +706,8 @@ CdCreate(FmTrainerData *t, char *err, size_t errlen)
 			cd->coff[cd->rfeat[pos] + 1]++;
 		}
 		cd->weight[r] = t->train[r].w;
-		cd->label[r] = t->train[r].y;
+		if (cd->label)
+			cd->label[r] = t->train[r].y;
 		cd->target[r] = t->p.task == FM_TASK_BINARY ?
 			(t->train[r].y > 0.5f ? 1.0f : -1.0f) : t->train[r].y;
 	}
@@ -910,8 +959,9 @@ CdFree(FmTrainerData *t)
 
 /*
  * The rows by row and by column (16 bytes per nonzero), the per-row
- * caches (residual, weight, target, label: 16 bytes, and the factor sums:
- * kp floats), the parameters, their MCMC sums and averages, and the
+ * caches (residual, weight, target, and for the binary task label: 12 or
+ * 16 bytes, and the factor sums: kp floats, unless past
+ * fm_cd_q_cache_max), the parameters, their MCMC sums and averages, and the
  * per-thread scratch of one column.
  */
 static double
@@ -921,6 +971,7 @@ CdMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 	double		n = (double) ds->n_rows;
 	double		nnz = 2 * n + (double) ds->n_ctx;
 	double		maxcol;
+	double		qcache = n * kp * sizeof(float);
 
 	/* attributes are repeated in every row of their user or item */
 	if (ds->uattr.off || ds->iattr.off)
@@ -935,7 +986,9 @@ CdMemory(const FmDatasetData *ds, const FmParamsData *p, double n_feat,
 		}
 	/* the longest column: an attribute's can be every row, else an id's */
 	maxcol = (ds->n_uattr || ds->n_iattr || ds->n_ctx) ? n : FmLongestIdList(ds);
-	return n * sizeof(uint64_t) + nnz * 16 + n * 16 + n * kp * sizeof(float) +
+	if (qcache > (double) fm_cd_q_cache_max)
+		qcache = 0;
+	return n * sizeof(uint64_t) + nnz * 16 + n * (p->task == FM_TASK_BINARY ? 16 : 12) + qcache +
 		n_feat * (2 * sizeof(uint64_t) + sizeof(float) + sizeof(double) + sizeof(float)) +
 		n_feat * kp * (sizeof(float) + sizeof(double) + sizeof(float)) +
 		(maxcol + 16) * (kp + 4) * sizeof(float) * p->threads;

@@ -178,4 +178,7 @@ extern void FmValidMetrics(const FmTrainerData *t, double *rmse, double *auc,
 extern float FmLabelOf(const FmParamsData *p, float rating);
 extern double FmLongestIdList(const FmDatasetData *ds);
 
+/* cd.c: the largest cache of per-row factor sums ALS and MCMC keep, in bytes */
+extern size_t fm_cd_q_cache_max;
+
 #endif							/* FM_TRAINER_H */

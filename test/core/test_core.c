@@ -13,6 +13,7 @@
 #include "fm.h"
 #include "../../src/core/rng.h"
 #include "record.pb-c.h"
+#include "trainer.h"
 
 static int	passed = 0;
 static int	failed = 0;
@@ -980,6 +981,34 @@ TestSolvers(void)
 		free(b2);
 		FmModelFree(m1);
 		FmModelFree(m2);
+
+		/* without the per-row cache of factor sums (as past 2 GB of it) */
+		{
+			size_t		saved = fm_cd_q_cache_max;
+			double		rmse_nc;
+
+			fm_cd_q_cache_max = 0;
+			p.threads = 1;
+			CHECK(FmTrain(&ds, &p, &m1, err, sizeof(err)) == FM_OK, "%s", err);
+			p.threads = 2;
+			CHECK(FmTrain(&ds, &p, &m2, err, sizeof(err)) == FM_OK, "%s", err);
+			fm_cd_q_cache_max = saved;
+			FmModelEncode(m1, SIZE_MAX, &b1, &l1);
+			FmModelEncode(m2, SIZE_MAX, &b2, &l2);
+			CHECK(l1 == l2 && memcmp(b1, b2, l1) == 0,
+				  "%s without the sums cache: one and two threads give the same bytes",
+				  FmSolverName((FmSolver) s));
+			rmse_nc = TestRmse(m1, &test);
+			printf("# planted data: %s without the sums cache, test RMSE %.4f (cached %.4f)\n",
+				   FmSolverName((FmSolver) s), rmse_nc, rmse);
+			CHECK(fabs(rmse_nc - rmse) <= 0.005 * rmse,
+				  "%s without the sums cache: test RMSE %.4f within 0.5%% of the cached %.4f",
+				  FmSolverName((FmSolver) s), rmse_nc, rmse);
+			free(b1);
+			free(b2);
+			FmModelFree(m1);
+			FmModelFree(m2);
+		}
 	}
 
 	/* an exploding SGD run stops with FM_ERR_DIVERGED */
