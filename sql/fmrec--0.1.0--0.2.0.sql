@@ -814,8 +814,10 @@ CREATE FUNCTION @extschema@.fmrec_tune_open(model pg_catalog.text, ratings pg_ca
 RETURNS pg_catalog.int4 AS 'MODULE_PATHNAME', 'fmrec_tune_open' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 CREATE FUNCTION @extschema@.fmrec_tune_next(handle pg_catalog.int4)
 RETURNS pg_catalog.jsonb AS 'MODULE_PATHNAME', 'fmrec_tune_next' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
-CREATE FUNCTION @extschema@.fmrec_tune_run(handle pg_catalog.int4)
-RETURNS pg_catalog.float8[] AS 'MODULE_PATHNAME', 'fmrec_tune_run' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+CREATE FUNCTION @extschema@.fmrec_tune_run(handle pg_catalog.int4,
+    OUT fold_scores pg_catalog.float8[], OUT score pg_catalog.float8,
+    OUT score_sd pg_catalog.float8, OUT pruned pg_catalog.bool)
+RETURNS record AS 'MODULE_PATHNAME', 'fmrec_tune_run' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 CREATE FUNCTION @extschema@.fmrec_tune_store(handle pg_catalog.int4, model pg_catalog.text, tune pg_catalog.int8)
 RETURNS pg_catalog.int4 AS 'MODULE_PATHNAME', 'fmrec_tune_store' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 CREATE FUNCTION @extschema@.fmrec_tune_minimize(handle pg_catalog.int4)
@@ -843,12 +845,12 @@ DECLARE
     h pg_catalog.int4;
     tune_id pg_catalog.int8;
     trial_options pg_catalog.jsonb;
-    scores pg_catalog.float8[];
+    run record;
     started pg_catalog.timestamptz := pg_catalog.clock_timestamp();
     trial_start pg_catalog.timestamptz;
     n pg_catalog.int4 := 0;
-    mean pg_catalog.float8;
-    sd pg_catalog.float8;
+    status_name pg_catalog.text;
+    -- run: the trial's fold_scores, score, score_sd and whether it was pruned
     metric_name pg_catalog.text;
     strategy_name pg_catalog.text := COALESCE(strategy, 'tpe');
     best pg_catalog.int4;
@@ -878,30 +880,28 @@ BEGIN
         trial_start := pg_catalog.clock_timestamp();
         err := NULL;
         BEGIN
-            scores := @extschema@.fmrec_tune_run(h);
+            SELECT * INTO run FROM @extschema@.fmrec_tune_run(h);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS err = MESSAGE_TEXT;
-            scores := NULL;
+            SELECT NULL::pg_catalog.float8[] AS fold_scores, NULL::pg_catalog.float8 AS score,
+                   NULL::pg_catalog.float8 AS score_sd, false AS pruned INTO run;
         END;
         secs := pg_catalog.round(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()
                     OPERATOR(pg_catalog.-) trial_start)::pg_catalog.numeric, 3)::pg_catalog.float8;
-        SELECT pg_catalog.avg(s), COALESCE(pg_catalog.stddev_samp(s), 0)
-          INTO mean, sd FROM pg_catalog.unnest(scores) AS s;
+        status_name := CASE WHEN err IS NOT NULL THEN 'failed' WHEN run.pruned THEN 'pruned' ELSE 'done' END;
         INSERT INTO @extschema@.fm_tune_trials
             (tune, model, trial, strategy, metric, options, fold_scores, score, score_sd,
              seconds, status, error)
-        VALUES (tune_id, model, n, strategy_name, metric_name, trial_options, scores, mean, sd,
-                secs, CASE WHEN err IS NOT NULL THEN 'failed'
-                           WHEN pg_catalog.cardinality(scores) OPERATOR(pg_catalog.<) COALESCE(folds, 3)
-                           THEN 'pruned' ELSE 'done' END, err);
-        IF err IS NULL AND pg_catalog.cardinality(scores) OPERATOR(pg_catalog.<) COALESCE(folds, 3) THEN
+        VALUES (tune_id, model, n, strategy_name, metric_name, trial_options, run.fold_scores,
+                run.score, run.score_sd, secs, status_name, err);
+        IF status_name OPERATOR(pg_catalog.=) 'pruned' THEN
             RAISE NOTICE 'trial %: stopped after % fold(s), % % is worse than the median, % s, %', n,
-                pg_catalog.cardinality(scores), metric_name, pg_catalog.round(mean::pg_catalog.numeric, 4),
-                secs, trial_options;
-        ELSIF err IS NULL THEN
+                pg_catalog.cardinality(run.fold_scores), metric_name,
+                pg_catalog.round(run.score::pg_catalog.numeric, 4), secs, trial_options;
+        ELSIF status_name OPERATOR(pg_catalog.=) 'done' THEN
             RAISE NOTICE 'trial %: % % (sd %), % s, %', n, metric_name,
-                pg_catalog.round(mean::pg_catalog.numeric, 4), pg_catalog.round(sd::pg_catalog.numeric, 4),
-                secs, trial_options;
+                pg_catalog.round(run.score::pg_catalog.numeric, 4),
+                pg_catalog.round(run.score_sd::pg_catalog.numeric, 4), secs, trial_options;
         ELSE
             RAISE NOTICE 'trial % failed: %, %', n, err, trial_options;
         END IF;

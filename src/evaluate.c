@@ -27,6 +27,36 @@ FreeEval(void *arg)
 	FmEvalFree((FmEval) arg);
 }
 
+/*
+ * The held-out metrics of m on test (fm_evaluate's protocol), ranked in
+ * steps of 64 users with interrupt checks; the evaluator is freed with the
+ * current memory context.  Returns whether pop has the popularity
+ * baseline's metrics.  fm_evaluate, fm_tune's folds and implicit ALS's
+ * choice of reg_factors all score this way.
+ */
+bool
+FmrecEvaluate(const FmModelData *m, const FmRatingsData *test,
+			  const FmEvalOptions *o, FmEvalMetrics *model, FmEvalMetrics *pop)
+{
+	FmEval		e;
+	FmStatus	st;
+	char		err[FM_ERRLEN];
+
+	st = FmEvalCreate(m, test, o, &e, err, sizeof(err));
+	if (st == FM_ERR_NOMEM)
+		snprintf(err, sizeof(err), "Failed to evaluate %zu test rows", test->n);
+	FmrecReport(st, err);
+	FmrecRegisterFree(CurrentMemoryContext, FreeEval, e);
+	do
+	{
+		CHECK_FOR_INTERRUPTS();
+		st = FmEvalStep(e, 64);
+		if (st == FM_ERR_NOMEM)
+			FmrecReport(st, "Failed to rank for a test user");
+	} while (st == FM_RUNNING);
+	return FmEvalResults(e, model, pop);
+}
+
 static void
 PutRow(ReturnSetInfo *rsinfo, const char *label, const FmEvalMetrics *r)
 {
@@ -53,11 +83,9 @@ Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	FmRatings	test;
 	FmEvalOptions o;
-	FmEval		e;
 	FmEvalMetrics model,
 				pop;
-	FmStatus	st;
-	char		err[FM_ERRLEN];
+	bool		has_pop;
 	MemoryContext cxt;
 	MemoryContext old;
 	/* test rows: user, item, rating; weights and context do not score */
@@ -78,32 +106,12 @@ Evaluate(FunctionCallInfo fcinfo, FmModel m, const char *label)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	if (!PG_ARGISNULL(4))
-	{
-		Datum	   *elems;
-		bool	   *enulls;
-
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &enulls, &cols.nparams);
-		cols.params = palloc0(Max(cols.nparams, 1) * sizeof(char *));
-		for (int j = 0; j < cols.nparams; j++)
-			cols.params[j] = enulls[j] ? NULL : TextDatumGetCString(elems[j]);
-	}
+		cols.params = FmrecTextArray(PG_GETARG_ARRAYTYPE_P(4), &cols.nparams);
 	test = FmrecNewRatings(cxt);
 	FmrecLoadRatings(text_to_cstring(PG_GETARG_TEXT_PP(1)), test, true, &cols);
-	st = FmEvalCreate(m, test, &o, &e, err, sizeof(err));
-	if (st == FM_ERR_NOMEM)
-		snprintf(err, sizeof(err), "Failed to evaluate %zu test rows", test->n);
-	FmrecReport(st, err);
-	FmrecRegisterFree(cxt, FreeEval, e);
-	do
-	{
-		CHECK_FOR_INTERRUPTS();
-		st = FmEvalStep(e, 64);
-		if (st == FM_ERR_NOMEM)
-			FmrecReport(st, "Failed to rank for a test user");
-	} while (st == FM_RUNNING);
+	has_pop = FmrecEvaluate(m, test, &o, &model, &pop);
 	MemoryContextSwitchTo(old);
-	if (FmEvalResults(e, &model, &pop))
+	if (has_pop)
 	{
 		PutRow(rsinfo, label, &model);
 		PutRow(rsinfo, "popularity", &pop);

@@ -6,13 +6,16 @@
 
 #include <math.h>
 #include <limits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -99,6 +102,34 @@ bool
 FmrecOverMemory(double bytes)
 {
 	return !(bytes <= (double) fmrec_max_training_memory_kb * 1024.0);
+}
+
+/* A monotonic clock, in seconds. */
+double
+FmrecSeconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/*
+ * A text[] as C strings (NULL elements as NULL pointers), its length in
+ * *n: the values of a ratings query's bound parameters.
+ */
+char	  **
+FmrecTextArray(ArrayType *a, int *n)
+{
+	Datum	   *elems;
+	bool	   *enulls;
+	char	  **out;
+
+	deconstruct_array(a, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, n);
+	out = palloc0(Max(*n, 1) * sizeof(char *));
+	for (int j = 0; j < *n; j++)
+		out[j] = enulls[j] ? NULL : TextDatumGetCString(elems[j]);
+	return out;
 }
 
 /*

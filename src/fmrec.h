@@ -12,6 +12,7 @@
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "fmgr.h"
+#include "utils/array.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -39,6 +40,11 @@ extern bool FmrecOverMemory(double bytes);
 extern char *FmrecPrettySize(double bytes);
 extern Datum FmrecRounded(double x, int places);
 extern void FmrecCheckWritable(const char *what);
+extern double FmrecSeconds(void);
+extern bool FmrecEvaluate(const FmModelData *m, const FmRatingsData *test,
+						  const FmEvalOptions *o, FmEvalMetrics *model,
+						  FmEvalMetrics *pop);
+extern char **FmrecTextArray(ArrayType *a, int *n);
 extern char *FmrecMemoryLimit(void);
 extern void FmrecCheckName(const char *name);
 extern void FmrecRegisterFree(MemoryContext cxt, void (*fn) (void *), void *arg);
@@ -106,6 +112,7 @@ extern uint64 FmrecReadQuery(const char *source, const char *query,
 										  uint64 rowno),
 							 void *arg);
 extern void FmrecLoadSide(const char *source, FmSide side);
+extern FmSide FmrecNewSide(MemoryContext cxt, const char *source);
 extern void FmrecCheckRowsMemory(const FmRatingsData *r,
 								 const FmRatingsData *more);
 extern void FmrecAddRating(FmRatings r, int64 user, int64 item, double rating,

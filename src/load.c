@@ -67,6 +67,30 @@ FmrecNewRatings(MemoryContext cxt)
 	return r;
 }
 
+static void
+FreeSide(void *arg)
+{
+	FmSideFree((FmSide) arg);
+}
+
+/*
+ * The user or item attributes of source, freed with cxt, or NULL when no
+ * source is given.
+ */
+FmSide
+FmrecNewSide(MemoryContext cxt, const char *source)
+{
+	FmSide		side;
+
+	if (source == NULL)
+		return NULL;
+	side = MemoryContextAllocZero(cxt, sizeof(FmSideData));
+	FmSideInit(side);
+	FmrecRegisterFree(cxt, FreeSide, side);
+	FmrecLoadSide(source, side);
+	return side;
+}
+
 static int64
 IdValue(Datum d, Oid t)
 {

@@ -419,18 +419,9 @@ ApplyArgument(FunctionCallInfo fcinfo, int a, const char *name, Oid type,
 			v.d = PG_GETARG_FLOAT8(a);
 			break;
 		case TEXTARRAYOID:
-			{
-				Datum	   *elems;
-				bool	   *enulls;
-
-				deconstruct_array(PG_GETARG_ARRAYTYPE_P(a), TEXTOID, -1, false,
-								  TYPALIGN_INT, &elems, &enulls, &v.n);
-				v.kind = VAL_LIST;
-				v.list = palloc0(Max(v.n, 1) * sizeof(char *));
-				for (int j = 0; j < v.n; j++)
-					v.list[j] = enulls[j] ? NULL : TextDatumGetCString(elems[j]);
-				break;
-			}
+			v.kind = VAL_LIST;
+			v.list = FmrecTextArray(PG_GETARG_ARRAYTYPE_P(a), &v.n);
+			break;
 		default:
 			elog(ERROR, "fm_train argument \"%s\" has an unsupported type", name);
 	}

@@ -12,7 +12,6 @@
 #include "postgres.h"
 
 #include <math.h>
-#include <time.h>
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -26,21 +25,6 @@
 #include "utils/memutils.h"
 
 #include "fmrec.h"
-
-static double
-Seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void
-FreeSide(void *arg)
-{
-	FmSideFree((FmSide) arg);
-}
 
 static void
 FreeDataset(void *arg)
@@ -109,12 +93,6 @@ FmrecTrainDataset(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	return FmrecTrainDatasetFrom(ds, opts, NULL, seconds);
 }
 
-static void
-FreeEvalArg(void *arg)
-{
-	FmEvalFree((FmEval) arg);
-}
-
 /*
  * The implicit task's regularization, when reg_factors is not given.
  *
@@ -148,28 +126,15 @@ HoldOutNdcg(const FmDatasetData *sub, const FmRatingsData *hold,
 	FmEvalOptions o = {.k = 10, .threshold = -INFINITY};
 	FmEvalMetrics mm;
 	FmEvalMetrics pop;
-	FmEval		e;
 	FmModel		m;
-	FmStatus	st;
 	double		secs;
-	char		err[FM_ERRLEN];
 
 	c.params.reg_factors = reg;
 	c.params.store_seen = true;
 	c.set |= FM_SET_REG_FACTORS;
 	c.quiet = true;
 	m = FmrecTrainDatasetFrom(sub, &c, NULL, &secs);
-	st = FmEvalCreate(m, hold, &o, &e, err, sizeof(err));
-	FmrecReport(st, err);
-	FmrecRegisterFree(one, FreeEvalArg, e);
-	do
-	{
-		CHECK_FOR_INTERRUPTS();
-		st = FmEvalStep(e, 64);
-		if (st == FM_ERR_NOMEM)
-			FmrecReport(st, "Failed to rank for a held-out user");
-	} while (st == FM_RUNNING);
-	FmEvalResults(e, &mm, &pop);
+	FmrecEvaluate(m, hold, &o, &mm, &pop);
 	*users = mm.users;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(one);
@@ -267,7 +232,7 @@ FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
 	FmModel		m;
 	FmStatus	st;
 	char		err[FM_ERRLEN];
-	double		t0 = Seconds();
+	double		t0 = FmrecSeconds();
 	double		epoch_start = t0;
 	double		need;
 	const char *unit = FmSolverUnit(opts->params.solver, opts->params.task,
@@ -332,19 +297,19 @@ FmrecTrainDatasetFrom(const FmDatasetData *ds, const FmrecOptionsData *opts,
 		if (!opts->quiet &&
 			(epoch->epoch <= 10 || epoch->epoch % every == 0 ||
 			 epoch->epoch == opts->params.epochs))
-			Notice(epoch, &opts->params, unit, Seconds() - epoch_start);
+			Notice(epoch, &opts->params, unit, FmrecSeconds() - epoch_start);
 		/* what another session sees of this one in pg_stat_activity */
 		pgstat_report_activity(STATE_RUNNING,
 							   psprintf("fmrec: %s %d/%d, train loss %.4f, %.1f s | %s",
 										unit, epoch->epoch, opts->params.epochs,
-										epoch->train_loss, Seconds() - t0,
+										epoch->train_loss, FmrecSeconds() - t0,
 										debug_query_string ? debug_query_string : ""));
-		epoch_start = Seconds();
+		epoch_start = FmrecSeconds();
 	}
 	st = FmTrainerFinish(t, &m);
 	FmrecReport(st, "out of memory building the model");
 	FmrecRegisterFree(CurrentMemoryContext, FreeModel, m);
-	*seconds = Seconds() - t0;
+	*seconds = FmrecSeconds() - t0;
 	if (debug_query_string)
 		pgstat_report_activity(STATE_RUNNING, debug_query_string);
 	if (!opts->quiet)
@@ -393,21 +358,6 @@ FmrecEncodeModel(const FmModelData *m)
 	return out;
 }
 
-/* Loads user or item attributes when a source is given, else NULL. */
-static FmSide
-LoadSide(const char *source)
-{
-	FmSide		side;
-
-	if (source == NULL)
-		return NULL;
-	side = palloc0(sizeof(FmSideData));
-	FmSideInit(side);
-	FmrecRegisterFree(CurrentMemoryContext, FreeSide, side);
-	FmrecLoadSide(source, side);
-	return side;
-}
-
 /* Builds the canonical dataset, freed with the current context. */
 FmDataset
 FmrecBuildDataset(const FmRatingsData *ratings, const FmSideData *users,
@@ -446,7 +396,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 	FmDataset	ds;
 	FmModel		m;
 	bytea	   *bytes;
-	double		t0 = Seconds();
+	double		t0 = FmrecSeconds();
 	FmrecTimingData timing = {0};
 	TupleDesc	tupdesc;
 	Datum		values[12];
@@ -471,9 +421,9 @@ fmrec_train(PG_FUNCTION_ARGS)
 
 	ratings = FmrecNewRatings(cxt);
 	FmrecLoadRatings(source, ratings, opts.params.task == FM_TASK_IMPLICIT, &opts.cols);
-	users = LoadSide(opts.user_features);
-	items = LoadSide(opts.item_features);
-	timing.load = Seconds() - t0;
+	users = FmrecNewSide(cxt, opts.user_features);
+	items = FmrecNewSide(cxt, opts.item_features);
+	timing.load = FmrecSeconds() - t0;
 	ds = FmrecBuildDataset(ratings, users, items);
 	/* the dataset has what it needs */
 	FmRatingsFree(ratings);
@@ -484,7 +434,7 @@ fmrec_train(PG_FUNCTION_ARGS)
 
 	m = FmrecTrainDataset(ds, &opts, &timing.train);
 	bytes = FmrecEncodeModel(m);
-	timing.total = Seconds() - t0;
+	timing.total = FmrecSeconds() - t0;
 	FmrecStoreModel(name, m, bytes, &timing);
 
 	MemoryContextSwitchTo(old);
@@ -550,7 +500,7 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 	size_t		n_new;
 	size_t		n_replay = 0;
 	bytea	   *bytes;
-	double		t0 = Seconds();
+	double		t0 = FmrecSeconds();
 	FmrecTimingData timing = {0};
 	FmStatus	st;
 
@@ -598,7 +548,7 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 		n_replay = ratings->n - n_new;
 		FmRatingsFree(all);
 	}
-	timing.load = Seconds() - t0;
+	timing.load = FmrecSeconds() - t0;
 	ds = FmrecBuildDataset(ratings, NULL, NULL);
 	upd = FmrecTrainDatasetFrom(ds, &opts, prev, &timing.train);
 	/* the new rows per item of upd, for the popularity counts */
@@ -614,7 +564,7 @@ FmrecUpdateModel(const char *name, const char *source, const char *replay,
 	FmrecReport(st, "out of memory merging the update into the model");
 	FmrecRegisterFree(cxt, FreeModel, m);
 	bytes = FmrecEncodeModel(m);
-	timing.total = Seconds() - t0;
+	timing.total = FmrecSeconds() - t0;
 	version = FmrecStoreModel(name, m, bytes, &timing);
 	MemoryContextSwitchTo(old);
 

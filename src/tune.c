@@ -19,7 +19,6 @@
 #include "postgres.h"
 
 #include <math.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "access/xact.h"
@@ -35,7 +34,6 @@
 #include "utils/memutils.h"
 
 #include "fmrec.h"
-#include "rng.h"
 
 #define TUNE_MAX_FOLDS 20
 
@@ -97,33 +95,6 @@ typedef struct TuneSession
 static TuneSession *sessions = NULL;
 static int	next_handle = 1;
 static bool callback_registered = false;
-
-static void
-FreeDatasetArg(void *arg)
-{
-	FmDatasetFree((FmDataset) arg);
-}
-
-static void
-FreeSideArg(void *arg)
-{
-	FmSideFree((FmSide) arg);
-}
-
-static void
-FreeEvalArg(void *arg)
-{
-	FmEvalFree((FmEval) arg);
-}
-
-static double
-Seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void
 CloseSession(TuneSession *s)
@@ -474,16 +445,7 @@ fmrec_tune_open(PG_FUNCTION_ARGS)
 		FmrecOptionsFromJsonb(s->base_json, &s->base);
 	}
 	if (!PG_ARGISNULL(9))
-	{
-		Datum	   *elems;
-		bool	   *enulls;
-
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(9), TEXTOID, -1, false,
-						  TYPALIGN_INT, &elems, &enulls, &s->base.cols.nparams);
-		s->base.cols.params = palloc0(Max(s->base.cols.nparams, 1) * sizeof(char *));
-		for (int j = 0; j < s->base.cols.nparams; j++)
-			s->base.cols.params[j] = enulls[j] ? NULL : TextDatumGetCString(elems[j]);
-	}
+		s->base.cols.params = FmrecTextArray(PG_GETARG_ARRAYTYPE_P(9), &s->base.cols.nparams);
 	if (s->base.cols.context)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -547,24 +509,9 @@ fmrec_tune_open(PG_FUNCTION_ARGS)
 	/* load once */
 	ratings = FmrecNewRatings(cxt);
 	FmrecLoadRatings(source, ratings, s->base.params.task == FM_TASK_IMPLICIT, &s->base.cols);
-	if (s->base.user_features)
-	{
-		users = palloc0(sizeof(FmSideData));
-		FmSideInit(users);
-		FmrecRegisterFree(cxt, FreeSideArg, users);
-		FmrecLoadSide(s->base.user_features, users);
-	}
-	if (s->base.item_features)
-	{
-		items = palloc0(sizeof(FmSideData));
-		FmSideInit(items);
-		FmrecRegisterFree(cxt, FreeSideArg, items);
-		FmrecLoadSide(s->base.item_features, items);
-	}
-	s->full = palloc0(sizeof(FmDatasetData));
-	st = FmDatasetBuild(s->full, ratings, users, items, err, sizeof(err));
-	FmrecReport(st, err);
-	FmrecRegisterFree(cxt, FreeDatasetArg, s->full);
+	users = FmrecNewSide(cxt, s->base.user_features);
+	items = FmrecNewSide(cxt, s->base.item_features);
+	s->full = FmrecBuildDataset(ratings, users, items);
 	need = (double) (s->folds + 1) * FmDatasetMemory(s->full) + FmRatingsMemory(ratings) +
 		FmTrainMemory(s->full, &s->base.params);
 	if (FmrecOverMemory(need))
@@ -583,24 +530,14 @@ fmrec_tune_open(PG_FUNCTION_ARGS)
 		FmRatings	tr = FmrecNewRatings(cxt);
 
 		s->test[f] = FmrecNewRatings(cxt);
-		for (size_t j = 0; j < ratings->n; j++)
+		for (size_t lo = 0; lo < ratings->n; lo += 65536)
 		{
-			uint64		h = s->seed ^ ((uint64) ratings->user[j] * UINT64CONST(0x9E3779B97F4A7C15)) ^
-				((uint64) ratings->item[j] * UINT64CONST(0xC2B2AE3D27D4EB4F));
-			uint64		r = FmSplitMix64(&h);
-			bool		in_fold = s->folds == 1 ? (r >> 11) * 0x1.0p-53 < 0.2 :
-				(int) (r % (uint64) s->folds) == f;
-
-			if ((j & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-			st = FmRatingsAdd(in_fold ? s->test[f] : tr, ratings->user[j], ratings->item[j],
-							  ratings->rating[j], ratings->weight ? ratings->weight[j] : 1.0);
+			CHECK_FOR_INTERRUPTS();
+			st = FmRatingsSplit(ratings, lo, lo + 65536, s->seed, s->folds, f, 0.2,
+								tr, s->test[f]);
 			FmrecReport(st, "Failed to split the rows into folds");
 		}
-		s->train[f] = palloc0(sizeof(FmDatasetData));
-		st = FmDatasetBuild(s->train[f], tr, users, items, err, sizeof(err));
-		FmrecReport(st, err);
-		FmrecRegisterFree(cxt, FreeDatasetArg, s->train[f]);
+		s->train[f] = FmrecBuildDataset(tr, users, items);
 		FmRatingsFree(tr);
 	}
 	FmRatingsFree(ratings);
@@ -637,6 +574,9 @@ fmrec_tune_next(PG_FUNCTION_ARGS)
 	x = palloc(Max(s->space.n, 1) * sizeof(double));
 	if (!FmTunePropose(&s->space, s->strategy, s->n_done, s->seed, hx, hy, s->n_done, x))
 	{
+		pfree(hx);
+		pfree(hy);
+		pfree(x);
 		MemoryContextSwitchTo(old);
 		PG_RETURN_NULL();
 	}
@@ -655,60 +595,35 @@ fmrec_tune_next(PG_FUNCTION_ARGS)
 	PG_RETURN_JSONB_P(json);
 }
 
-static int
-CompareDouble(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-/*
- * Median stopping (Golovin et al., "Google Vizier", KDD 2017): after fold
- * f, a trial whose mean over its first f + 1 folds is worse than the median
- * of the same mean over the trials that ran every fold is stopped there.
- * Needs three such trials; never after the last fold.
- */
+/* Whether trial t stops after fold f (median stopping, FmTuneStop). */
 static bool
 ShouldStop(const TuneSession *s, const Trial *t, int f)
 {
-	double	   *m = palloc(s->n_done * sizeof(double));
-	double		mine = 0;
-	double		median;
+	double	   *finished = palloc(Max(s->n_done, 1) * s->folds * sizeof(double));
 	int			n = 0;
+	bool		stop;
 
 	for (int j = 0; j < s->n_done; j++)
 	{
 		const Trial *o = &s->done[j];
-		double		sum = 0;
 
 		if (o == t || o->pruned || isnan(o->mean))
 			continue;
-		for (int g = 0; g <= f; g++)
-			sum += o->fold[g];
-		m[n++] = sum / (f + 1);
+		memcpy(finished + (size_t) n++ * s->folds, o->fold, s->folds * sizeof(double));
 	}
-	if (n < 3)
-	{
-		pfree(m);
-		return false;
-	}
-	qsort(m, n, sizeof(double), CompareDouble);
-	median = n % 2 ? m[n / 2] : 0.5 * (m[n / 2 - 1] + m[n / 2]);
-	pfree(m);
-	for (int g = 0; g <= f; g++)
-		mine += t->fold[g];
-	mine /= (f + 1);
-	return s->metric->maximize ? mine < median : mine > median;
+	stop = FmTuneStop(finished, n, s->folds, t->fold, f, s->metric->maximize);
+	pfree(finished);
+	return stop;
 }
 
 PG_FUNCTION_INFO_V1(fmrec_tune_run);
 
 /*
- * fmrec_tune_run(handle int) RETURNS float8[]: trains the latest proposed
- * trial on every fold (fewer when median stopping stops it) and returns
- * its scores, one per fold it ran.
+ * fmrec_tune_run(handle int, OUT fold_scores float8[], OUT score float8,
+ *				  OUT score_sd float8, OUT pruned bool) RETURNS record:
+ * trains the latest proposed trial on every fold (fewer when median
+ * stopping stops it) and returns its scores, one per fold it ran, their
+ * mean and spread, and whether it was stopped.
  */
 Datum
 fmrec_tune_run(PG_FUNCTION_ARGS)
@@ -720,6 +635,9 @@ fmrec_tune_run(PG_FUNCTION_ARGS)
 	double		sum = 0,
 				sum2 = 0;
 	int			ran = 0;
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
 
 	if (s->n_done == 0)
 		elog(ERROR, "no trial was proposed");
@@ -734,28 +652,15 @@ fmrec_tune_run(PG_FUNCTION_ARGS)
 		FmEvalOptions eo;
 		FmEvalMetrics mm;
 		FmEvalMetrics pop;
-		FmEval		e;
 		FmModel		m;
-		FmStatus	st;
 		double		secs;
 		double		score;
-		char		err[FM_ERRLEN];
 
 		o.params.store_seen = true;
 		m = FmrecTrainDataset(s->train[f], &o, &secs);
 		eo.k = s->k;
 		eo.threshold = m->task == FM_TASK_IMPLICIT ? -INFINITY : m->threshold;
-		st = FmEvalCreate(m, s->test[f], &eo, &e, err, sizeof(err));
-		FmrecReport(st, err);
-		FmrecRegisterFree(one, FreeEvalArg, e);
-		do
-		{
-			CHECK_FOR_INTERRUPTS();
-			st = FmEvalStep(e, 64);
-			if (st == FM_ERR_NOMEM)
-				FmrecReport(st, "Failed to rank for a test user");
-		} while (st == FM_RUNNING);
-		FmEvalResults(e, &mm, &pop);
+		FmrecEvaluate(m, s->test[f], &eo, &mm, &pop);
 		score = *(double *) ((char *) &mm + s->metric->offset);
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(one);
@@ -772,8 +677,14 @@ fmrec_tune_run(PG_FUNCTION_ARGS)
 	}
 	t->mean = sum / ran;
 	t->sd = ran > 1 ? sqrt(Max(0.0, (sum2 - sum * sum / ran) / (ran - 1))) : 0.0;
-	PG_RETURN_ARRAYTYPE_P(construct_array(scores, ran, FLOAT8OID, sizeof(float8),
-										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = PointerGetDatum(construct_array(scores, ran, FLOAT8OID, sizeof(float8),
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = Float8GetDatum(t->mean);
+	values[2] = Float8GetDatum(t->sd);
+	values[3] = BoolGetDatum(t->pruned);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
 /* The index of the best finished trial, or -1. */
@@ -809,7 +720,7 @@ fmrec_tune_store(PG_FUNCTION_ARGS)
 	int			b = Best(s);
 	FmrecOptionsData o;
 	FmrecTimingData timing = {0};
-	double		t0 = Seconds();
+	double		t0 = FmrecSeconds();
 	FmModel		m;
 	bytea	   *bytes;
 	StringInfoData extra;
@@ -830,7 +741,7 @@ fmrec_tune_store(PG_FUNCTION_ARGS)
 					 s->strategy == FM_TUNE_GRID ? "grid" : s->strategy == FM_TUNE_RANDOM ? "random" : "tpe",
 					 s->metric->name, s->done[b].mean, s->done[b].sd);
 	timing.extra = extra.data;
-	timing.total = Seconds() - t0;
+	timing.total = FmrecSeconds() - t0;
 	FmrecStoreModel(name, m, bytes, &timing);
 	PG_RETURN_INT32(b + 1);
 }

@@ -143,17 +143,6 @@ RowSums(const FmCdData *cd, size_t r, float *restrict q)
 	}
 }
 
-/* Row r's factor sum of dimension f, from its features (no cache). */
-static inline float
-RowSum(const FmCdData *cd, size_t r, int f)
-{
-	float		q = 0;
-
-	for (uint64_t a = cd->roff[r]; a < cd->roff[r + 1]; a++)
-		q += cd->rval[a] * cd->v[(size_t) cd->rfeat[a] * cd->kp + f];
-	return q;
-}
-
 /* a generator for one (seed, iteration, feature or chunk) */
 static void
 FeatureRng(FmRng *rng, uint64_t seed, uint64_t iter, size_t j)
@@ -327,8 +316,7 @@ UpdateSmall(FmCd cd, size_t j, int g, bool sample, const double *z)
 		{
 			uint32_t	r = crow[a];
 			float		x = cval[a];
-			float		qf = q ? q[(size_t) r * kp + f] : RowSum(cd, r, f);
-			float		hv = x * (qf - old * x);
+			float		hv = x * (q[(size_t) r * kp + f] - old * x);
 			float		wh = weight[r] * hv;
 
 			pf += wh * hv;
@@ -344,15 +332,10 @@ UpdateSmall(FmCd cd, size_t j, int g, bool sample, const double *z)
 			uint32_t	r = crow[a];
 			float		x = cval[a];
 
-			if (q)
-			{
-				float	   *qf = &q[(size_t) r * kp + f];
+			float	   *qf = &q[(size_t) r * kp + f];
 
-				e[r] -= delta * x * (*qf - old * x);
-				*qf += delta * x;
-			}
-			else
-				e[r] -= delta * x * (RowSum(cd, r, f) - old * x);
+			e[r] -= delta * x * (*qf - old * x);
+			*qf += delta * x;
 		}
 		vj[f] = neu;
 	}
@@ -466,7 +449,8 @@ UpdateFeature(FmCd cd, size_t j, int g, bool sample, FmRng *rng, Local *l)
 		FmNormals(rng, l->z, cd->k + 1);
 	else
 		memset(l->z, 0, (cd->k + 1) * sizeof(double));
-	if (n < FM_CD_LARGE)
+	/* without the sums cache every feature goes the gathering way */
+	if (n < FM_CD_LARGE && cd->q != NULL)
 		UpdateSmall(cd, j, g, sample, l->z);
 	else
 		UpdateLarge(cd, j, g, sample, l->z, l);

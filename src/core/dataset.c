@@ -531,11 +531,8 @@ FmDatasetSplitRatings(const FmDatasetData *ds, uint64_t seed, double fraction,
 		const FmRow *r = &ds->rows[j];
 		int64_t		u = ds->user_ids[r->u];
 		int64_t		i = ds->item_ids[r->i];
-		uint64_t	x = seed ^ ((uint64_t) u * 0x9E3779B97F4A7C15ULL) ^
-			((uint64_t) i * 0xC2B2AE3D27D4EB4FULL);
-		double		h = (double) (FmSplitMix64(&x) >> 11) * 0x1.0p-53;
-		FmStatus	st = FmRatingsAdd(h < fraction ? hold : keep, u, i, r->y,
-									  ds->weighted ? r->w : 1.0);
+		FmStatus	st = FmRatingsAdd(FmPairHeldOut(seed, u, i, 1, 0, fraction) ? hold : keep,
+									  u, i, r->y, ds->weighted ? r->w : 1.0);
 
 		if (st != FM_OK)
 			return st;

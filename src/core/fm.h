@@ -286,6 +286,9 @@ extern void FmFeatureName(char *out, const char *column, size_t clen,
 						  const char *value, size_t vlen);
 extern const char *FmBoolText(bool value);
 extern FmStatus FmRatingsAppend(FmRatings dst, const FmRatingsData *src);
+extern FmStatus FmRatingsSplit(const FmRatingsData *src, size_t lo, size_t hi,
+							   uint64_t seed, int folds, int fold,
+							   double fraction, FmRatings keep, FmRatings hold);
 extern double FmRatingsMemory(const FmRatingsData *r);
 extern size_t FmRatingsSample(const FmRatingsData *r, size_t count,
 							  uint64_t seed, size_t *pick);
@@ -811,5 +814,7 @@ extern FmStatus FmTuneCheck(const FmTuneSpaceData *s, FmTuneStrategy strategy,
 extern bool FmTunePropose(const FmTuneSpaceData *s, FmTuneStrategy strategy,
 						  int trial, uint64_t seed, const double *hx,
 						  const double *hy, int n_hist, double *x);
+extern bool FmTuneStop(const double *finished, int n, int stride,
+					   const double *mine, int f, bool maximize);
 
 #endif							/* FM_H */

@@ -329,3 +329,27 @@ FmRatingsSample(const FmRatingsData *r, size_t count, uint64_t seed, size_t *pic
 	qsort(pick, n, sizeof(size_t), CompareSize);
 	return n;
 }
+
+/*
+ * Rows [lo, hi) of src (no context) into keep or hold by FmPairHeldOut:
+ * hold gets the pairs of fold `fold` of `folds`, or with folds = 1 those
+ * below fraction.  In row ranges, so that a caller can check for
+ * interrupts between them.
+ */
+FmStatus
+FmRatingsSplit(const FmRatingsData *src, size_t lo, size_t hi, uint64_t seed,
+			   int folds, int fold, double fraction, FmRatings keep,
+			   FmRatings hold)
+{
+	for (size_t j = lo; j < hi && j < src->n; j++)
+	{
+		FmStatus	st = FmRatingsAdd(FmPairHeldOut(seed, src->user[j], src->item[j],
+													folds, fold, fraction) ? hold : keep,
+									  src->user[j], src->item[j], src->rating[j],
+									  src->weight ? src->weight[j] : 1.0);
+
+		if (st != FM_OK)
+			return st;
+	}
+	return FM_OK;
+}

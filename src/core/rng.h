@@ -78,6 +78,26 @@ FmRngNormal(FmRng *r)
 	return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+/*
+ * Whether the pair (user, item) is held out, by a seeded hash of the pair
+ * (every row of a pair goes the same way): with folds > 1 when its hash is
+ * fold modulo folds, else when its hash, as a uniform number, falls below
+ * fraction.  The hold-outs of implicit ALS's regularization and fm_tune's
+ * folds.
+ */
+static inline bool
+FmPairHeldOut(uint64_t seed, int64_t user, int64_t item, int folds, int fold,
+			  double fraction)
+{
+	uint64_t	x = seed ^ ((uint64_t) user * 0x9E3779B97F4A7C15ULL) ^
+		((uint64_t) item * 0xC2B2AE3D27D4EB4FULL);
+	uint64_t	h = FmSplitMix64(&x);
+
+	if (folds > 1)
+		return (int) (h % (uint64_t) folds) == fold;
+	return (double) (h >> 11) * 0x1.0p-53 < fraction;
+}
+
 /* samplers.c: draws from other distributions */
 extern double FmGamma(FmRng *rng, double shape);
 extern double FmNormalCdf(double x);

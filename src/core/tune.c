@@ -21,6 +21,7 @@
  * of Gaussians over the parameter's unit interval, log-scaled when the
  * range is, plus a uniform prior; for lists, smoothed frequencies), and of
  * FM_TUNE_CANDIDATES draws from l the one with the largest l / g is tried.
+ * Median stopping between a trial's folds is FmTuneStop.
  */
 #include <math.h>
 #include <stdio.h>
@@ -390,4 +391,50 @@ FmTunePropose(const FmTuneSpaceData *s, FmTuneStrategy strategy, int trial,
 	free(good);
 	free(bad);
 	return true;
+}
+
+static int
+CompareDouble(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Median stopping (Golovin et al., "Google Vizier", KDD 2017): whether a
+ * trial whose fold scores so far are mine[0..f] stops after fold f, given
+ * the fold scores of n trials that ran every fold (rows of `stride`): when
+ * its mean over its first f + 1 folds is worse than the median of theirs
+ * over the same folds.  Needs three finished trials.
+ */
+bool
+FmTuneStop(const double *finished, int n, int stride, const double *mine,
+		   int f, bool maximize)
+{
+	double	   *m;
+	double		own = 0;
+	double		median;
+
+	if (n < 3 || f + 1 >= stride)
+		return false;
+	m = malloc(n * sizeof(double));
+	if (m == NULL)
+		return false;
+	for (int j = 0; j < n; j++)
+	{
+		double		sum = 0;
+
+		for (int g = 0; g <= f; g++)
+			sum += finished[(size_t) j * stride + g];
+		m[j] = sum / (f + 1);
+	}
+	qsort(m, n, sizeof(double), CompareDouble);
+	median = n % 2 ? m[n / 2] : 0.5 * (m[n / 2 - 1] + m[n / 2]);
+	free(m);
+	for (int g = 0; g <= f; g++)
+		own += mine[g];
+	own /= (f + 1);
+	return maximize ? own < median : own > median;
 }

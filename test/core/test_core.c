@@ -2008,6 +2008,18 @@ TestTune(void)
 		FmTunePropose(&s, FM_TUNE_TPE, 1, 7, hx, hy, 1, b);
 		CHECK(a[0] == b[0] && a[1] == b[1], "proposals are reproducible from the seed");
 	}
+	{
+		/* median stopping: three finished trials, first-fold means 1, 2, 3 */
+		double		fin[9] = {1, 1, 1, 2, 2, 2, 3, 3, 3};
+		double		worse[3] = {2.5, NAN, NAN};
+		double		better[3] = {1.5, NAN, NAN};
+
+		CHECK(FmTuneStop(fin, 3, 3, worse, 0, false), "worse than the median after fold 1: stops");
+		CHECK(!FmTuneStop(fin, 3, 3, better, 0, false), "better than the median: goes on");
+		CHECK(FmTuneStop(fin, 3, 3, better, 0, true), "maximizing, below the median: stops");
+		CHECK(!FmTuneStop(fin, 2, 3, worse, 0, false), "fewer than three finished trials: goes on");
+		CHECK(!FmTuneStop(fin, 3, 3, worse, 2, false), "never after the last fold");
+	}
 }
 
 int

@@ -62,13 +62,7 @@ SELECT count(*) FROM pg_ls_dir('/proc/' || pg_backend_pid() || '/task');
 		"threads=$threads: pg_stat_activity shows the training's progress");
 	$t0 = time;
 	psql("SELECT pg_cancel_backend($backend)");
-	my $still = 1;
-	while ($still && time - $t0 < 10)
-	{
-		$still = psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $backend AND state = 'active'");
-		sleep 0.02 if $still;
-	}
-	$elapsed = time - $t0;
+	$elapsed = wait_stopped($backend, $t0, 10, 'active');
 	cmp_ok($elapsed, '<', 1.0, sprintf("threads=$threads: cancel took %.3f s", $elapsed));
 	waitpid($pid, 0);
 	isnt($? >> 8, 0, "threads=$threads: the cancelled statement failed");
@@ -113,13 +107,7 @@ SELECT count(*) FROM fm_topn('wide', 10, items => array_fill(1::bigint, ARRAY[10
 	sleep 0.5;
 	my $t0 = time;
 	psql("SELECT pg_terminate_backend($backend)");
-	my $still = 1;
-	while ($still && time - $t0 < 20)
-	{
-		$still = psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $backend");
-		sleep 0.01 if $still;
-	}
-	my $elapsed = time - $t0;
+	my $elapsed = wait_stopped($backend, $t0, 20, 'gone');
 	cmp_ok($elapsed, '<', 0.5, sprintf('fold-in: pg_terminate_backend took %.3f s', $elapsed));
 	waitpid($pid, 0);
 }

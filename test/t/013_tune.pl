@@ -59,13 +59,7 @@ like($activity, qr/^fmrec: epoch \d+\/30, train loss [0-9.]+, [0-9.]+ s \| \s*CA
 
 my $t0 = time;
 psql("SELECT pg_cancel_backend($backend)");
-my $still = 1;
-while ($still && time - $t0 < 10)
-{
-	$still = psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $backend AND state = 'active'");
-	sleep 0.02 if $still;
-}
-my $elapsed = time - $t0;
+my $elapsed = wait_stopped($backend, $t0, 10, 'active');
 cmp_ok($elapsed, '<', 1.0, sprintf('the cancel took %.3f s', $elapsed));
 waitpid($pid, 0);
 isnt($? >> 8, 0, 'the cancelled CALL failed');

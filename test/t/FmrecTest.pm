@@ -14,7 +14,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes ();
 
-our @EXPORT = qw(new_db psql psql_result psql_background shared_data load_movielens fmrec_node);
+our @EXPORT = qw(new_db psql psql_result psql_background wait_stopped shared_data load_movielens fmrec_node);
 
 my $db;
 my $node;
@@ -97,6 +97,21 @@ sub psql_background
 		Time::HiRes::sleep(0.05);
 	}
 	return ($child, $backend);
+}
+
+# Waits (up to $limit seconds from $t0, a Time::HiRes time) until backend
+# $backend has stopped running a statement ($how 'active') or has exited
+# ($how 'gone'); returns the seconds from $t0.
+sub wait_stopped
+{
+	my ($backend, $t0, $limit, $how) = @_;
+	my $cond = $how eq 'active' ? " AND state = 'active'" : '';
+	while (Time::HiRes::time() - $t0 < $limit)
+	{
+		last unless psql("SELECT count(*) FROM pg_stat_activity WHERE pid = $backend$cond");
+		Time::HiRes::sleep(0.01);
+	}
+	return Time::HiRes::time() - $t0;
 }
 
 # The shared data directory (../shared/data next to the checkout), or undef.
