@@ -67,6 +67,35 @@ SELECT 1 FROM fm_train('log', 'SELECT u, i, (u % 7) * 10 FROM kept', task => 'im
 SELECT fm_model_info(l.model)->'hyperparams'->>'log_epsilon' AS log_epsilon,
        md5(l.model) <> md5(n.model) AS strengths_matter
   FROM fm_models l, fm_models n WHERE l.name = 'log' AND n.name = 'lin';
+-- without alpha (the default) a strength scales the pair's confidence:
+-- unobserved_weight + (1 - unobserved_weight) x (strength / mean)^1.5.
+-- Everyone chose nearly everything, but rated their own side 5 and the
+-- other 1: the strengths alone tell the tastes apart
+CREATE TABLE rated AS SELECT u, i, CASE WHEN (u <= 20) = (i <= 10) THEN 5 ELSE 1 END AS s
+  FROM generate_series(1, 40) u, generate_series(1, 20) i WHERE i NOT IN (1 + u * 3 % 10, 11 + u * 7 % 10);
+SELECT 1 FROM fm_train('strong', 'rated', task => 'implicit', factors => 4, reg_factors => 0.1, quiet => true);
+SELECT 1 FROM fm_train('flat', 'rated', task => 'implicit', factors => 4, reg_factors => 0.1, quiet => true,
+                       options => '{"strength_exponent": 0}');
+SELECT 1 FROM fm_train('nostrength', 'SELECT u, i FROM rated', task => 'implicit', factors => 4,
+                       reg_factors => 0.1, quiet => true);
+SELECT fm_model_info(model)->'hyperparams'->>'strength_exponent' AS strength_exponent
+  FROM fm_models WHERE name = 'strong';
+-- each user has one item of each side left: the first is its own side's
+-- with the strengths, a coin toss without them
+SELECT m, count(*) FILTER (WHERE (k.u <= 20) = (t.item <= 10)) AS own_side, count(*) AS listed
+  FROM unnest(ARRAY['strong', 'flat']) m, generate_series(1, 40) k(u), LATERAL fm_topn(m, k.u, 1) t
+ GROUP BY m ORDER BY m;
+-- strength_exponent 0 ignores the strengths: the lists of no strength column
+SELECT (SELECT array_agg(row(item, score)) FROM fm_topn('flat', u, 4)) =
+       (SELECT array_agg(row(item, score)) FROM fm_topn('nostrength', u, 4)) AS same_lists
+  FROM generate_series(1, 3) u;
+-- a session's ratings are its strengths
+SELECT count(*) FILTER (WHERE item <= 10) AS first_side
+  FROM fm_topn('strong', 4, items => ARRAY[1, 2, 11, 12]::bigint[], ratings => ARRAY[5, 5, 1, 1]::float8[]);
+SELECT count(*) FILTER (WHERE item <= 10) AS first_side
+  FROM fm_topn('strong', 4, items => ARRAY[1, 2, 11, 12]::bigint[], ratings => ARRAY[1, 1, 5, 5]::float8[]);
+SELECT try($$SELECT fm_train('x', 'SELECT u, i, 0 FROM rated', task => 'implicit')$$);
+SELECT try($$SELECT fm_train('x', 'rated', task => 'implicit', options => '{"strength_exponent": 5}')$$);
 
 -- BPR: the implicit task through the SGD solver, a pairwise loss with one
 -- uniformly drawn negative per choice; one thread gives the same bytes

@@ -676,6 +676,7 @@ FmrecParamsJson(const FmParamsData *p, bool with_threads)
 		AppendReal(&buf, "unobserved_weight", p->unobserved_weight);
 		AppendReal(&buf, "reg_exponent", p->reg_exponent);
 		AppendReal(&buf, "log_epsilon", p->log_epsilon);
+		AppendReal(&buf, "strength_exponent", p->strength_exponent);
 	}
 	if (p->solver == FM_SOLVER_ITEM_COSINE)
 		appendStringInfo(&buf, ", \"neighbors\": %d", p->neighbors);

@@ -354,6 +354,8 @@ FmModelEncode(const FmModelData *m, size_t max_len, uint8_t **bytes, size_t *len
 		SET(hp, unobserved_weight, m->params.unobserved_weight);
 		SET(hp, reg_exponent, m->params.reg_exponent);
 		SET(hp, log_epsilon, m->params.log_epsilon);
+		SET(hp, strength_exponent, m->params.strength_exponent);
+		SET(hp, strength_mean, m->params.strength_mean);
 	}
 	if (m->params.solver == FM_SOLVER_ITEM_COSINE)
 		SET(hp, neighbors, (uint32_t) m->params.neighbors);
@@ -592,6 +594,11 @@ FromV2(const Fmrec__Model *msg, Parts *p, char *err, size_t errlen)
 			p->params.reg_exponent = msg->hyperparams->reg_exponent;
 		if (msg->hyperparams->has_log_epsilon)
 			p->params.log_epsilon = msg->hyperparams->log_epsilon;
+		/* without them (before 0.2's last change): every pair confidence 1 */
+		if (msg->hyperparams->has_strength_exponent)
+			p->params.strength_exponent = msg->hyperparams->strength_exponent;
+		if (msg->hyperparams->has_strength_mean)
+			p->params.strength_mean = msg->hyperparams->strength_mean;
 		if (msg->hyperparams->has_neighbors)
 			p->params.neighbors = (int) msg->hyperparams->neighbors;
 	}

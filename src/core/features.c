@@ -273,8 +273,11 @@ FmFoldInAdd(FmFoldIn *f, const int64_t *items, const float *ratings, size_t n)
 				 * (c (1 - b_i) + w0 b_i) q.  The last unknown (a bias)
 				 * stays 0.
 				 */
-				double		c = 1.0 + FmConfidenceExtra(&m->params,
-														ratings ? fmax(ratings[j], 0.0) : 1.0);
+				double		c = FmConfidenceBase(&m->params) +
+					FmConfidenceExtra(&m->params,
+									  ratings ? fmax(ratings[j], 0.0) :
+									  m->params.alpha > 0 ? 1.0 : m->params.strength_mean,
+									  1.0);
 				double		w0 = m->params.unobserved_weight;
 				double		sc = sqrt(fmax(c - w0, 0.0));
 				double		tb = c * (1.0 - m->bi[i]) + w0 * m->bi[i];

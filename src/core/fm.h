@@ -113,6 +113,8 @@ typedef struct FmParamsData
 	double		unobserved_weight;	/* implicit: confidence of an unobserved pair */
 	double		reg_exponent;	/* implicit: reg x (pairs + w0 x others)^this */
 	double		log_epsilon;	/* implicit: > 0: confidence 1 + alpha log(1 + s / this) */
+	double		strength_exponent;	/* implicit, alpha 0: confidence w0 + (1 - w0) w (s / mean)^this */
+	double		strength_mean;	/* implicit: weighted mean strength of the training rows (set by training) */
 	int			neighbors;		/* item_cosine: similar items kept per item */
 } FmParamsData;
 
@@ -147,7 +149,8 @@ extern FmStatus FmParamsCheck(const FmParamsData *p, char *err, size_t errlen);
 extern void FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set);
 extern const FmOptionDef *FmOptionDefs(size_t *n);
 extern const FmOptionDef *FmOptionFind(const char *name);
-extern double FmConfidenceExtra(const FmParamsData *p, double strength);
+extern double FmConfidenceBase(const FmParamsData *p);
+extern double FmConfidenceExtra(const FmParamsData *p, double strength, double weight);
 extern double FmImplicitReg(const FmParamsData *p, double pairs, double others);
 extern const char *FmTaskName(FmTask task);
 extern bool FmTaskFromName(const char *name, FmTask *task);
@@ -171,6 +174,7 @@ extern const char *FmSolverList(void);
 #define FM_SET_UNOBSERVED	0x80
 #define FM_SET_REG_EXPONENT	0x100
 #define FM_SET_FACTORS		0x200
+#define FM_SET_STRENGTH_EXP	0x400
 
 /* ---------------------------------------------------------------- */
 /* idmap.c: int64 id -> dense index, open addressing */

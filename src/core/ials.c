@@ -4,10 +4,11 @@
  *	  task (Hu, Koren and Volinsky, ICDM 2008).
  *
  * Every (user, item) pair is a training example: an observed pair has
- * preference 1 and confidence c = 1 + alpha * strength * weight, or with
- * log_epsilon > 0 c = 1 + alpha * log(1 + strength / log_epsilon) * weight
- * (duplicate pairs add up), every unobserved pair preference 0 and
- * confidence unobserved_weight.  The
+ * preference 1 and the confidence c of FmConfidenceBase/Extra (params.c:
+ * by default w0 + (1 - w0) * weight * (strength / mean)^1.5; with alpha >
+ * 0, Hu et al.'s 1 + alpha * strength * weight, or its log scale;
+ * duplicate pairs add up), every unobserved pair preference 0 and
+ * confidence w0 = unobserved_weight.  The
  * loss
  *
  *		sum over all pairs of c_ui (p_ui - <x_u, y_i>)^2

@@ -42,6 +42,8 @@ FmParamsDefault(FmParams p)
 	p->unobserved_weight = 1.0;
 	p->reg_exponent = 0.0;
 	p->log_epsilon = 0.0;
+	p->strength_exponent = 0.0;
+	p->strength_mean = 1.0;
 	p->neighbors = 20;
 }
 
@@ -61,6 +63,7 @@ FmParamsDefault(FmParams p)
 #define IMPLICIT_ALPHA 0.0
 #define IMPLICIT_UNOBSERVED 0.1
 #define IMPLICIT_REG_EXPONENT 0.5
+#define IMPLICIT_STRENGTH_EXPONENT 1.5
 
 /*
  * Switches to another solver, giving the options the user did not set
@@ -99,6 +102,8 @@ FmParamsSolverDefaults(FmParams p, FmSolver solver, unsigned set)
 			p->unobserved_weight = IMPLICIT_UNOBSERVED;
 		if (!(set & FM_SET_REG_EXPONENT))
 			p->reg_exponent = IMPLICIT_REG_EXPONENT;
+		if (!(set & FM_SET_STRENGTH_EXP))
+			p->strength_exponent = IMPLICIT_STRENGTH_EXPONENT;
 	}
 	else if (solver == FM_SOLVER_ALS)
 	{
@@ -176,6 +181,7 @@ static const FmOptionDef option_defs[] = {
 	{"reg_exponent", NULL, FM_OPT_REAL, F(reg_exponent), 0, 1, FM_SET_REG_EXPONENT},
 	{"log_epsilon", NULL, FM_OPT_REAL, F(log_epsilon), 0, FM_MAX_REG, 0},
 	{"neighbors", NULL, FM_OPT_INT, F(neighbors), 1, FM_MAX_NEIGHBORS, 0},
+	{"strength_exponent", NULL, FM_OPT_REAL, F(strength_exponent), 0, 4, FM_SET_STRENGTH_EXP},
 };
 
 #define N_OPTIONS (sizeof(option_defs) / sizeof(option_defs[0]))
@@ -289,15 +295,39 @@ FmParamsCheck(const FmParamsData *p, char *err, size_t errlen)
 }
 
 /*
- * The implicit task's confidence of a chosen pair beyond 1, per unit of
- * row weight: alpha times the strength, or with log_epsilon > 0 alpha
- * times log(1 + strength / log_epsilon) (Hu et al.'s scale for counts).
- * Training (ials.c) and fold-in (features.c) weigh choices by it.
+ * The implicit task's confidence of a chosen pair is FmConfidenceBase
+ * plus FmConfidenceExtra of each of its rows (duplicate rows add up).
+ * With alpha > 0 it is Hu et al.'s: 1 + alpha * strength * weight, or
+ * with log_epsilon > 0 1 + alpha * log(1 + strength / log_epsilon) *
+ * weight (their scale for counts).  With alpha 0 (the default) it is
+ * w0 + (1 - w0) * weight * (strength / mean strength)^strength_exponent,
+ * w0 being unobserved_weight: a row of typical strength makes the pair's
+ * confidence 1, a weaker one less (never below a pair not chosen), a
+ * stronger one more; without a strength column every strength is 1 and
+ * every chosen pair's confidence 1.  Training (trainrow.c) and fold-in
+ * (features.c) weigh choices by it.
  */
 double
-FmConfidenceExtra(const FmParamsData *p, double strength)
+FmConfidenceBase(const FmParamsData *p)
 {
-	return p->alpha * (p->log_epsilon > 0 ? log1p(strength / p->log_epsilon) : strength);
+	return p->alpha > 0 ? 1.0 : p->unobserved_weight;
+}
+
+double
+FmConfidenceExtra(const FmParamsData *p, double strength, double weight)
+{
+	double		ratio;
+
+	if (p->alpha > 0)
+		return p->alpha * weight *
+			(p->log_epsilon > 0 ? log1p(strength / p->log_epsilon) : strength);
+	if (p->strength_exponent == 0.0)
+		ratio = 1.0;
+	else if (p->strength_mean > 0)
+		ratio = pow(strength / p->strength_mean, p->strength_exponent);
+	else
+		ratio = 0.0;
+	return (1.0 - p->unobserved_weight) * weight * ratio;
 }
 
 /*

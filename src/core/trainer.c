@@ -292,6 +292,32 @@ FmTrainerCreateFrom(const FmDatasetData *ds, const FmParamsData *p,
 			return FM_ERR_DATA;
 		}
 	}
+	if (p->task == FM_TASK_IMPLICIT)
+	{
+		/* the scale of strengths: their weighted mean (FmConfidenceExtra) */
+		double		sw = 0.0,
+					sy = 0.0;
+
+		for (size_t j = 0; j < t->n_train; j++)
+		{
+			if (t->train[j].y < 0)
+			{
+				snprintf(err, errlen, "implicit strengths must not be negative (a row has %g)",
+						 (double) t->train[j].y);
+				FmTrainerFree(t);
+				return FM_ERR_DATA;
+			}
+			sw += t->train[j].w;
+			sy += (double) t->train[j].w * t->train[j].y;
+		}
+		t->p.strength_mean = sy > 0 ? sy / sw : 0.0;
+		if (t->p.alpha == 0 && t->p.strength_exponent > 0 && !(sy > 0))
+		{
+			snprintf(err, errlen, "every training row has strength 0");
+			FmTrainerFree(t);
+			return FM_ERR_DATA;
+		}
+	}
 	if (t->n_valid > 0 && (t->ops->caps & FM_CAP_EARLY_STOP))
 	{
 		t->best_w = malloc(t->n_feat * sizeof(float));

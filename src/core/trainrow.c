@@ -250,14 +250,14 @@ FmPairsBuild(const FmTrainerData *t, FmPairs *p, char *err, size_t errlen)
 	pairs = 0;
 	for (size_t j = 0; j < n; j++)
 	{
-		float		extra = (float) (FmConfidenceExtra(&t->p, rows[j].y) * rows[j].w);
+		double		extra = FmConfidenceExtra(&t->p, rows[j].y, rows[j].w);
 
 		if (j > 0 && rows[j].u == rows[j - 1].u && rows[j].i == rows[j - 1].i)
-			p->conf[pairs - 1] += extra;
+			p->conf[pairs - 1] += (float) extra;
 		else
 		{
 			p->uitem[pairs] = rows[j].i;
-			p->conf[pairs] = 1.0f + extra;
+			p->conf[pairs] = (float) (FmConfidenceBase(&t->p) + extra);
 			p->uoff[rows[j].u + 1]++;
 			p->ioff[rows[j].i + 1]++;
 			pairs++;

@@ -78,6 +78,9 @@ BEGIN
     SELECT seconds INTO secs FROM fm_train('tq', 'SELECT u, i FROM tq_train', task => 'implicit', epochs => e, threads => 2, quiet => true);
     INSERT INTO tq SELECT 'implicit ALS, defaults', e, secs, ndcg_at_k
       FROM fm_evaluate('tq', 'tq_test', k => 10, threshold => 4) WHERE ranker = 'tq';
+    SELECT seconds INTO secs FROM fm_train('tq', 'tq_train', task => 'implicit', epochs => e, threads => 2, quiet => true);
+    INSERT INTO tq SELECT 'implicit ALS, defaults, ratings as strengths', e, secs, ndcg_at_k
+      FROM fm_evaluate('tq', 'tq_test', k => 10, threshold => 4) WHERE ranker = 'tq';
   END LOOP;
   FOREACH e IN ARRAY ARRAY[25, 50, 100, 200] LOOP
     SELECT seconds INTO secs FROM fm_train('tq', 'SELECT u, i FROM tq_train', task => 'implicit', solver => 'sgd', epochs => e,

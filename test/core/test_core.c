@@ -1200,6 +1200,34 @@ TestImplicit(void)
 		CHECK(n == 10 && out[0].score >= out[9].score && out[0].score >= 1,
 			  "nothing known: ranked by training rows");
 	}
+	{
+		/* the confidence of a chosen pair: Hu et al.'s with alpha > 0 */
+		FmParamsData c = p;
+
+		c.alpha = 2.0;
+		c.log_epsilon = 0.0;
+		CHECK(FmConfidenceBase(&c) == 1.0 && FmConfidenceExtra(&c, 3.0, 0.5) == 3.0,
+			  "alpha 2: 1 + 2 x 3 x 0.5");
+		c.log_epsilon = 1.0;
+		CHECK(fabs(FmConfidenceExtra(&c, 3.0, 1.0) - 2.0 * log(4.0)) < 1e-12,
+			  "log_epsilon 1: 1 + 2 log(1 + 3)");
+		/* alpha 0: w0 + (1 - w0) w (s / mean)^exponent */
+		c.alpha = 0.0;
+		c.unobserved_weight = 0.1;
+		c.strength_mean = 2.0;
+		c.strength_exponent = 1.5;
+		CHECK(FmConfidenceBase(&c) == 0.1 &&
+			  fabs(FmConfidenceExtra(&c, 8.0, 1.0) - 0.9 * 8.0) < 1e-12 &&
+			  fabs(FmConfidenceExtra(&c, 2.0, 0.5) - 0.45) < 1e-12 &&
+			  FmConfidenceExtra(&c, 0.0, 1.0) == 0.0,
+			  "alpha 0: strength 8 of mean 2 counts 4^1.5, the mean 1, 0 nothing");
+		c.strength_exponent = 0.0;
+		CHECK(FmConfidenceExtra(&c, 8.0, 1.0) == 0.9, "exponent 0: strengths ignored");
+		/* p is the implicit default; the model keeps the mean it trained on */
+		CHECK(p.strength_exponent == 1.5 && m1->params.strength_mean == 1.0,
+			  "default exponent 1.5; no strength column, mean 1 (%g)",
+			  m1->params.strength_mean);
+	}
 	free(b1);
 	free(b2);
 	FmModelFree(m1);
