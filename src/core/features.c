@@ -276,7 +276,7 @@ FmFoldInAdd(FmFoldIn *f, const int64_t *items, const float *ratings, size_t n)
 				double		c = FmConfidenceBase(&m->params) +
 					FmConfidenceExtra(&m->params,
 									  ratings ? fmax(ratings[j], 0.0) :
-									  m->params.alpha > 0 ? 1.0 : m->params.strength_mean,
+									  FmTypicalStrength(&m->params),
 									  1.0);
 				double		w0 = m->params.unobserved_weight;
 				double		sc = sqrt(fmax(c - w0, 0.0));

@@ -151,6 +151,7 @@ extern const FmOptionDef *FmOptionDefs(size_t *n);
 extern const FmOptionDef *FmOptionFind(const char *name);
 extern double FmConfidenceBase(const FmParamsData *p);
 extern double FmConfidenceExtra(const FmParamsData *p, double strength, double weight);
+extern double FmTypicalStrength(const FmParamsData *p);
 extern double FmImplicitReg(const FmParamsData *p, double pairs, double others);
 extern const char *FmTaskName(FmTask task);
 extern bool FmTaskFromName(const char *name, FmTask *task);

@@ -331,6 +331,17 @@ FmConfidenceExtra(const FmParamsData *p, double strength, double weight)
 }
 
 /*
+ * The strength of a choice given without one (a session's item without a
+ * rating): 1 for Hu et al.'s confidence, as a row without a strength
+ * column reads; the training rows' mean otherwise, a typical choice.
+ */
+double
+FmTypicalStrength(const FmParamsData *p)
+{
+	return p->alpha > 0 ? 1.0 : p->strength_mean;
+}
+
+/*
  * The implicit task's regularization of an entity with `pairs` chosen
  * pairs against `others` entities on the other side: reg_factors scaled
  * by (pairs + unobserved_weight x others)^reg_exponent (Rendle et al.,

@@ -208,7 +208,7 @@ FmLongestIdList(const FmDatasetData *ds)
 /*
  * Builds the implicit task's pair lists from the training rows (in
  * canonical (user, item) order: the trainer does not shuffle for the
- * implicit solvers).  Strengths must not be negative.
+ * implicit solvers).  The trainer has refused negative strengths.
  */
 FmStatus
 FmPairsBuild(const FmTrainerData *t, FmPairs *p, char *err, size_t errlen)
@@ -222,16 +222,8 @@ FmPairsBuild(const FmTrainerData *t, FmPairs *p, char *err, size_t errlen)
 
 	memset(p, 0, sizeof(FmPairs));
 	for (size_t j = 0; j < n; j++)
-	{
-		if (rows[j].y < 0)
-		{
-			snprintf(err, errlen, "implicit strengths must not be negative (a row has %g)",
-					 (double) rows[j].y);
-			return FM_ERR_DATA;
-		}
 		if (j == 0 || rows[j].u != rows[j - 1].u || rows[j].i != rows[j - 1].i)
 			pairs++;
-	}
 	p->uoff = calloc(nu + 1, sizeof(uint64_t));
 	p->uitem = malloc((pairs + 1) * sizeof(uint32_t));
 	p->conf = malloc((pairs + 1) * sizeof(float));
